@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+# kiln: the only Makefile. Each module adds its sources in <module>/module.mk.
+#
+#   make            build everything (build/debug)
+#   make check      build and run every test under prove
+#   make asan       the same with ASan+UBSan (build/asan)
+#   make deps       install the Debian packages kiln needs
+#   make docs       render every state machine table to build/docs/*.svg
+#   make clean
+
+FLAVOUR ?= debug
+B	:= build/$(FLAVOUR)
+GEN	:= build/gen
+
+CC	?= cc
+WARN	:= -std=gnu11 -Werror -Wall -Wextra -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+	   -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
+	   -Wswitch-enum -Wimplicit-fallthrough -Wvla -Wundef -fno-common
+OPT_debug := -O2 -g
+OPT_asan  := -O1 -g -fno-omit-frame-pointer \
+	     -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT	:= $(OPT_$(FLAVOUR))
+CPPFLAGS := -I. -I$(GEN) -D_GNU_SOURCE -MMD -MP
+CFLAGS	:= $(WARN) $(OPT)
+LDFLAGS	:= $(OPT)
+LIBS	:= -levent_core -lprotobuf-c -ljansson
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+LIBKILN := $(B)/libkiln.a
+
+# Filled in by the module fragments.
+LIB_SRCS :=
+BINS :=
+TEST_BINS :=
+CHECK_SCRIPTS :=
+
+include core/base/module.mk
+include fsm/module.mk
+include reactor/module.mk
+include proto/module.mk
+include tests/module.mk
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
+
+$(LIBKILN): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Objects wait for the generated protobuf headers they may include.
+$(B)/%.o: %.c | $(PROTO_HDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# Whole-archive so every FSM_REGISTER'ed table lands in each binary.
+LINK = $(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
+	-Wl,--whole-archive $(LIBKILN) -Wl,--no-whole-archive $(LIBS)
+
+all: $(BINS) $(TEST_BINS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-only
+
+check-only: all
+	$(Q)KILN_BUILD=$(abspath $(B)) prove -f -e '' $(TEST_BINS) \
+	    $(CHECK_SCRIPTS)
+
+asan:
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan check-only
+
+DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
+	protobuf-c-compiler libjansson-dev graphviz perl valgrind \
+	clang libclang-rt-14-dev containerd crun runc qemu-system-x86 \
+	linux-image-amd64 busybox-static containernetworking-plugins \
+	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool
+
+# Fast when everything is there: one dpkg-query, no apt-get.
+deps:
+	$(Q)missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' \
+	    $(DEPS_PKGS) 2>&1 | awk '$$1 != "ii" {print $$NF}'); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends $(DEPS_PKGS); \
+	fi
+
+docs: $(B)/kiln-fsm
+	@mkdir -p build/docs
+	$(Q)for m in $$($(B)/kiln-fsm list); do \
+		$(B)/kiln-fsm dot $$m > build/docs/$$m.dot && \
+		dot -Tsvg build/docs/$$m.dot -o build/docs/$$m.svg || exit 1; \
+	done; ls build/docs/*.svg
+
+clean:
+	rm -rf build
+
+.PHONY: all check check-only asan deps docs clean
+
+-include $(shell find build -name '*.d' 2>/dev/null)

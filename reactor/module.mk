@@ -1,0 +1,2 @@
+# reactor: the single libevent loop.
+LIB_SRCS += reactor/reactor.c

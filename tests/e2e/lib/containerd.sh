@@ -1,0 +1,250 @@
+#!/bin/bash
+# tests/e2e/lib/containerd.sh -- run a private containerd for tests and the demo.
+#
+# Usage (sourced, from a bash script that runs under `set -euo pipefail`; this file
+# does not change the caller's shell options):
+#   source tests/e2e/lib/containerd.sh
+#   dir=$(mktemp -d /tmp/kiln-XXXXXX)     # short: unix socket paths are <= 107 bytes
+#   kiln_containerd_start "$dir" [SHIM_DIR]
+#   kiln_ctr images ls                    # = timeout -s KILL 120 ctr -a $KILN_CTR_SOCK ...
+#   kiln_containerd_stop
+#
+# kiln_containerd_start DIR [SHIM_DIR]
+#   Writes DIR/config.toml (root, state, grpc and ttrpc sockets, opt path, all under
+#   DIR; debug logging; CRI and the aufs/btrfs/devmapper/zfs snapshotters disabled;
+#   no prometheus), starts `containerd --config` in the background with SHIM_DIR
+#   first on its PATH, logging to DIR/containerd.log, and waits up to 30 s for
+#   `ctr version` to answer. Exports KILN_CTR_DIR, KILN_CTR_SOCK, KILN_CTR_TTRPC,
+#   KILN_CTR_PID. Returns 1 (after cleaning up) if containerd does not come up.
+# kiln_containerd_stop
+#   Stops containerd (TERM, then KILL after 5 s), kills by pid every leftover
+#   process whose cwd or arguments lie under DIR (shims, container processes,
+#   stray ctr), force-deletes leftover runc containers of DIR's bundles, removes
+#   the shims' sockets (containerd 1.6 puts them in /run/containerd/s/<sha256>
+#   whatever its own state dir is), unmounts everything under DIR deepest first,
+#   and removes DIR. Safe to call twice.
+# kiln_ctr ARGS...
+#   Runs ctr against the private containerd, killed after KILN_CTR_TIMEOUT (120) s.
+# kiln_containerd_pids [DIR]
+#   Prints the pids (other than the caller and its ancestors) whose cwd or
+#   arguments lie under DIR (default $KILN_CTR_DIR): containerd, shims, containers.
+
+KILN_CTR_SHIM_SOCKDIR=/run/containerd/s
+KILN_CTR_RUNC_ROOT=/run/containerd/runc
+
+_kiln_ctr_log() {
+	echo "containerd.sh: $*" >&2
+}
+
+_kiln_ctr_config() {
+	local dir=$1
+	cat <<EOF
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+
+[grpc]
+  address = "$dir/containerd.sock"
+
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+
+[debug]
+  level = "debug"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+
+[plugins."io.containerd.monitor.v1.cgroups"]
+  no_prometheus = true
+EOF
+}
+
+# Poll `ctr version` until it answers, containerd dies, or 30 s pass.
+_kiln_ctr_wait_up() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if timeout -s KILL 5 ctr -a "$KILN_CTR_SOCK" version >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$KILN_CTR_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+kiln_containerd_start() {
+	local dir=${1:?usage: kiln_containerd_start DIR [SHIM_DIR]} shim_dir=${2:-} path=$PATH
+	mkdir -p "$dir" || return 1
+	dir=$(cd "$dir" && pwd -P) || return 1
+	if [[ -n $shim_dir ]]; then
+		shim_dir=$(cd "$shim_dir" && pwd -P) || return 1
+		path=$shim_dir:$PATH
+	fi
+	if ((${#dir} + 22 > 107)); then
+		_kiln_ctr_log "$dir is too long for unix socket paths"
+		return 1
+	fi
+	export KILN_CTR_DIR=$dir
+	export KILN_CTR_SOCK=$dir/containerd.sock
+	export KILN_CTR_TTRPC=$dir/containerd.sock.ttrpc
+	_kiln_ctr_config "$dir" >"$dir/config.toml" || return 1
+	PATH=$path containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
+	export KILN_CTR_PID=$!
+	if ! _kiln_ctr_wait_up; then
+		_kiln_ctr_log "containerd did not come up; last log lines:"
+		tail -n 20 "$dir/containerd.log" >&2
+		kiln_containerd_stop
+		return 1
+	fi
+}
+
+kiln_ctr() {
+	timeout -s KILL "${KILN_CTR_TIMEOUT:-120}" ctr -a "$KILN_CTR_SOCK" "$@"
+}
+
+# Pids of this shell and its ancestors: never killed, even if their cwd is under DIR.
+_kiln_ctr_self_pids() {
+	local pid=$BASHPID
+	while [[ -n $pid && $pid != 0 ]]; do
+		echo "$pid"
+		pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || break
+	done
+}
+
+# Pids (not ours) whose cwd or command line lies under DIR.
+_kiln_ctr_pids_under() {
+	local dir=$1 p pid cwd args self
+	self=" $(_kiln_ctr_self_pids | tr '\n' ' ') "
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[[ $self == *" $pid "* ]] && continue
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || cwd=
+		args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || args=
+		if [[ $cwd == "$dir" || $cwd == "$dir"/* || $args == *"$dir"/* ]]; then
+			echo "$pid"
+		fi
+	done
+}
+
+# Unix socket paths that process PID listens on under the shim socket dir.
+_kiln_ctr_pid_sockets() {
+	local pid=$1 inodes
+	inodes=$(find "/proc/$pid/fd" -maxdepth 1 -lname 'socket:*' -printf '%l\n' 2>/dev/null |
+		sed 's/^socket:\[\(.*\)\]$/\1/' | tr '\n' ' ')
+	[[ -n $inodes ]] || return 0
+	awk -v inodes=" $inodes " -v sdir="$KILN_CTR_SHIM_SOCKDIR/" \
+		'NR > 1 && index(inodes, " " $7 " ") && index($8, sdir) == 1 { print $8 }' /proc/net/unix
+}
+
+# Shim sockets recorded in DIR's bundles ("address" files, and the default name
+# sha256(<grpc address>/<ns>/<id>) that containerd 1.6 shims listen on).
+_kiln_ctr_bundle_sockets() {
+	local dir=$1 b ns id
+	for b in "$dir"/state/io.containerd.runtime.v2.task/*/*/; do
+		[[ -d $b ]] || continue
+		b=${b%/}
+		id=${b##*/}
+		ns=${b%/*}
+		ns=${ns##*/}
+		if [[ -f $b/address ]]; then sed 's|^unix://||' "$b/address"; echo; fi
+		printf '%s/%s\n' "$KILN_CTR_SHIM_SOCKDIR" \
+			"$(printf '%s/%s/%s' "$dir/containerd.sock" "$ns" "$id" | sha256sum | cut -d' ' -f1)"
+	done
+}
+
+# Force-delete runc containers that still exist for DIR's bundles.
+_kiln_ctr_runc_delete() {
+	local dir=$1 b ns id
+	command -v runc >/dev/null || return 0
+	for b in "$dir"/state/io.containerd.runtime.v2.task/*/*/; do
+		[[ -d $b ]] || continue
+		b=${b%/}
+		id=${b##*/}
+		ns=${b%/*}
+		ns=${ns##*/}
+		if [[ -d $KILN_CTR_RUNC_ROOT/$ns/$id ]]; then
+			runc --root "$KILN_CTR_RUNC_ROOT/$ns" delete --force "$id" >/dev/null 2>&1 || true
+		fi
+	done
+}
+
+kiln_containerd_pids() {
+	local dir=${1:-${KILN_CTR_DIR:-}}
+	[[ -n $dir ]] || return 0
+	_kiln_ctr_pids_under "$dir"
+}
+
+_kiln_ctr_kill_containerd() {
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# Kill everything under DIR, repeating while new processes show up (reparented
+# container processes, shims that were just starting).
+_kiln_ctr_kill_leftovers() {
+	local dir=$1 pids pid round
+	for ((round = 0; round < 20; round++)); do
+		pids=$(_kiln_ctr_pids_under "$dir")
+		[[ -n $pids ]] || return 0
+		for pid in $pids; do
+			_kiln_ctr_pid_sockets "$pid" >>"$dir/.kiln-sockets" 2>/dev/null || true
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		sleep 0.1
+	done
+	_kiln_ctr_log "processes under $dir survive: $(_kiln_ctr_pids_under "$dir" | tr '\n' ' ')"
+}
+
+_kiln_ctr_remove_sockets() {
+	local dir=$1 sock
+	{
+		_kiln_ctr_bundle_sockets "$dir"
+		cat "$dir/.kiln-sockets" 2>/dev/null || true
+	} | sort -u | while IFS= read -r sock; do
+		[[ $sock == "$KILN_CTR_SHIM_SOCKDIR"/* && -S $sock ]] && rm -f -- "$sock"
+		true
+	done
+}
+
+# Unmount every mount point under DIR, deepest first (lazily if busy).
+_kiln_ctr_unmount_all() {
+	local dir=$1 mnt
+	awk '{ print $5 }' /proc/self/mountinfo | while IFS= read -r mnt; do
+		mnt=$(printf '%b' "$mnt") # mountinfo escapes space, tab, newline, backslash
+		[[ $mnt == "$dir"/* || $mnt == "$dir" ]] && echo "$mnt"
+		true
+	done | LC_ALL=C sort -r -u | while IFS= read -r mnt; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ||
+			_kiln_ctr_log "cannot unmount $mnt"
+	done
+}
+
+kiln_containerd_stop() {
+	local dir=${KILN_CTR_DIR:-}
+	[[ -n $dir ]] || return 0
+	case $dir in /* ) ;; *) _kiln_ctr_log "refusing relative dir $dir"; return 1 ;; esac
+	[[ $dir != / ]] || return 1
+	_kiln_ctr_kill_containerd "${KILN_CTR_PID:-}"
+	_kiln_ctr_kill_leftovers "$dir"
+	_kiln_ctr_runc_delete "$dir"
+	_kiln_ctr_remove_sockets "$dir"
+	_kiln_ctr_unmount_all "$dir"
+	rm -rf --one-file-system -- "$dir" 2>/dev/null || rm -rf -- "$dir" ||
+		_kiln_ctr_log "cannot remove $dir"
+	unset KILN_CTR_DIR KILN_CTR_SOCK KILN_CTR_TTRPC KILN_CTR_PID
+}

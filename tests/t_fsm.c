@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The fsm engine: accepted, rejected, guarded and failed transitions,
+ * run-to-completion posting, trace records and JSON lines, dot output and
+ * the table checker catching broken tables.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsm/fsm.h"
+#include "tests/fsm_door.h"
+#include "tests/tap.h"
+
+/* One scripted run: events in, expected state after each. */
+struct door_script {
+	const char	*name;
+	bool		 has_key;
+	int		 events[8];
+	int		 states[8];
+	int		 n;
+};
+
+static const struct door_script door_scripts[] = {
+	{ "open, opened, close", false,
+	  { DOOR_EV_OPEN, DOOR_EV_OPENED, DOOR_EV_CLOSE },
+	  { DOOR_ST_OPENING, DOOR_ST_OPEN, DOOR_ST_CLOSED }, 3 },
+	{ "lock with key, open ignored on purpose, unlock", true,
+	  { DOOR_EV_LOCK, DOOR_EV_OPEN, DOOR_EV_UNLOCK },
+	  { DOOR_ST_LOCKED, DOOR_ST_LOCKED, DOOR_ST_CLOSED }, 3 },
+	{ "opening times out, back to closed", false,
+	  { DOOR_EV_OPEN, DOOR_EV_TIMEOUT },
+	  { DOOR_ST_OPENING, DOOR_ST_CLOSED }, 2 },
+	{ "smash from any state is terminal", true,
+	  { DOOR_EV_LOCK, DOOR_EV_SMASH },
+	  { DOOR_ST_LOCKED, DOOR_ST_BROKEN }, 2 },
+};
+
+static void
+test_scripts(struct fsm_env *env)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < ARRAY_SIZE(door_scripts); i++) {
+		const struct door_script *sc = &door_scripts[i];
+		struct door d = { .has_key = sc->has_key };
+		struct err err;
+		bool good = true;
+
+		fsm_init(&d.fsm, &door_fsm_def, env, "d1", &d);
+		for (k = 0; k < sc->n; k++) {
+			if (fsm_dispatch(&d.fsm, sc->events[k], NULL,
+			    &err) < 0 || d.fsm.state != sc->states[k]) {
+				diag("step %d: state %s", k, fsm_state_name(
+				    &door_fsm_def, d.fsm.state));
+				good = false;
+			}
+		}
+		ok(good, "fsm: script '%s' visits the expected states",
+		    sc->name);
+		fsm_fini(&d.fsm);
+	}
+}
+
+static void
+test_rejected(struct fsm_env *env)
+{
+	struct door d = { .has_key = true };
+	const struct fsm_trace_rec *rec;
+	uint64_t before = fsm_env_rejected(env);
+	struct err err;
+	int ret;
+
+	fsm_init(&d.fsm, &door_fsm_def, env, "rej", &d);
+	fsm_dispatch(&d.fsm, DOOR_EV_LOCK, NULL, &err);
+	ret = fsm_dispatch(&d.fsm, DOOR_EV_CLOSE, NULL, &err);
+	is_int(ret, -1, "fsm: event with no row is rejected");
+	is_int(err.code, ERR_UNHANDLED, "fsm: rejection code is "
+	    "ERR_UNHANDLED");
+	ok(strstr(err.msg, "CLOSE not allowed in state LOCKED") != NULL,
+	    "fsm: rejection message names event and state (%s)", err.msg);
+	is_int(d.fsm.state, DOOR_ST_LOCKED, "fsm: rejected event keeps the "
+	    "state");
+	is_int(d.fsm.rejected, 1, "fsm: rejection counted on the machine");
+	is_int(fsm_env_rejected(env) - before, 1, "fsm: rejection counted "
+	    "in the env");
+	rec = fsm_env_last(env, 0);
+	ok(rec != NULL && rec->result == FSM_RES_REJECTED &&
+	    rec->event == DOOR_EV_CLOSE && rec->from == DOOR_ST_LOCKED &&
+	    rec->to == DOOR_ST_LOCKED && rec->row == -1,
+	    "fsm: rejection is traced");
+	fsm_fini(&d.fsm);
+}
+
+static void
+test_guarded(struct fsm_env *env)
+{
+	struct door d = { .has_key = false };
+	const struct fsm_trace_rec *rec;
+	struct err err;
+
+	fsm_init(&d.fsm, &door_fsm_def, env, "grd", &d);
+	is_int(fsm_dispatch(&d.fsm, DOOR_EV_LOCK, NULL, &err), -1,
+	    "fsm: guard false refuses the transition");
+	is_int(err.code, ERR_GUARD, "fsm: guard refusal code is ERR_GUARD");
+	rec = fsm_env_last(env, 0);
+	is_str(rec->guards, "door_guard_has_key=0", "fsm: guard outcome "
+	    "recorded in the trace");
+	d.has_key = true;
+	is_int(fsm_dispatch(&d.fsm, DOOR_EV_LOCK, NULL, &err), 0,
+	    "fsm: guard true lets it through");
+	is_str(fsm_env_last(env, 0)->guards, "door_guard_has_key=1",
+	    "fsm: passing guard recorded");
+	fsm_fini(&d.fsm);
+}
+
+static void
+test_failed_action(struct fsm_env *env)
+{
+	struct door d = { .motor_broken = true };
+	const struct fsm_trace_rec *fail, *alarm;
+	struct err err;
+
+	fsm_init(&d.fsm, &door_fsm_def, env, "fail", &d);
+	is_int(fsm_dispatch(&d.fsm, DOOR_EV_OPEN, NULL, &err), -1,
+	    "fsm: failing action makes dispatch fail");
+	is_str(err.msg, "motor does not start", "fsm: action's error "
+	    "returned");
+	is_int(d.fsm.state, DOOR_ST_CLOSED, "fsm: failed action keeps the "
+	    "state");
+	is_int(d.alarms, 1, "fsm: failure event posted and handled");
+	fail = fsm_env_last(env, 1);
+	alarm = fsm_env_last(env, 0);
+	ok(fail->result == FSM_RES_FAILED && strcmp(fail->detail,
+	    "motor does not start") == 0, "fsm: failure traced with the "
+	    "error as detail");
+	ok(alarm->event == DOOR_EV_FAIL && alarm->seq == fail->seq + 1,
+	    "fsm: failure event traced right after");
+	fsm_fini(&d.fsm);
+}
+
+static void
+test_post_order(struct fsm_env *env)
+{
+	struct door d = { .auto_open = true };
+	const struct fsm_trace_rec *a, *b;
+	struct err err;
+
+	fsm_init(&d.fsm, &door_fsm_def, env, "post", &d);
+	is_int(fsm_dispatch(&d.fsm, DOOR_EV_OPEN, NULL, &err), 0,
+	    "fsm: dispatch with a posting action succeeds");
+	is_int(d.fsm.state, DOOR_ST_OPEN, "fsm: posted event drained before "
+	    "dispatch returned");
+	a = fsm_env_last(env, 1);
+	b = fsm_env_last(env, 0);
+	ok(a->event == DOOR_EV_OPEN && a->to == DOOR_ST_OPENING &&
+	    b->event == DOOR_EV_OPENED && b->to == DOOR_ST_OPEN,
+	    "fsm: run-to-completion: the posting transition completes first");
+	is_str(a->detail, "motor_starts=1", "fsm: action detail in trace");
+	fsm_fini(&d.fsm);
+
+	/* An event posted to a machine that finishes is dropped. */
+	fsm_init(&d.fsm, &door_fsm_def, env, "gone", &d);
+	fsm_fini(&d.fsm);
+	ok(d.fsm.env == NULL, "fsm: fini detaches the machine");
+}
+
+static void
+test_trace_file(struct fsm_env *env)
+{
+	char path[] = "/tmp/kiln-t_fsm-XXXXXX", line[1024];
+	struct door d = { 0 };
+	struct err err;
+	FILE *f;
+	int fd, lines = 0;
+
+	fd = mkstemp(path);
+	close(fd);
+	ok(fsm_env_trace_file(env, path, &err) == 0, "fsm: trace file "
+	    "opened");
+	fsm_init(&d.fsm, &door_fsm_def, env, "json\"id", &d);
+	fsm_dispatch(&d.fsm, DOOR_EV_OPEN, NULL, &err);
+	fsm_dispatch(&d.fsm, DOOR_EV_LOCK, NULL, &err);
+	fsm_fini(&d.fsm);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		lines++;
+		if (lines == 1)
+			ok(strstr(line, "\"machine\":\"door\",\"version\":1,"
+			    "\"id\":\"json\\\"id\",\"seq\":1,\"from\":"
+			    "\"CLOSED\",\"event\":\"OPEN\",\"to\":\"OPENING\","
+			    "\"result\":\"ok\",\"row\":0,\"action\":"
+			    "\"door_act_start_motor\"") != NULL,
+			    "fsm: JSON line has the transition, escaped id");
+		if (lines == 2)
+			ok(strstr(line, "\"result\":\"rejected\"") != NULL,
+			    "fsm: JSON line of a rejection");
+	}
+	if (f != NULL)
+		fclose(f);
+	is_int(lines, 2, "fsm: one JSON line per dispatch");
+	unlink(path);
+}
+
+static void
+test_dot(void)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	fsm_dot(&door_fsm_def, f);
+	fclose(f);
+	ok(strstr(out, "digraph \"door\"") != NULL, "fsm: dot has a digraph");
+	ok(strstr(out, "\"CLOSED\" -> \"OPENING\" [label=\"OPEN\\n/ "
+	    "door_act_start_motor\"]") != NULL, "fsm: dot has an edge with "
+	    "event and action");
+	ok(strstr(out, "[door_guard_has_key]") != NULL, "fsm: dot shows "
+	    "guards");
+	free(out);
+}
+
+/* A broken copy of the door table, one defect at a time. */
+static int
+check_broken(const struct fsm_row *rows, int nrows, uint64_t waiting,
+    struct err *err)
+{
+	struct fsm_def def = door_fsm_def;
+
+	def.rows = rows;
+	def.nrows = nrows;
+	def.waiting = waiting;
+	return fsm_check(&def, err);
+}
+
+#define BROKEN(name, want, waiting, ...) do {				\
+	const struct fsm_row rows[] = { __VA_ARGS__ };			\
+	struct err e;							\
+	ok(check_broken(rows, (int)ARRAY_SIZE(rows), (waiting), &e) < 0 \
+	    && strstr(e.msg, (want)) != NULL,				\
+	    "fsm_check catches %s (%s)", (name), e.msg);		\
+} while (0)
+
+static void
+test_check(void)
+{
+	struct err err;
+
+	ok(fsm_check(&door_fsm_def, &err) == 0, "fsm_check: door table is "
+	    "valid");
+	BROKEN("a shadowed row", "shadowed", 0,
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, DOOR_ST_OPEN),
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, DOOR_ST_LOCKED));
+	BROKEN("an unreachable state", "unreachable", 0,
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, DOOR_ST_OPEN),
+	    FSM_ROW(DOOR_ST_OPEN, DOOR_EV_CLOSE, NULL, NULL, DOOR_ST_CLOSED),
+	    FSM_ROW(DOOR_ST_OPEN, DOOR_EV_SMASH, NULL, NULL, DOOR_ST_BROKEN));
+	BROKEN("a dead end", "no way out", 0,
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, DOOR_ST_OPEN),
+	    FSM_ROW(FSM_ANY, DOOR_EV_LOCK, NULL, NULL, DOOR_ST_LOCKED),
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_SMASH, NULL, NULL,
+	    DOOR_ST_BROKEN),
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_TIMEOUT, NULL, NULL,
+	    DOOR_ST_OPENING));
+	BROKEN("an action without a failure row", "no FAIL row", 0,
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, door_fsm_def.rows[0]
+	    .action, DOOR_ST_OPENING),
+	    FSM_ROW(FSM_ANY, DOOR_EV_SMASH, NULL, NULL, DOOR_ST_BROKEN),
+	    FSM_ROW(DOOR_ST_OPENING, DOOR_EV_TIMEOUT, NULL, NULL,
+	    DOOR_ST_OPEN),
+	    FSM_ROW(DOOR_ST_OPEN, DOOR_EV_LOCK, NULL, NULL, DOOR_ST_LOCKED),
+	    FSM_ROW(DOOR_ST_LOCKED, DOOR_EV_UNLOCK, NULL, NULL,
+	    DOOR_ST_CLOSED));
+	BROKEN("a waiting state without timeout", "no timeout row",
+	    FSM_BIT(DOOR_ST_OPEN),
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, DOOR_ST_OPEN),
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_TIMEOUT, NULL, NULL,
+	    DOOR_ST_OPENING),
+	    FSM_ROW(FSM_ANY, DOOR_EV_LOCK, NULL, NULL, DOOR_ST_LOCKED),
+	    FSM_ROW(FSM_ANY, DOOR_EV_SMASH, NULL, NULL, DOOR_ST_BROKEN));
+	BROKEN("an out-of-range target", "out of range", 0,
+	    FSM_ROW(DOOR_ST_CLOSED, DOOR_EV_OPEN, NULL, NULL, 42));
+}
+
+int
+main(void)
+{
+	struct fsm_env *env = fsm_env_new();
+	size_t n;
+
+	log_init("t_fsm", LOG_LVL_ERROR, 2);
+	test_scripts(env);
+	test_rejected(env);
+	test_guarded(env);
+	test_failed_action(env);
+	test_post_order(env);
+	test_trace_file(env);
+	test_dot();
+	test_check();
+	fsm_registry(&n);
+	ok(n >= 1 && fsm_registry_find("door") == &door_fsm_def,
+	    "fsm: registry finds the door table");
+	fsm_env_free(env);
+	return tap_done();
+}
