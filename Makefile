@@ -21,7 +21,7 @@ OPT_debug := -O2 -g
 OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT	:= $(OPT_$(FLAVOUR))
-CPPFLAGS := -I. -I$(GEN) -D_GNU_SOURCE -MMD -MP
+CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
 LDFLAGS	:= $(OPT)
 LIBS	:= -levent_core -lprotobuf-c -ljansson

@@ -48,7 +48,7 @@ pick_kver() {
 		echo "$v"
 		return
 	fi
-	for v in $(ls -1 /lib/modules | sort -rV); do
+	for v in $(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -rV); do
 		if [[ -f /boot/vmlinuz-$v && -f /lib/modules/$v/modules.dep ]]; then
 			echo "$v"
 			return
@@ -108,7 +108,7 @@ stage_binaries() {
 	cp -L -- "$agent" "$STAGE/init"
 	chmod 0755 -- "$STAGE/init"
 	stage_file "$CRUN"
-	for lib in $(printf '%s\n' $agent_libs $crun_libs "$LOADER" | sort -u); do
+	for lib in $(printf '%s\n' "$agent_libs" "$crun_libs" "$LOADER" | sed '/^$/d' | sort -u); do
 		stage_file "$lib"
 	done
 }

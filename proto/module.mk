@@ -1,8 +1,12 @@
-# proto: protobuf-c schemas (generated into build/gen, never committed).
+# proto: protobuf-c schemas (generated into build/gen, never committed) and
+# the ttrpc wire layer.
 PROTO_FILES := $(shell find proto -name '*.proto' | sort)
 PROTO_SRCS := $(PROTO_FILES:proto/%.proto=$(GEN)/%.pb-c.c)
 PROTO_HDRS := $(PROTO_FILES:proto/%.proto=$(GEN)/%.pb-c.h)
 PROTO_OBJS := $(PROTO_FILES:proto/%.proto=$(B)/gen/%.pb-c.o)
+
+LIB_SRCS += proto/proto_frame.c proto/proto_conn.c proto/proto_conn_fsm.c \
+	proto/proto_server.c
 
 # One protoc-c run makes every file; a stamp stands for all of them.
 $(GEN)/.stamp: $(PROTO_FILES)

@@ -1,8 +1,10 @@
 # tests: TAP programs, one per module, run by `make check` under prove.
-TEST_NAMES := t_fsm t_reactor
+TEST_NAMES := t_fsm t_reactor t_proto
 TEST_BINS += $(TEST_NAMES:%=$(B)/tests/%)
 
 $(B)/tests/t_fsm: $(B)/tests/t_fsm.o $(B)/tests/fsm_door.o $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/tests/t_reactor: $(B)/tests/t_reactor.o $(LIBKILN)
+	$(Q)$(LINK)
+$(B)/tests/t_proto: $(B)/tests/t_proto.o $(LIBKILN)
 	$(Q)$(LINK)

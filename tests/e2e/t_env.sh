@@ -12,7 +12,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
-# shellcheck source=lib/containerd.sh
+# shellcheck source=SCRIPTDIR/lib/containerd.sh
 source "$HERE/lib/containerd.sh"
 
 readonly IMAGE=docker.io/kiln/busybox:latest

@@ -53,7 +53,7 @@ descriptor() { # MEDIATYPE DIGEST SIZE
 }
 
 build_layer() {
-	# shellcheck source=busybox-tree.sh
+	# shellcheck source=SCRIPTDIR/busybox-tree.sh
 	source "$(dirname -- "${BASH_SOURCE[0]}")/busybox-tree.sh"
 	kiln_busybox_tree "$WORK/rootfs" || exit 1
 	det_tar "$WORK/rootfs" >"$WORK/layer.tar"

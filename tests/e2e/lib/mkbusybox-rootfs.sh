@@ -9,7 +9,7 @@ set -euo pipefail
 
 main() {
 	[[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 1; }
-	# shellcheck source=busybox-tree.sh
+	# shellcheck source=SCRIPTDIR/busybox-tree.sh
 	source "$(dirname -- "${BASH_SOURCE[0]}")/busybox-tree.sh"
 	kiln_busybox_tree "$1" || exit 1
 }

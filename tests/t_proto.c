@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ttrpc wire layer: frame bytes against the reference's worked
+ * example, client<->server round trips over a socketpair and a unix
+ * socket, 64 calls in flight, asynchronous replies, timeouts, a peer that
+ * closes mid-call, oversized frames, garbage, even stream ids, unknown
+ * services and methods, malformed payloads, and the connection machine's
+ * trace.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "proto/proto.h"
+#include "containerd/task.pb-c.h"
+#include "tests/tap.h"
+
+#define SVC	"kiln.test.v1.Test"
+
+struct world {
+	struct reactor		*r;
+	struct fsm_env		*env;
+	struct proto_server	*server;
+	struct proto_call	*held[64];	/* async calls not yet answered */
+	int			 nheld;
+	int			 replies;
+	int			 want;
+	int			 codes[128];
+	uint32_t		 values[128];
+	char			 last_msg[256];
+	bool			 deadline;
+	bool			 closed;
+};
+
+static struct world W;
+
+/* Connect{id} answers ConnectResponse{shim_pid = strlen(id), 5678}. */
+static void
+h_connect(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__ConnectRequest *req = (const void *)m;
+	Containerd__Task__V2__ConnectResponse resp =
+	    CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+	const char *ns = proto_call_metadata(call,
+	    "containerd-namespace-ttrpc");
+
+	(void)arg;
+	resp.shim_pid = (uint32_t)strlen(req->id);
+	resp.task_pid = 5678;
+	resp.version = (char *)(uintptr_t)(ns != NULL ? ns : "");
+	proto_call_reply(call, &resp.base);
+}
+
+/* Wait is held and answered later, in reverse order of arrival. */
+static void
+h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	W.held[W.nheld++] = call;
+}
+
+/* Kill closes the connection under the caller's feet. */
+static void
+h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	W.held[W.nheld++] = call;
+	proto_conn_close(proto_call_conn(call));
+}
+
+static const struct proto_method test_methods[] = {
+	{ "Connect", &containerd__task__v2__connect_request__descriptor,
+	  h_connect },
+	{ "Wait", &containerd__task__v2__wait_request__descriptor, h_wait },
+	{ "Kill", &containerd__task__v2__kill_request__descriptor, h_kill },
+};
+static const struct proto_service test_services[] = {
+	{ SVC, test_methods, ARRAY_SIZE(test_methods), NULL },
+};
+
+static void
+deadline_cb(void *arg)
+{
+	(void)arg;
+	W.deadline = true;
+	reactor_stop(W.r);
+}
+
+/* Run the loop until `want` replies arrived or 10 s passed. */
+static bool
+run_for_replies(int want)
+{
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+
+	W.want = want;
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	if (W.replies < want)
+		reactor_run(W.r);
+	reactor_timer_free(t);
+	return !W.deadline;
+}
+
+static void
+closed_poll_cb(void *arg)
+{
+	(void)arg;
+	if (W.closed)
+		reactor_stop(W.r);
+}
+
+/* Run the loop until the client connection reports it closed. */
+static bool
+run_until_closed(void)
+{
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+	struct reactor_timer *p = reactor_timer_new(W.r, closed_poll_cb, NULL);
+
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	reactor_timer_start(p, 1, true);
+	while (!W.closed && !W.deadline)
+		reactor_run(W.r);
+	reactor_timer_free(t);
+	reactor_timer_free(p);
+	return W.closed;
+}
+
+static void
+reply_cb(const struct proto_reply *rep, void *arg)
+{
+	int slot = (int)(intptr_t)arg;
+	const Containerd__Task__V2__ConnectResponse *cr = (const void *)rep->msg;
+
+	W.codes[slot] = rep->code;
+	W.values[slot] = 0;
+	if (rep->code == PROTO_OK && rep->msg != NULL &&
+	    rep->msg->descriptor ==
+	    &containerd__task__v2__connect_response__descriptor)
+		W.values[slot] = cr->shim_pid;
+	if (rep->code == PROTO_OK && rep->msg != NULL &&
+	    rep->msg->descriptor ==
+	    &containerd__task__v2__wait_response__descriptor)
+		W.values[slot] = ((const Containerd__Task__V2__WaitResponse *)
+		    (const void *)rep->msg)->exit_status;
+	snprintf(W.last_msg, sizeof W.last_msg, "%s", rep->message != NULL ?
+	    rep->message : "");
+	if (++W.replies >= W.want)
+		reactor_stop(W.r);
+}
+
+static uint32_t
+call_connect(struct proto_conn *c, const char *id, int slot,
+    uint64_t timeout_ms)
+{
+	Containerd__Task__V2__ConnectRequest req =
+	    CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
+	struct proto_call_opts o = { timeout_ms, "default" };
+	struct err err;
+
+	req.id = (char *)(uintptr_t)id;
+	return proto_conn_call(c, SVC, "Connect", &req.base,
+	    &containerd__task__v2__connect_response__descriptor, &o,
+	    reply_cb, (void *)(intptr_t)slot, &err);
+}
+
+static uint32_t
+call_method(struct proto_conn *c, const char *svc, const char *method,
+    int slot, uint64_t timeout_ms)
+{
+	Containerd__Task__V2__WaitRequest req =
+	    CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
+	struct proto_call_opts o = { timeout_ms, NULL };
+	struct err err;
+
+	req.id = (char *)(uintptr_t)"x";
+	return proto_conn_call(c, svc, method, &req.base,
+	    &containerd__task__v2__wait_response__descriptor, &o, reply_cb,
+	    (void *)(intptr_t)slot, &err);
+}
+
+static void
+closed_cb(struct proto_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	W.closed = true;
+}
+
+/* A client and a server connection on a socketpair. */
+static struct proto_conn *
+pair(void)
+{
+	struct proto_conn_opts o = { .name = "client", .on_closed = closed_cb };
+	int sv[2];
+
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	proto_server_adopt(W.server, sv[1], NULL);
+	W.closed = false;
+	return proto_conn_adopt(W.r, W.env, sv[0], &o);
+}
+
+static void
+test_worked_example(void)
+{
+	static const uint8_t want[] = {
+		0x00, 0x00, 0x00, 0x51, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
+	};
+	Containerd__Task__V2__ConnectRequest cr =
+	    CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	Ttrpc__KeyValue kv = TTRPC__KEY_VALUE__INIT, *kvp[1] = { &kv };
+	struct proto_hdr h = { 0 }, back;
+	uint8_t payload[16], hdr[PROTO_HDR_LEN];
+
+	cr.id = (char *)(uintptr_t)"demo";
+	rq.service = (char *)(uintptr_t)"containerd.task.v2.Task";
+	rq.method = (char *)(uintptr_t)"Connect";
+	rq.payload.len = protobuf_c_message_pack(&cr.base, payload);
+	rq.payload.data = payload;
+	kv.key = (char *)(uintptr_t)"containerd-namespace-ttrpc";
+	kv.value = (char *)(uintptr_t)"default";
+	rq.n_metadata = 1;
+	rq.metadata = kvp;
+	h.len = (uint32_t)protobuf_c_message_get_packed_size(&rq.base);
+	h.stream = 1;
+	h.type = PROTO_FT_REQUEST;
+	proto_hdr_encode(hdr, &h);
+	ok(memcmp(hdr, want, sizeof want) == 0, "frame: Connect request "
+	    "header matches the reference bytes (len 0x51, stream 1)");
+	proto_hdr_decode(hdr, &back);
+	ok(back.len == 0x51 && back.stream == 1 && back.type == 1 &&
+	    back.flags == 0, "frame: header decodes back");
+	h.len = 0xfffffffe;
+	h.stream = 0x80000001;
+	proto_hdr_encode(hdr, &h);
+	proto_hdr_decode(hdr, &back);
+	ok(back.len == 0xfffffffe && back.stream == 0x80000001,
+	    "frame: big-endian fields round-trip at the extremes");
+}
+
+static void
+test_roundtrips(void)
+{
+	struct proto_conn *c = pair();
+	int i, good = 0;
+
+	W.replies = 0;
+	call_connect(c, "demo", 0, 0);
+	ok(run_for_replies(1) && W.codes[0] == 0 && W.values[0] == 4,
+	    "ttrpc: socketpair round trip returns the handler's answer");
+	W.replies = 0;
+	for (i = 0; i < 64; i++)
+		call_connect(c, i % 2 ? "abc" : "abcdef", i, 0);
+	ok(run_for_replies(64), "ttrpc: 64 calls in flight all answered");
+	for (i = 0; i < 64; i++)
+		good += W.codes[i] == 0 && W.values[i] == (i % 2 ? 3u : 6u);
+	is_int(good, 64, "ttrpc: every in-flight reply matched its call");
+
+	/* Async: three Waits held, answered in reverse order. */
+	W.replies = 0;
+	W.nheld = 0;
+	for (i = 0; i < 3; i++)
+		call_method(c, SVC, "Wait", 10 + i, 0);
+	call_connect(c, "later", 20, 0);
+	ok(run_for_replies(1) && W.codes[20] == 0 && W.nheld == 3,
+	    "ttrpc: a later call is answered while Waits stay pending");
+	is_int(proto_conn_calls_pending(c), 3, "ttrpc: client counts 3 "
+	    "pending calls");
+	W.replies = 0;
+	for (i = 2; i >= 0; i--) {
+		Containerd__Task__V2__WaitResponse wr =
+		    CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+
+		wr.exit_status = 100 + (uint32_t)i;
+		proto_call_reply(W.held[i], &wr.base);
+	}
+	W.nheld = 0;
+	ok(run_for_replies(3) && W.values[10] == 100 && W.values[11] == 101 &&
+	    W.values[12] == 102, "ttrpc: asynchronous replies in any order "
+	    "reach their calls");
+	proto_conn_free(c);
+}
+
+static void
+test_errors(void)
+{
+	struct proto_conn *c = pair();
+
+	W.replies = 0;
+	call_method(c, "no.such.Service", "Wait", 0, 0);
+	call_method(c, SVC, "NoSuchMethod", 1, 0);
+	ok(run_for_replies(2) && W.codes[0] == PROTO_UNIMPLEMENTED &&
+	    W.codes[1] == PROTO_UNIMPLEMENTED, "ttrpc: unknown service and "
+	    "method answer UNIMPLEMENTED");
+	is_str(W.last_msg, "method NoSuchMethod", "ttrpc: message names the "
+	    "method, as the Go server does");
+
+	/* A Wait held by the server and a 50 ms deadline. */
+	W.replies = 0;
+	W.nheld = 0;
+	call_method(c, SVC, "Wait", 2, 50);
+	ok(run_for_replies(1) && W.codes[2] == PROTO_DEADLINE_EXCEEDED,
+	    "ttrpc: a call past its deadline fails DEADLINE_EXCEEDED");
+	is_int(proto_conn_calls_pending(c), 0, "ttrpc: timed-out call is "
+	    "forgotten");
+	proto_call_fail(W.held[0], PROTO_CANCELLED, "late");
+	W.nheld = 0;
+
+	/* Cancelled calls never call back. */
+	W.replies = 0;
+	proto_conn_cancel(c, call_connect(c, "gone", 3, 0));
+	call_connect(c, "kept", 4, 0);
+	ok(run_for_replies(1) && W.replies == 1 && W.codes[4] == 0,
+	    "ttrpc: a cancelled call does not call back");
+
+	/* The server closes the connection in the middle of the call. */
+	W.replies = 0;
+	call_method(c, SVC, "Kill", 5, 0);
+	ok(run_for_replies(1) && W.codes[5] == PROTO_UNAVAILABLE,
+	    "ttrpc: peer closing mid-call fails it UNAVAILABLE");
+	is_str(W.last_msg, "ttrpc: closed", "ttrpc: with Go's message");
+	ok(proto_conn_closed(c) && W.closed, "ttrpc: client reached CLOSED "
+	    "and told its owner");
+	proto_call_fail(W.held[0], PROTO_CANCELLED, "reply to a closed conn "
+	    "goes nowhere");
+	W.nheld = 0;
+	ok(proto_conn_call(c, SVC, "Connect", NULL, NULL, NULL, reply_cb,
+	    NULL, NULL) == 0, "ttrpc: calls on a closed connection fail at "
+	    "once");
+	proto_conn_free(c);
+}
+
+/* A raw client: write bytes, read one response frame. */
+struct raw {
+	int		 fd;
+	uint8_t		 buf[8192];
+	size_t		 len;
+	bool		 eof;
+};
+
+static void
+raw_read_cb(int fd, int what, void *arg)
+{
+	struct raw *raw = arg;
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, raw->buf + raw->len, sizeof raw->buf - raw->len);
+	if (n <= 0)
+		raw->eof = true;
+	else
+		raw->len += (size_t)n;
+	reactor_stop(W.r);
+}
+
+/* Run until the raw client has a full frame (or EOF); decode its status. */
+static int
+raw_response(struct raw *raw, uint32_t *stream, char *msg, size_t msglen)
+{
+	struct reactor_io *io = reactor_io_new(W.r, raw->fd, REACTOR_READ,
+	    raw_read_cb, raw);
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+	struct proto_hdr h;
+	Ttrpc__Response *resp;
+	int code = -1;
+
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	for (;;) {
+		if (raw->len >= PROTO_HDR_LEN) {
+			proto_hdr_decode(raw->buf, &h);
+			if (raw->len >= PROTO_HDR_LEN + h.len)
+				break;
+		}
+		if (raw->eof || W.deadline)
+			goto out;
+		reactor_run(W.r);
+	}
+	*stream = h.stream;
+	resp = ttrpc__response__unpack(NULL, h.len, raw->buf + PROTO_HDR_LEN);
+	if (resp != NULL && resp->status != NULL) {
+		code = resp->status->code;
+		snprintf(msg, msglen, "%s", resp->status->message);
+	}
+	if (resp != NULL)
+		ttrpc__response__free_unpacked(resp, NULL);
+	memmove(raw->buf, raw->buf + PROTO_HDR_LEN + h.len,
+	    raw->len - PROTO_HDR_LEN - h.len);
+	raw->len -= PROTO_HDR_LEN + h.len;
+out:
+	reactor_io_free(io);
+	reactor_timer_free(t);
+	return code;
+}
+
+/* Run until the raw client sees EOF. */
+static bool
+raw_eof(struct raw *raw)
+{
+	struct reactor_io *io = reactor_io_new(W.r, raw->fd, REACTOR_READ,
+	    raw_read_cb, raw);
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	while (!raw->eof && !W.deadline) {
+		raw->len = 0;
+		reactor_run(W.r);
+	}
+	reactor_io_free(io);
+	reactor_timer_free(t);
+	return raw->eof;
+}
+
+static void
+raw_open(struct raw *raw)
+{
+	int sv[2];
+
+	memset(raw, 0, sizeof *raw);
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	proto_server_adopt(W.server, sv[1], NULL);
+	raw->fd = sv[0];
+}
+
+static void
+raw_frame(struct raw *raw, uint32_t stream, uint8_t type, const void *body,
+    uint32_t len)
+{
+	struct proto_hdr h = { len, stream, type, 0 };
+	uint8_t hdr[PROTO_HDR_LEN];
+
+	proto_hdr_encode(hdr, &h);
+	write(raw->fd, hdr, sizeof hdr);
+	if (len > 0 && body != NULL)
+		write(raw->fd, body, len);
+}
+
+static void
+test_hostile(void)
+{
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	uint8_t body[256], junk[64];
+	size_t before = proto_server_conns(W.server);
+	struct raw raw;
+	uint32_t stream = 0;
+	char msg[256] = "";
+	size_t len;
+
+	raw_open(&raw);
+	rq.service = (char *)(uintptr_t)SVC;
+	rq.method = (char *)(uintptr_t)"Connect";
+	len = protobuf_c_message_pack(&rq.base, body);
+	raw_frame(&raw, 2, PROTO_FT_REQUEST, body, (uint32_t)len);
+	ok(raw_response(&raw, &stream, msg, sizeof msg) ==
+	    PROTO_INVALID_ARGUMENT && stream == 2, "ttrpc: even stream id "
+	    "refused INVALID_ARGUMENT on that id");
+
+	memset(junk, 0xff, sizeof junk);
+	raw_frame(&raw, 3, PROTO_FT_REQUEST, junk, sizeof junk);
+	ok(raw_response(&raw, &stream, msg, sizeof msg) ==
+	    PROTO_INVALID_ARGUMENT && strncmp(msg, "unmarshal request error",
+	    23) == 0, "ttrpc: garbage request envelope refused (%s)", msg);
+
+	rq.payload.data = junk;
+	rq.payload.len = sizeof junk;
+	len = protobuf_c_message_pack(&rq.base, body);
+	raw_frame(&raw, 5, PROTO_FT_REQUEST, body, (uint32_t)len);
+	ok(raw_response(&raw, &stream, msg, sizeof msg) ==
+	    PROTO_INVALID_ARGUMENT && stream == 5, "ttrpc: malformed payload "
+	    "answered INVALID_ARGUMENT (%s)", msg);
+
+	raw_frame(&raw, 7, 0x7f, junk, 8);
+	raw_frame(&raw, 9, PROTO_FT_RESPONSE, junk, 8);
+	rq.payload.len = 0;
+	len = protobuf_c_message_pack(&rq.base, body);
+	raw_frame(&raw, 11, PROTO_FT_REQUEST, body, (uint32_t)len);
+	ok(raw_response(&raw, &stream, msg, sizeof msg) == PROTO_OK &&
+	    stream == 11, "ttrpc: unknown frame types ignored, connection "
+	    "still serves");
+
+	raw_frame(&raw, 13, PROTO_FT_REQUEST, NULL, PROTO_FRAME_MAX + 1);
+	ok(raw_response(&raw, &stream, msg, sizeof msg) ==
+	    PROTO_RESOURCE_EXHAUSTED && stream == 13, "ttrpc: oversized frame "
+	    "answered RESOURCE_EXHAUSTED");
+	ok(raw_eof(&raw), "ttrpc: oversized frame closes the connection");
+	close(raw.fd);
+
+	raw_open(&raw);
+	raw_frame(&raw, 1, PROTO_FT_REQUEST, NULL, 100);
+	write(raw.fd, junk, 10);
+	shutdown(raw.fd, SHUT_WR);
+	ok(raw_eof(&raw), "ttrpc: truncated frame then EOF closes the "
+	    "connection");
+	close(raw.fd);
+	W.replies = 0;
+	proto_conn_free(pair());
+	ok(proto_server_conns(W.server) <= before + 1, "ttrpc: closed server "
+	    "connections are freed (%zu left)", proto_server_conns(W.server));
+}
+
+static void
+test_unix_socket(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct proto_conn *c;
+	struct err err;
+	int fd;
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "/tmp/kiln-t_proto-%d",
+	    (int)getpid());
+	unlink(sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	listen(fd, 16);
+	proto_server_listen(W.server, fd, true);
+	c = proto_conn_dial(W.r, W.env, sun.sun_path, NULL, &err);
+	ok(c != NULL, "ttrpc: dial a unix socket");
+	W.replies = 0;
+	call_connect(c, "unix", 0, 0);
+	ok(run_for_replies(1) && W.codes[0] == 0 && W.values[0] == 4,
+	    "ttrpc: round trip over a unix socket (same-uid peer accepted)");
+	proto_conn_free(c);
+	unlink(sun.sun_path);
+
+	c = proto_conn_dial(W.r, W.env, sun.sun_path, NULL, &err);
+	ok(c == NULL && err.code == ENOENT, "ttrpc: dialing a missing socket "
+	    "fails clearly (%s)", err.msg);
+}
+
+/* The trace of one client connection's life. */
+static void
+test_trace(void)
+{
+	const struct fsm_trace_rec *rec;
+	struct proto_conn *c = pair();
+	struct err err;
+	const char *states[8];
+	int i, n = 0;
+
+	ok(fsm_check(fsm_registry_find("ttrpc_conn"), &err) == 0,
+	    "ttrpc_conn table passes fsm_check");
+	proto_conn_close(c);
+	run_until_closed();
+	for (i = 0; i < 256 && n < 8; i++) {
+		rec = fsm_env_last(W.env, (unsigned)i);
+		if (rec == NULL)
+			break;
+		if (strcmp(rec->id, proto_conn_name(c)) == 0)
+			states[n++] = fsm_state_name(rec->def, rec->to);
+	}
+	ok(n == 3 && strcmp(states[2], "READY") == 0 &&
+	    strcmp(states[1], "DRAINING") == 0 &&
+	    strcmp(states[0], "CLOSED") == 0, "ttrpc_conn trace: READY, "
+	    "DRAINING, CLOSED");
+	proto_conn_free(c);
+}
+
+int
+main(void)
+{
+	struct err err;
+
+	log_init("t_proto", LOG_LVL_ERROR, 2);
+	W.r = reactor_new(&err);
+	W.env = fsm_env_new();
+	W.server = proto_server_new(W.r, W.env, test_services,
+	    ARRAY_SIZE(test_services));
+	test_worked_example();
+	test_roundtrips();
+	test_errors();
+	test_hostile();
+	test_unix_socket();
+	test_trace();
+	proto_server_free(W.server);
+	reactor_free(W.r);
+	fsm_env_free(W.env);
+	return tap_done();
+}
