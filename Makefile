@@ -20,6 +20,8 @@ WARN	:= -std=gnu11 -Werror -Wall -Wextra -Wstrict-prototypes \
 OPT_debug := -O2 -g
 OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT_fuzz  := -O1 -g -fno-omit-frame-pointer \
+	     -fsanitize=fuzzer-no-link,address,undefined -Wno-cast-qual
 OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
@@ -49,6 +51,7 @@ include fsm/module.mk
 include reactor/module.mk
 include proto/module.mk
 include tests/module.mk
+include tests/fuzz/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
 

@@ -45,6 +45,10 @@ log_enabled(enum log_level level)
 
 /* Format one record into line and write it with a single write(2). */
 static void
+log_vwrite(enum log_level, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
+static void
 log_vwrite(enum log_level level, const char *func, const char *fmt,
     va_list ap)
 {
