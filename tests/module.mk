@@ -8,3 +8,10 @@ $(B)/tests/t_reactor: $(B)/tests/t_reactor.o $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/tests/t_proto: $(B)/tests/t_proto.o $(LIBKILN)
 	$(Q)$(LINK)
+
+# Helpers the e2e scripts run.
+BINS += $(B)/tests/kiln-forward
+$(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
+	$(Q)$(LINK)
+
+CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh
