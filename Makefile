@@ -18,6 +18,7 @@ WARN	:= -std=gnu11 -Werror -Wall -Wextra -Wstrict-prototypes \
 	   -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
 	   -Wswitch-enum -Wimplicit-fallthrough -Wvla -Wundef -fno-common
 OPT_debug := -O2 -g
+OPT_release := -O2 -g -DNDEBUG
 OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_fuzz  := -O1 -g -fno-omit-frame-pointer \
@@ -78,6 +79,17 @@ check-only: all
 	$(Q)KILN_BUILD=$(abspath $(B)) prove -f -e '' $(TEST_BINS) \
 	    $(CHECK_SCRIPTS)
 
+# The C tests under valgrind: no leak, no invalid access (SIGCHLD path,
+# since valgrind does not know pidfd_open).
+valgrind: all
+	$(Q)for t in $(TEST_BINS); do \
+		KILN_REACTOR_NO_PIDFD=1 valgrind -q --leak-check=full \
+		    --errors-for-leak-kinds=all --error-exitcode=99 $$t \
+		    > build/valgrind.out 2>&1 || { cat build/valgrind.out; \
+		    echo "valgrind: $$t failed"; exit 1; }; \
+		echo "valgrind: $$t clean"; \
+	done
+
 asan:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan check-only
 
@@ -104,9 +116,16 @@ docs: $(B)/kiln-fsm
 		dot -Tsvg build/docs/$$m.dot -o build/docs/$$m.svg || exit 1; \
 	done; ls build/docs/*.svg
 
+# Benchmarks print figures; they assert nothing (see docs/benchmarks.md).
+bench-ttrpc: FLAVOUR := release
+bench-ttrpc:
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build/release/tests/bench-ttrpc
+	$(Q)echo "kiln ttrpc over a unix socket, one connection ($$(nproc) cores, $$(date -u +%F))"
+	$(Q)build/release/tests/bench-ttrpc $(BENCH_CALLS)
+
 clean:
 	rm -rf build
 
-.PHONY: all check check-only asan deps docs clean
+.PHONY: all check check-only asan valgrind bench-ttrpc deps docs clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

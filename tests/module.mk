@@ -15,3 +15,7 @@ $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 	$(Q)$(LINK)
 
 CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh
+
+BINS += $(B)/tests/bench-ttrpc
+$(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
+	$(Q)$(LINK)
