@@ -16,13 +16,15 @@ CC	?= cc
 WARN	:= -std=gnu11 -Werror -Wall -Wextra -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
 	   -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
-	   -Wswitch-enum -Wimplicit-fallthrough -Wvla -Wundef -fno-common
+	   -Wswitch-enum -Wimplicit-fallthrough -Wvla -Wundef -fno-common \
+	   -Wno-format-truncation
 OPT_debug := -O2 -g
 OPT_release := -O2 -g -DNDEBUG
 OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_fuzz  := -O1 -g -fno-omit-frame-pointer \
-	     -fsanitize=fuzzer-no-link,address,undefined -Wno-cast-qual
+	     -fsanitize=fuzzer-no-link,address,undefined -Wno-cast-qual \
+	     -Wno-unknown-warning-option
 OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
@@ -51,10 +53,21 @@ include core/base/module.mk
 include fsm/module.mk
 include reactor/module.mk
 include proto/module.mk
+include qmp/module.mk
+include vsock/module.mk
+include guest/module.mk
+include core/module.mk
 include tests/module.mk
 include tests/fuzz/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
+
+# kiln-fsm (list / dot / check) links every table of the tree: the
+# library's, the agent's and the test machine's.
+BINS += $(B)/kiln-fsm
+$(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(B)/tests/fsm_door.o $(AGENT_OBJS) \
+    $(LIBKILN)
+	$(Q)$(LINK)
 
 $(LIBKILN): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -75,7 +88,7 @@ all: $(BINS) $(TEST_BINS)
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-only
 
-check-only: all
+check-only: all guest
 	$(Q)KILN_BUILD=$(abspath $(B)) prove -f -e '' $(TEST_BINS) \
 	    $(CHECK_SCRIPTS)
 

@@ -6,6 +6,7 @@ PROTO_HDRS := $(PROTO_FILES:proto/%.proto=$(GEN)/%.pb-c.h)
 PROTO_OBJS := $(PROTO_FILES:proto/%.proto=$(B)/gen/%.pb-c.o)
 
 LIB_SRCS += proto/proto_frame.c proto/proto_conn.c proto/proto_conn_fsm.c \
+	proto/proto_stream.c \
 	proto/proto_server.c
 
 # One protoc-c run makes every file; a stamp stands for all of them.

@@ -40,7 +40,25 @@ enum proto_frame_type {
 	PROTO_FT_RESPONSE = 0x02,
 	/* kiln's agent channel only: stdio StreamFrame, either direction. */
 	PROTO_FT_KILN_STREAM = 0x20,
+	/*
+	 * kiln's agent channel only: the agent's greeting. virtio-serial drops
+	 * what the host writes before the guest opened the port, so the host
+	 * sends nothing until it has seen this frame (body: "kiln.agent.v1").
+	 */
+	PROTO_FT_KILN_HELLO = 0x21,
 };
+
+/* The agent channel: virtio-serial port name, AF_VSOCK port, greeting. */
+#define PROTO_AGENT_PORT_NAME	"kiln.agent"
+#define PROTO_AGENT_VSOCK_PORT	1024
+#define PROTO_AGENT_HELLO	"kiln.agent.v1"
+/*
+ * Stdio flow control: each direction of each stream may have this many
+ * bytes sent but not yet credited back by the receiver.
+ */
+#define PROTO_STREAM_WINDOW	(256u * 1024)
+#define PROTO_STREAM_CHUNK	(64u * 1024)	/* data bytes per frame */
+#define PROTO_ID_MAX		76	/* containerd's identifier limit */
 
 struct proto_hdr {
 	uint32_t	len;
@@ -86,8 +104,9 @@ typedef void	(*proto_stream_cb)(struct proto_conn *, const uint8_t *data,
 struct proto_conn_opts {
 	const char	*name;		/* for logs and the trace id */
 	proto_closed_cb	 on_closed;
-	proto_stream_cb	 on_stream;	/* NULL: stream frames are errors */
+	proto_stream_cb	 on_stream;	/* NULL: stream frames ignored */
 	void		*arg;
+	void		*stream_arg;	/* on_stream's arg; NULL: arg */
 	uint64_t	 drain_ms;	/* DRAINING timeout; 0 = 5000 */
 	uint64_t	 connect_ms;	/* CONNECTING timeout; 0 = 5000 */
 };
@@ -115,9 +134,9 @@ bool		 proto_conn_closed(const struct proto_conn *);
 const char	*proto_conn_name(const struct proto_conn *);
 /* Bytes queued for writing (back-pressure for stream producers). */
 size_t		 proto_conn_out_pending(const struct proto_conn *);
-/* Queue a kiln stream frame (payload is a packed StreamFrame). */
-int		 proto_conn_send_stream(struct proto_conn *, const uint8_t *,
-		    size_t, struct err *);
+/* Queue a kiln frame (PROTO_FT_KILN_*) with a raw body. */
+int		 proto_conn_send_frame(struct proto_conn *, uint8_t type,
+		    const uint8_t *, size_t, struct err *);
 /* Feed raw bytes as if read from the socket (fuzzing, tests). */
 void		 proto_conn_feed(struct proto_conn *, const uint8_t *, size_t);
 
@@ -195,12 +214,39 @@ void		 proto_call_reply(struct proto_call *,
 /* Answer with an error status and free call. */
 void		 proto_call_fail(struct proto_call *, int code,
 		    const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* Free call without ever answering it (a test hook that plays dead). */
+void		 proto_call_drop(struct proto_call *);
 /* The connection the call came on, or NULL if it has closed. */
 struct proto_conn *proto_call_conn(const struct proto_call *);
 const char	*proto_call_method(const struct proto_call *);
 /* First metadata value for key, or NULL. */
 const char	*proto_call_metadata(const struct proto_call *,
 		    const char *key);
+
+/* ---- stdio stream frames (agent channel) ----------------------------- */
+
+struct proto_stream_msg {
+	const char	*container_id;
+	const char	*exec_id;	/* "" for the init process */
+	uint32_t	 fd;		/* 0 stdin, 1 stdout, 2 stderr */
+	const uint8_t	*data;
+	size_t		 len;
+	bool		 eof;
+	uint32_t	 credit;
+};
+/* Pack and queue one StreamFrame. */
+int		 proto_stream_send(struct proto_conn *,
+		    const struct proto_stream_msg *, struct err *);
+/*
+ * Decode an untrusted StreamFrame into out (pointers into *frame, which
+ * the caller frees with proto_stream_free). Checks ids, fd, data size and
+ * credit. Returns 0, or -1 with err (ERR_PROTOCOL).
+ */
+struct Kiln__Agent__V1__StreamFrame;
+int		 proto_stream_decode(const uint8_t *, size_t,
+		    struct Kiln__Agent__V1__StreamFrame **frame,
+		    struct proto_stream_msg *out, struct err *);
+void		 proto_stream_free(struct Kiln__Agent__V1__StreamFrame *);
 
 /* ---- helpers --------------------------------------------------------- */
 

@@ -194,16 +194,16 @@ proto_conn_queue_frame(struct proto_conn *c, uint32_t stream, uint8_t type,
 }
 
 int
-proto_conn_send_stream(struct proto_conn *c, const uint8_t *data, size_t len,
-    struct err *err)
+proto_conn_send_frame(struct proto_conn *c, uint8_t type, const uint8_t *data,
+    size_t len, struct err *err)
 {
 	if (c->fsm.state != PROTO_CONN_ST_READY &&
 	    c->fsm.state != PROTO_CONN_ST_CONNECTING)
 		return err_set(err, ERR_CLOSED, "%s: connection closed",
 		    c->name);
 	if (len > PROTO_FRAME_MAX)
-		return err_set(err, E2BIG, "stream frame of %zu bytes", len);
-	proto_conn_queue_raw(c, 0, PROTO_FT_KILN_STREAM, data, len);
+		return err_set(err, E2BIG, "frame of %zu bytes", len);
+	proto_conn_queue_raw(c, 0, type, data, len);
 	return 0;
 }
 
@@ -386,7 +386,8 @@ proto_conn_frame(struct proto_conn *c, const struct proto_hdr *h,
     const uint8_t *body)
 {
 	if (h->type == PROTO_FT_KILN_STREAM && c->opts.on_stream != NULL) {
-		c->opts.on_stream(c, body, h->len, c->opts.arg);
+		c->opts.on_stream(c, body, h->len, c->opts.stream_arg != NULL ?
+		    c->opts.stream_arg : c->opts.arg);
 		return;
 	}
 	if (h->type == PROTO_FT_REQUEST && c->role == PROTO_ROLE_SERVER) {

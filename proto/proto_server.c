@@ -321,6 +321,12 @@ proto_call_fail(struct proto_call *call, int code, const char *fmt, ...)
 	proto_call_free(call);
 }
 
+void
+proto_call_drop(struct proto_call *call)
+{
+	proto_call_free(call);
+}
+
 struct proto_conn *
 proto_call_conn(const struct proto_call *call)
 {

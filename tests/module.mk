@@ -19,3 +19,9 @@ CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
 	$(Q)$(LINK)
+
+# The guest end to end (needs `make guest`: check-only depends on it).
+VMTEST_OBJS := $(B)/tests/vmtest.o $(CORE_OBJS)
+TEST_BINS += $(B)/tests/t_guest
+$(B)/tests/t_guest: $(B)/tests/t_guest.o $(VMTEST_OBJS) $(LIBKILN)
+	$(Q)$(LINK)

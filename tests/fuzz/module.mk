@@ -3,7 +3,7 @@
 #   make check     replays every corpus (fuzz_replay_<name>, plain build)
 #   make fuzz      builds libFuzzer binaries with clang (build/fuzz/)
 #   make fuzz-ci   runs each for FUZZ_SECONDS (default 60)
-FUZZ_NAMES := ttrpc
+FUZZ_NAMES += ttrpc
 FUZZ_SECONDS ?= 60
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)

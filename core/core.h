@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * core: the shim (containerd-shim-kiln-v1) and the VM it runs per
+ * container. This header is the module's public face; today it holds what
+ * the tests share with the shim: how a guest VM's QEMU command line is
+ * built and which accelerator runs it.
+ */
+#ifndef KILN_CORE_H
+#define KILN_CORE_H
+
+#include <stdbool.h>
+
+#include "core/base/base.h"
+
+/* A 9p share of a host directory under a mount tag. */
+struct core_share {
+	const char	*dir;
+	const char	*tag;
+};
+
+#define CORE_MAX_SHARES	8
+
+struct core_vm_opts {
+	const char		*qemu;		/* NULL: qemu-system-x86_64 */
+	const char		*kernel;	/* uncompressed vmlinux (PVH) */
+	const char		*initrd;
+	unsigned		 mem_mib;
+	unsigned		 vcpus;
+	const char		*accel;		/* "kvm" or "tcg" */
+	const char		*agent_sock;	/* virtio-serial chardev */
+	const char		*qmp_sock;	/* NULL: no QMP */
+	const char		*console_log;	/* NULL: console discarded */
+	struct core_share	 shares[CORE_MAX_SHARES];
+	int			 nshares;
+	const char		*cmdline_extra;	/* appended, may be NULL */
+};
+
+/*
+ * The QEMU argv for opts: a NULL-terminated array of malloc'd strings,
+ * freed with core_argv_free(). Never fails.
+ */
+char		**core_qemu_argv(const struct core_vm_opts *);
+void		  core_argv_free(char **);
+/*
+ * Resolve "auto" to "kvm" or "tcg" from the probe result that `make guest`
+ * left in image_dir/accel (a KVM that cannot boot the guest counts as
+ * none); "kvm" and "tcg" pass through. Returns a static string.
+ */
+const char	 *core_accel_resolve(const char *want, const char *image_dir);
+
+#endif

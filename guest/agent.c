@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kiln-agent's process: early init, the reactor, the host channel
+ * (virtio-serial port named PROTO_AGENT_PORT_NAME, and AF_VSOCK port
+ * PROTO_AGENT_VSOCK_PORT when the guest has vsock), PID 1's reaping, the
+ * NextEvent queue, crun helper processes, and power off (on request or on
+ * the ACPI power button after QMP system_powerdown).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <linux/input.h>
+#include <linux/vm_sockets.h>
+
+#include "guest/agent.h"
+
+static void	agent_open_channel(struct agent *);
+
+uint64_t
+agent_boottime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- helper processes ------------------------------------------------ */
+
+/* In the child: stdio, default signal dispositions, then exec. */
+static void __attribute__((noreturn))
+agent_exec_child(char *const argv[], const int stdio[3], const char *log)
+{
+	sigset_t none;
+	int i, null;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	null = open("/dev/null", O_RDWR);
+	for (i = 0; i < 3; i++)
+		dup2(stdio[i] >= 0 ? stdio[i] : null, i);
+	if (log != NULL && stdio[2] < 0) {
+		int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (lfd >= 0)
+			dup2(lfd, 2);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+pid_t
+agent_spawn(struct agent *a, char *const argv[], const int stdio[3],
+    const char *log_path, reactor_child_cb cb, void *arg,
+    struct reactor_child **watch, struct err *err)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return err_set(err, errno, "fork %s: %m", argv[0]);
+	if (pid == 0)
+		agent_exec_child(argv, stdio, log_path);
+	*watch = reactor_child_new(a->r, pid, cb, arg);
+	return pid;
+}
+
+/* ---- exits and events ------------------------------------------------ */
+
+bool
+agent_claim_exit(struct agent *a, pid_t pid, int *status)
+{
+	int i;
+
+	for (i = 0; i < a->nunclaimed; i++) {
+		if (a->unclaimed[i].pid != pid)
+			continue;
+		*status = a->unclaimed[i].status;
+		a->unclaimed[i] = a->unclaimed[--a->nunclaimed];
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Every exit nobody watches by pid: container processes (crun's children,
+ * reparented to PID 1) and orphans. A container pid whose process is not
+ * known yet (crun create has not been reaped) is kept for the claim.
+ */
+static void
+agent_orphan_cb(pid_t pid, int status, void *arg)
+{
+	struct agent *a = arg;
+	struct agent_process *p = agent_process_find_pid(a, pid);
+	struct err err;
+
+	if (p != NULL) {
+		(void)agent_proc_event(p, AGENT_PROC_EV_EXITED, &status, &err);
+		return;
+	}
+	if (a->nunclaimed == AGENT_MAX_UNCLAIMED)
+		memmove(a->unclaimed, a->unclaimed + 1,
+		    sizeof a->unclaimed - sizeof a->unclaimed[0]),
+		    a->nunclaimed--;
+	a->unclaimed[a->nunclaimed].pid = pid;
+	a->unclaimed[a->nunclaimed++].status = status;
+}
+
+/* Hand the oldest queued event to a waiting NextEvent call. */
+void
+agent_events_flush(struct agent *a)
+{
+	struct agent_event *e = TAILQ_FIRST(&a->events);
+
+	if (e == NULL || a->event_call == NULL)
+		return;
+	TAILQ_REMOVE(&a->events, e, entry);
+	a->nevents--;
+	proto_call_reply(a->event_call, &e->ev.base);
+	a->event_call = NULL;
+	free(e);
+}
+
+void
+agent_push_exit_event(struct agent *a, struct agent_process *p)
+{
+	struct agent_event *e;
+
+	if (a->nevents >= AGENT_MAX_EVENTS) {
+		/* The host stopped fetching; WaitProcess still answers. */
+		log_warnx("event queue full, exit of %s/%s not queued",
+		    p->c->id, p->exec_id);
+		return;
+	}
+	e = xcalloc(1, sizeof *e);
+	kiln__agent__v1__guest_event__init(&e->ev);
+	kiln__agent__v1__process_exited__init(&e->exited);
+	snprintf(e->cid, sizeof e->cid, "%s", p->c->id);
+	snprintf(e->eid, sizeof e->eid, "%s", p->exec_id);
+	e->exited.container_id = e->cid;
+	e->exited.exec_id = e->eid;
+	e->exited.exit_status = WIFSIGNALED(p->wait_status) ?
+	    128 + (uint32_t)WTERMSIG(p->wait_status) :
+	    (uint32_t)WEXITSTATUS(p->wait_status);
+	e->exited.signaled = WIFSIGNALED(p->wait_status);
+	e->exited.signal = e->exited.signaled ?
+	    (uint32_t)WTERMSIG(p->wait_status) : 0;
+	e->ev.kind_case = KILN__AGENT__V1__GUEST_EVENT__KIND_EXITED;
+	e->ev.exited = &e->exited;
+	TAILQ_INSERT_TAIL(&a->events, e, entry);
+	a->nevents++;
+	agent_events_flush(a);
+}
+
+/* ---- power ----------------------------------------------------------- */
+
+static void
+agent_off_now(struct agent *a)
+{
+	struct agent_container *c;
+
+	TAILQ_FOREACH(c, &a->containers, entry)
+		agent_container_kill_all(c, SIGKILL);
+	sync();
+	log_info("powering off");
+	if (getpid() == 1)
+		reboot(RB_POWER_OFF);
+	exit(0);
+}
+
+/* Give queued replies a moment to reach the host, then power off. */
+static void
+agent_off_timer_cb(void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->conn == NULL || proto_conn_out_pending(a->conn) == 0 ||
+	    ++a->off_polls > 100)
+		agent_off_now(a);
+}
+
+void
+agent_power_off(struct agent *a)
+{
+	if (a->powering_off)
+		return;
+	a->powering_off = true;
+	a->off_timer = reactor_timer_new(a->r, agent_off_timer_cb, a);
+	reactor_timer_start(a->off_timer, 10, true);
+}
+
+static void
+agent_power_cb(int fd, int what, void *arg)
+{
+	struct input_event ev[16];
+	struct agent *a = arg;
+	ssize_t n;
+	size_t i;
+
+	(void)what;
+	n = read(fd, ev, sizeof ev);
+	for (i = 0; n > 0 && i < (size_t)n / sizeof ev[0]; i++)
+		if (ev[i].type == EV_KEY && ev[i].code == KEY_POWER &&
+		    ev[i].value == 1) {
+			log_info("power button pressed");
+			agent_power_off(a);
+		}
+}
+
+/* The ACPI power button's evdev node (QMP system_powerdown presses it). */
+static void
+agent_watch_power_button(struct agent *a)
+{
+	char path[300], name[64];
+	struct dirent *de;
+	DIR *dir;
+	FILE *f;
+
+	if ((dir = opendir("/sys/class/input")) == NULL)
+		return;
+	while (a->power_fd < 0 && (de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "event", 5) != 0)
+			continue;
+		snprintf(path, sizeof path, "/sys/class/input/%s/device/name",
+		    de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		if (fgets(name, sizeof name, f) != NULL &&
+		    strncmp(name, "Power Button", 12) == 0) {
+			snprintf(path, sizeof path, "/dev/input/%s",
+			    de->d_name);
+			a->power_fd = open(path, O_RDONLY | O_NONBLOCK |
+			    O_CLOEXEC);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	if (a->power_fd >= 0)
+		a->power_io = reactor_io_new(a->r, a->power_fd, REACTOR_READ,
+		    agent_power_cb, a);
+}
+
+/* ---- the host channel ------------------------------------------------ */
+
+static void
+agent_send_hello(struct agent *a)
+{
+	struct err err;
+
+	if (a->conn != NULL)
+		(void)proto_conn_send_frame(a->conn, PROTO_FT_KILN_HELLO,
+		    (const uint8_t *)PROTO_AGENT_HELLO,
+		    strlen(PROTO_AGENT_HELLO), &err);
+}
+
+/*
+ * Repeat the greeting until the host speaks: a greeting written while no
+ * host is attached to the port is lost.
+ */
+static void
+agent_hello_cb(void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->heard_host)
+		reactor_timer_stop(a->hello_timer);
+	else
+		agent_send_hello(a);
+}
+
+static void
+agent_stream_cb(struct proto_conn *c, const uint8_t *d, size_t n, void *arg)
+{
+	(void)c;
+	agent_stdio_frame(arg, d, n);
+}
+
+static void
+agent_conn_closed_cb(struct proto_conn *c, void *arg)
+{
+	struct agent *a = arg;
+
+	/* An unattached port reads as EOF: this repeats until a host comes. */
+	log_debug("host channel %s closed", proto_conn_name(c));
+	if (a->conn == c)
+		a->conn = NULL;
+	proto_conn_free(c);
+	if (a->port_path != NULL)
+		reactor_timer_start(a->reopen_timer, 200, false);
+}
+
+static void
+agent_serve_fd(struct agent *a, int fd)
+{
+	struct proto_conn_opts o = {
+		.name = "host", .on_closed = agent_conn_closed_cb,
+		.on_stream = agent_stream_cb, .arg = a,
+	};
+	struct agent_container *c;
+	struct agent_process *p;
+
+	if (a->conn != NULL)
+		proto_conn_free(a->conn);
+	a->conn = proto_server_adopt(a->server, fd, &o);
+	a->heard_host = false;
+	agent_send_hello(a);
+	reactor_timer_start(a->hello_timer, 250, true);
+	/* Output paused for want of a host may flow again. */
+	TAILQ_FOREACH(c, &a->containers, entry)
+		TAILQ_FOREACH(p, &c->procs, entry)
+			agent_stdio_kick(p);
+}
+
+/* Find /dev/vportNpM whose name is PROTO_AGENT_PORT_NAME. */
+static char *
+agent_find_port(void)
+{
+	char path[300], name[64];
+	struct dirent *de;
+	char *found = NULL;
+	DIR *dir;
+	FILE *f;
+
+	if ((dir = opendir("/sys/class/virtio-ports")) == NULL)
+		return NULL;
+	while (found == NULL && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name",
+		    de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		if (fgets(name, sizeof name, f) != NULL) {
+			name[strcspn(name, "\n")] = '\0';
+			if (strcmp(name, PROTO_AGENT_PORT_NAME) == 0)
+				found = xasprintf("/dev/%s", de->d_name);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+static void
+agent_reopen_cb(void *arg)
+{
+	agent_open_channel(arg);
+}
+
+static void
+agent_open_channel(struct agent *a)
+{
+	int fd;
+
+	if (a->port_path == NULL)
+		a->port_path = agent_find_port();
+	if (a->port_path == NULL)
+		return;
+	/* The port can be open only once: one fd, read and write. */
+	fd = open(a->port_path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_warn("open %s", a->port_path);
+		reactor_timer_start(a->reopen_timer, 200, false);
+		return;
+	}
+	agent_serve_fd(a, fd);
+}
+
+static void
+agent_vsock_accept_cb(int fd, int what, void *arg)
+{
+	struct agent *a = arg;
+	int cfd;
+
+	(void)what;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd >= 0)
+		agent_serve_fd(a, cfd);
+}
+
+/* Listen on AF_VSOCK too when the guest has a vsock transport. */
+static void
+agent_listen_vsock(struct agent *a)
+{
+	struct sockaddr_vm svm = {
+		.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+		.svm_port = PROTO_AGENT_VSOCK_PORT,
+	};
+	int fd;
+
+	if (access("/dev/vsock", F_OK) < 0)
+		return;
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&svm, sizeof svm) < 0 ||
+	    listen(fd, 4) < 0) {
+		close_fd(&fd);
+		return;
+	}
+	a->vsock_fd = fd;
+	a->vsock_io = reactor_io_new(a->r, fd, REACTOR_READ,
+	    agent_vsock_accept_cb, a);
+}
+
+static void
+agent_sigterm_cb(int signo, void *arg)
+{
+	(void)signo;
+	agent_power_off(arg);
+}
+
+/*
+ * Settings from the kernel command line: kiln.debug raises the log level;
+ * kiln.probe only proves the guest boots (make guest's accelerator probe).
+ */
+static void
+agent_cmdline(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	if (f != NULL) {
+		if (fgets(line, sizeof line, f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+	}
+	if (strstr(line, "kiln.debug") != NULL)
+		log_set_level(LOG_LVL_DEBUG);
+	if (strstr(line, "kiln.probe") != NULL) {
+		log_info("KILN-PROBE-OK");
+		sync();
+		if (getpid() == 1)
+			reboot(RB_POWER_OFF);
+		exit(0);
+	}
+}
+
+static struct proto_service agent_service;
+
+static int
+agent_setup(struct agent *a, struct err *err)
+{
+	struct utsname u;
+
+	a->r = reactor_new(err);
+	if (a->r == NULL)
+		return -1;
+	a->env = fsm_env_new();
+	agent_service.name = "kiln.agent.v1.Agent";
+	agent_service.methods = agent_methods;
+	agent_service.nmethods = agent_nmethods;
+	agent_service.arg = a;
+	a->server = proto_server_new(a->r, a->env, &agent_service, 1);
+	a->hello_timer = reactor_timer_new(a->r, agent_hello_cb, a);
+	a->reopen_timer = reactor_timer_new(a->r, agent_reopen_cb, a);
+	reactor_reap_orphans(a->r, agent_orphan_cb, a);
+	reactor_sig_new(a->r, SIGTERM, agent_sigterm_cb, a);
+	uname(&u);
+	snprintf(a->kernel_release, sizeof a->kernel_release, "%s",
+	    u.release);
+	agent_open_channel(a);
+	agent_listen_vsock(a);
+	agent_watch_power_button(a);
+	if (a->conn == NULL && a->vsock_fd < 0)
+		return err_set(err, ENODEV, "no %s port and no vsock",
+		    PROTO_AGENT_PORT_NAME);
+	return 0;
+}
+
+int
+agent_main(struct agent *a)
+{
+	struct err err;
+	int logfd;
+
+	a->vsock_fd = -1;
+	a->power_fd = -1;
+	a->boot_ns = agent_boottime_ns();
+	TAILQ_INIT(&a->containers);
+	TAILQ_INIT(&a->events);
+	if (getpid() == 1 && agent_early_init(&err) < 0)
+		fatalx("early init: %s", err.msg);
+	logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	log_init("kiln-agent", LOG_LVL_INFO, logfd >= 0 ? logfd : 2);
+	agent_cmdline();
+	if (agent_load_modules(&err) < 0)
+		log_warnx("%s", err.msg);
+	if (agent_setup(a, &err) < 0)
+		fatalx("%s", err.msg);
+	a->ready_ns = agent_boottime_ns();
+	log_info("serving boot_ms=%llu ready_ms=%llu",
+	    (unsigned long long)(a->boot_ns / 1000000),
+	    (unsigned long long)(a->ready_ns / 1000000));
+	reactor_run(a->r);
+	agent_off_now(a);
+	return 0;
+}

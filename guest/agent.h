@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guest: kiln-agent, PID 1 inside the VM. It brings the guest up (mounts,
+ * kernel modules, a tmpfs root that crun can pivot_root away from), serves
+ * the kiln.agent.v1 ttrpc API on the virtio-serial port (or AF_VSOCK), runs
+ * containers with crun, carries their stdio as flow-controlled stream
+ * frames and reports exits exactly once. Everything the host sends is
+ * validated here; the host in turn trusts nothing the agent says.
+ *
+ * Module layout: agent.c (process, channel, events), agent_init.c
+ * (early boot), agent_service.c (RPC handlers), agent_container*.c and
+ * agent_process*.c (the two machines and their actions), agent_stdio.c
+ * (pipes <-> stream frames), agent_spec.c (OCI spec checks).
+ */
+#ifndef KILN_GUEST_AGENT_H
+#define KILN_GUEST_AGENT_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "proto/proto.h"
+#include "kiln/agent.pb-c.h"
+
+#define AGENT_RUN_DIR		"/run/kiln"
+#define AGENT_CRUN		"/usr/bin/crun"
+#define AGENT_CGROUP_PARENT	"kiln"
+#define AGENT_MAX_CONTAINERS	64
+#define AGENT_MAX_PROCESSES	64	/* per container, execs included */
+#define AGENT_MAX_EVENTS	256	/* guest events not yet fetched */
+#define AGENT_MAX_SPEC		(1024 * 1024)
+#define AGENT_HELPER_MS		30000	/* crun create/start/delete */
+#define AGENT_DRAIN_MS		30000	/* no output progress after exit */
+
+struct agent;
+struct agent_container;
+struct agent_process;
+
+/* ---- process machine (agent_process_fsm.c) ---------------------------- */
+
+#define AGENT_PROC_STATES(X, P) X(P, NEW) X(P, CREATING) X(P, CREATED) \
+	X(P, STARTING) X(P, RUNNING) X(P, DRAINING) X(P, STOPPED)
+#define AGENT_PROC_EVENTS(X, P) X(P, CREATE) X(P, HELPER_OK) \
+	X(P, HELPER_FAILED) X(P, START) X(P, EXITED) X(P, IO_DONE) \
+	X(P, TIMEOUT) X(P, FAIL)
+
+enum agent_proc_state {
+	AGENT_PROC_STATES(FSM_X_ENUM, AGENT_PROC_ST_) AGENT_PROC_ST__COUNT
+};
+enum agent_proc_event {
+	AGENT_PROC_EVENTS(FSM_X_ENUM, AGENT_PROC_EV_) AGENT_PROC_EV__COUNT
+};
+extern const struct fsm_def agent_proc_fsm_def;
+
+/* ---- container machine (agent_container_fsm.c) ----------------------- */
+
+#define AGENT_CTR_STATES(X, P) X(P, NEW) X(P, PREPARED) X(P, ACTIVE) \
+	X(P, STOPPED) X(P, REMOVING) X(P, REMOVED)
+#define AGENT_CTR_EVENTS(X, P) X(P, PREPARE) X(P, INIT_CREATED) \
+	X(P, INIT_STOPPED) X(P, EXEC) X(P, REMOVE) X(P, HELPER_OK) \
+	X(P, HELPER_FAILED) \
+	X(P, TIMEOUT) X(P, FAIL)
+
+enum agent_ctr_state {
+	AGENT_CTR_STATES(FSM_X_ENUM, AGENT_CTR_ST_) AGENT_CTR_ST__COUNT
+};
+enum agent_ctr_event {
+	AGENT_CTR_EVENTS(FSM_X_ENUM, AGENT_CTR_EV_) AGENT_CTR_EV__COUNT
+};
+extern const struct fsm_def agent_ctr_fsm_def;
+
+/* ---- stdio ------------------------------------------------------------ */
+
+/* One stdio pipe of a process; the agent owns its end. */
+struct agent_stream {
+	struct agent_process	*p;		/* borrowed: owner */
+	uint32_t		 fd_no;		/* 0, 1, 2 */
+	int			 fd;		/* our end, or -1 */
+	struct reactor_io	*io;
+	uint32_t		 credit;	/* out: bytes we may send */
+	struct buf		 pending;	/* in: bytes for the pipe */
+	size_t			 unacked;	/* in: received, not credited */
+	bool			 eof_seen;	/* out: pipe EOF; in: host EOF */
+	bool			 eof_sent;	/* out: EOF frame queued */
+};
+
+/* ---- objects ---------------------------------------------------------- */
+
+struct agent_waiter {
+	TAILQ_ENTRY(agent_waiter) entry;
+	struct proto_call	*call;
+};
+TAILQ_HEAD(agent_waiter_q, agent_waiter);
+
+struct agent_process {
+	struct fsm		 fsm;
+	TAILQ_ENTRY(agent_process) entry;
+	struct agent_container	*c;		/* borrowed: owner */
+	char			 exec_id[PROTO_ID_MAX + 1];
+	bool			 is_init;
+	bool			 want_stdin;
+	pid_t			 pid;
+	bool			 exited;
+	int			 wait_status;
+	uint64_t		 exited_ns;	/* CLOCK_REALTIME */
+	bool			 io_done;
+	struct agent_stream	 streams[3];
+	pid_t			 helper_pid;
+	struct reactor_child	*helper;
+	struct reactor_timer	*timer;
+	struct proto_call	*pending;	/* Create/Start awaiting crun */
+	struct agent_waiter_q	 waiters;
+	char			 last_error[256];
+};
+TAILQ_HEAD(agent_process_q, agent_process);
+
+struct agent_container {
+	struct fsm		 fsm;
+	TAILQ_ENTRY(agent_container) entry;
+	struct agent		*a;		/* borrowed */
+	char			 id[PROTO_ID_MAX + 1];
+	char			*dir;		/* AGENT_RUN_DIR/<id> */
+	char			*rootfs;	/* dir/rootfs (9p mount) */
+	bool			 rootfs_mounted;
+	struct agent_process_q	 procs;
+	int			 nprocs;
+	struct agent_process	*init;		/* borrowed, in procs */
+	pid_t			 helper_pid;
+	struct reactor_child	*helper;
+	struct reactor_timer	*timer;
+	struct proto_call	*pending;	/* RemoveContainer */
+	bool			 dead;		/* freed on the next turn */
+};
+TAILQ_HEAD(agent_container_q, agent_container);
+
+/* A guest event not yet fetched by NextEvent. */
+struct agent_event {
+	TAILQ_ENTRY(agent_event) entry;
+	Kiln__Agent__V1__GuestEvent ev;
+	Kiln__Agent__V1__ProcessExited exited;
+	Kiln__Agent__V1__ContainerOOM oom;
+	char			 cid[PROTO_ID_MAX + 1];
+	char			 eid[PROTO_ID_MAX + 1];
+};
+TAILQ_HEAD(agent_event_q, agent_event);
+
+/* An exit reaped before anyone claimed its pid. */
+struct agent_exit {
+	pid_t	pid;
+	int	status;
+};
+#define AGENT_MAX_UNCLAIMED	64
+
+struct agent {
+	struct reactor		*r;
+	struct fsm_env		*env;
+	struct proto_server	*server;
+	struct proto_conn	*conn;		/* host connection */
+	char			*port_path;	/* /dev/vportNpM or NULL */
+	int			 vsock_fd;	/* listening, or -1 */
+	struct reactor_io	*vsock_io;
+	struct reactor_timer	*hello_timer;
+	struct reactor_timer	*reopen_timer;
+	bool			 heard_host;
+	bool			 hanging;	/* TestHang */
+	bool			 powering_off;
+	uint64_t		 boot_ns;	/* CLOCK_BOOTTIME at start */
+	uint64_t		 ready_ns;	/* CLOCK_BOOTTIME when serving */
+	char			 kernel_release[65];
+	struct agent_container_q containers;
+	int			 ncontainers;
+	struct agent_event_q	 events;
+	int			 nevents;
+	struct proto_call	*event_call;	/* NextEvent long-poll */
+	struct agent_exit	 unclaimed[AGENT_MAX_UNCLAIMED];
+	int			 nunclaimed;
+	int			 power_fd;
+	struct reactor_io	*power_io;
+	struct reactor_timer	*off_timer;
+	int			 off_polls;
+};
+
+/* agent.c */
+/* Run the agent (PID 1 or not); returns only when powering off fails. */
+int		 agent_main(struct agent *);
+uint64_t	 agent_boottime_ns(void);
+void		 agent_push_exit_event(struct agent *, struct agent_process *);
+void		 agent_events_flush(struct agent *);
+void		 agent_power_off(struct agent *);
+/* Fork and exec argv with stdio fds (-1: /dev/null); watch its exit. */
+pid_t		 agent_spawn(struct agent *, char *const argv[],
+		    const int stdio[3], const char *log_path,
+		    reactor_child_cb, void *arg, struct reactor_child **,
+		    struct err *);
+bool		 agent_claim_exit(struct agent *, pid_t, int *status);
+
+/* agent_init.c */
+int		 agent_early_init(struct err *);
+int		 agent_load_modules(struct err *);
+
+/* agent_service.c */
+extern const struct proto_method agent_methods[];
+extern const size_t agent_nmethods;
+
+/* agent_spec.c */
+/* Validate the host's OCI spec and rewrite it for this guest. */
+json_t		*agent_spec_prepare(const uint8_t *, size_t, const char *id,
+		    const char *rootfs, struct err *);
+/* Validate an OCI process object (exec). */
+json_t		*agent_spec_process(const uint8_t *, size_t, struct err *);
+int		 agent_json_write(const json_t *, const char *path,
+		    struct err *);
+
+/* agent_container.c */
+struct agent_container *agent_container_find(struct agent *, const char *);
+struct agent_container *agent_container_new(struct agent *, const char *id);
+void		 agent_container_free(struct agent_container *);
+void		 agent_container_kill_all(struct agent_container *, int sig);
+int		 agent_container_pids(struct agent_container *, pid_t *, int,
+		    struct err *);
+struct agent_process *agent_process_find(struct agent_container *,
+		    const char *exec_id);
+struct agent_process *agent_process_find_pid(struct agent *, pid_t);
+struct agent_process *agent_process_new(struct agent_container *,
+		    const char *exec_id);
+void		 agent_process_free(struct agent_process *);
+/* Dispatch helpers that log a refused transition. */
+int		 agent_proc_event(struct agent_process *, int ev,
+		    const void *data, struct err *);
+int		 agent_ctr_event(struct agent_container *, int ev,
+		    struct err *);
+
+/* Container and process file locations. */
+char		*agent_path(const struct agent_container *, const char *name);
+
+/* agent_stdio.c */
+int		 agent_stdio_open(struct agent_process *, int child[3],
+		    bool want_stdin, struct err *);
+void		 agent_stdio_close(struct agent_process *);
+void		 agent_stdio_frame(struct agent *, const uint8_t *, size_t);
+void		 agent_stdio_close_stdin(struct agent_process *);
+/* Re-evaluate read interest after credit arrived or the host came back. */
+void		 agent_stdio_kick(struct agent_process *);
+
+#endif

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The container machine of the agent.
+ *
+ *   NEW --PREPARE--> PREPARED (rootfs mounted over 9p, config.json written)
+ *   PREPARED --INIT_CREATED--> ACTIVE --INIT_STOPPED--> STOPPED
+ *   STOPPED --REMOVE--> REMOVING (crun delete) --HELPER_OK--> REMOVED
+ *
+ * REMOVE of a container whose init still runs has no row: the host gets
+ * FAILED_PRECONDITION and must kill and wait first. REMOVED is terminal;
+ * the object is freed on the next loop turn.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "guest/agent.h"
+
+/* What CreateContainer hands to PREPARE. */
+struct agent_prepare {
+	const char	*rootfs_tag;
+	const json_t	*spec;
+};
+
+static const char *const agent_ctr_state_names[] = {
+	AGENT_CTR_STATES(FSM_X_NAME, AGENT_CTR_ST_)
+};
+static const char *const agent_ctr_event_names[] = {
+	AGENT_CTR_EVENTS(FSM_X_NAME, AGENT_CTR_EV_)
+};
+
+#define CTR(m)	((struct agent_container *)(m)->ctx)
+
+/* Mount the host's share of the rootfs (virtio-9p, tag from the host). */
+static int
+ctr_mount_rootfs(struct agent_container *c, const char *tag, struct err *err)
+{
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
+		return err_set(err, errno, "mkdir %s: %m", c->dir);
+	if (mkdir(c->rootfs, 0755) < 0 && errno != EEXIST)
+		return err_set(err, errno, "mkdir %s: %m", c->rootfs);
+	if (mount(tag, c->rootfs, "9p", 0, "trans=virtio,version=9p2000.L,"
+	    "msize=524288,cache=loose") < 0)
+		return err_set(err, errno, "mount 9p tag %s: %m", tag);
+	c->rootfs_mounted = true;
+	return 0;
+}
+
+static int
+ctr_act_prepare(struct fsm *m, const void *data, struct err *err)
+{
+	const struct agent_prepare *prep = data;
+	struct agent_container *c = CTR(m);
+	_cleanup_free_ char *cfg = agent_path(c, "config.json");
+
+	if (ctr_mount_rootfs(c, prep->rootfs_tag, err) < 0)
+		return -1;
+	return agent_json_write(prep->spec, cfg, err);
+}
+
+static void
+ctr_helper_cb(pid_t pid, int status, void *arg)
+{
+	struct agent_container *c = arg;
+	struct err err;
+
+	(void)pid;
+	reactor_child_free(c->helper);
+	c->helper = NULL;
+	c->helper_pid = 0;
+	(void)agent_ctr_event(c, WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+	    AGENT_CTR_EV_HELPER_OK : AGENT_CTR_EV_HELPER_FAILED, &err);
+}
+
+/* crun delete -f, if crun ever knew the container. */
+static int
+ctr_act_remove(struct fsm *m, const void *data, struct err *err)
+{
+	struct agent_container *c = CTR(m);
+	char *argv[] = { (char *)AGENT_CRUN, (char *)"delete", (char *)"-f",
+	    c->id, NULL };
+	int none[3] = { -1, -1, -1 };
+
+	(void)data;
+	agent_container_kill_all(c, SIGKILL);
+	c->helper_pid = agent_spawn(c->a, argv, none, NULL, ctr_helper_cb, c,
+	    &c->helper, err);
+	if (c->helper_pid < 0)
+		return -1;
+	reactor_timer_start(c->timer, AGENT_HELPER_MS, false);
+	return 0;
+}
+
+static void
+ctr_free_cb(void *arg)
+{
+	agent_container_free(arg);
+}
+
+/* Undo everything PREPARE did; answer RemoveContainer; free later. */
+static int
+ctr_act_cleanup(struct fsm *m, const void *data, struct err *err)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct agent_container *c = CTR(m);
+	static const char *const files[] = { "config.json", "crun.log",
+	    "init.pid" };
+	size_t i;
+
+	(void)data;
+	(void)err;
+	reactor_timer_stop(c->timer);
+	if (c->helper_pid > 0)
+		kill(c->helper_pid, SIGKILL);
+	agent_container_kill_all(c, SIGKILL);
+	if (c->rootfs_mounted && umount2(c->rootfs, MNT_DETACH) < 0)
+		log_warn("umount %s", c->rootfs);
+	c->rootfs_mounted = false;
+	rmdir(c->rootfs);
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *path = agent_path(c, files[i]);
+
+		unlink(path);
+	}
+	if (c->pending != NULL)
+		proto_call_reply(TAKE_PTR(c->pending), &e.base);
+	c->dead = true;
+	reactor_defer(c->a->r, ctr_free_cb, c);
+	return 0;
+}
+
+#define S(x)	AGENT_CTR_ST_##x
+#define E(x)	AGENT_CTR_EV_##x
+static const struct fsm_row agent_ctr_fsm_rows[] = {
+	FSM_ROW(S(NEW), E(PREPARE), NULL, ctr_act_prepare, S(PREPARED)),
+	FSM_ROW(S(NEW), E(FAIL), NULL, ctr_act_cleanup, S(REMOVED)),
+
+	FSM_ROW(S(PREPARED), E(INIT_CREATED), NULL, NULL, S(ACTIVE)),
+	FSM_ROW(S(PREPARED), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
+	FSM_ROW(S(PREPARED), E(REMOVE), NULL, ctr_act_remove, S(REMOVING)),
+
+	FSM_ROW(S(ACTIVE), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
+	FSM_ROW(S(ACTIVE), E(EXEC), NULL, NULL, FSM_SAME),
+
+	FSM_ROW(S(STOPPED), E(REMOVE), NULL, ctr_act_remove, S(REMOVING)),
+
+	FSM_ROW(S(REMOVING), E(HELPER_OK), NULL, ctr_act_cleanup, S(REMOVED)),
+	FSM_ROW(S(REMOVING), E(HELPER_FAILED), NULL, ctr_act_cleanup,
+	    S(REMOVED)),
+	FSM_ROW(S(REMOVING), E(TIMEOUT), NULL, ctr_act_cleanup, S(REMOVED)),
+	FSM_ROW(S(REMOVING), E(INIT_STOPPED), NULL, NULL, FSM_SAME),
+
+	/* A failed action was answered by its caller; the state holds. */
+	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),
+};
+#undef S
+#undef E
+
+const struct fsm_def agent_ctr_fsm_def = {
+	.name = "agent_container",
+	.version = 1,
+	.state_names = agent_ctr_state_names,
+	.nstates = AGENT_CTR_ST__COUNT,
+	.event_names = agent_ctr_event_names,
+	.nevents = AGENT_CTR_EV__COUNT,
+	.rows = agent_ctr_fsm_rows,
+	.nrows = (int)ARRAY_SIZE(agent_ctr_fsm_rows),
+	.initial = AGENT_CTR_ST_NEW,
+	.fail_event = AGENT_CTR_EV_FAIL,
+	.timeout_event = AGENT_CTR_EV_TIMEOUT,
+	.terminal = FSM_BIT(AGENT_CTR_ST_REMOVED),
+	.waiting = FSM_BIT(AGENT_CTR_ST_REMOVING),
+};
+FSM_REGISTER(agent_ctr_fsm_def);
+
+/* PREPARE with its payload (used by the CreateContainer handler). */
+int	agent_ctr_prepare(struct agent_container *, const char *tag,
+	    const json_t *spec, struct err *);
+
+int
+agent_ctr_prepare(struct agent_container *c, const char *tag,
+    const json_t *spec, struct err *err)
+{
+	struct agent_prepare prep = { tag, spec };
+
+	return fsm_dispatch(&c->fsm, AGENT_CTR_EV_PREPARE, &prep, err);
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Early boot of the guest, run once by PID 1 before the reactor starts:
+ * move the root off the initramfs onto a tmpfs (crun's pivot_root refuses
+ * an initramfs root; qemu-guest-notes "crun"), mount the pseudo
+ * filesystems crun needs, set the hostname, load the kernel modules.
+ * These are blocking syscalls by nature, and nothing else runs yet.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <linux/magic.h>
+
+#include "guest/agent.h"
+
+#define NEWROOT	"/newroot"
+
+/* Copy one regular file's bytes. */
+static int
+copy_file(const char *src, const char *dst, mode_t mode)
+{
+	_cleanup_close_ int in = -1, out = -1;
+	char buf[65536];
+	ssize_t n;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write_all(out, buf, (size_t)n) < 0)
+			return -1;
+	return n < 0 ? -1 : 0;
+}
+
+/* Recursively copy dir src into dst, staying on device dev. */
+static int
+copy_tree(const char *src, const char *dst, dev_t dev)
+{
+	struct dirent *de;
+	struct stat st;
+	char s[4096], d[4096], link[4096];
+	DIR *dir;
+	int ret = 0;
+	ssize_t n;
+
+	if ((dir = opendir(src)) == NULL)
+		return -1;
+	while (ret == 0 && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(s, sizeof s, "%s/%s", strcmp(src, "/") == 0 ? "" :
+		    src, de->d_name);
+		snprintf(d, sizeof d, "%s/%s", dst, de->d_name);
+		if (strcmp(s, NEWROOT) == 0 || lstat(s, &st) < 0 ||
+		    st.st_dev != dev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdir(d, st.st_mode & 07777) < 0 && errno != EEXIST)
+				ret = -1;
+			else
+				ret = copy_tree(s, d, dev);
+		} else if (S_ISLNK(st.st_mode)) {
+			n = readlink(s, link, sizeof link - 1);
+			if (n < 0)
+				ret = -1;
+			else {
+				link[n] = '\0';
+				ret = symlink(link, d);
+			}
+		} else if (S_ISREG(st.st_mode))
+			ret = copy_file(s, d, st.st_mode & 07777);
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* Free the initramfs pages: delete what was copied (same device only). */
+static void
+delete_tree(const char *path, dev_t dev)
+{
+	struct dirent *de;
+	struct stat st;
+	char p[4096];
+	DIR *dir;
+
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", strcmp(path, "/") == 0 ? "" :
+		    path, de->d_name);
+		if (strcmp(p, NEWROOT) == 0 || lstat(p, &st) < 0 ||
+		    st.st_dev != dev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			delete_tree(p, dev);
+			rmdir(p);
+		} else
+			unlink(p);
+	}
+	closedir(dir);
+}
+
+/*
+ * switch_root by hand: copy the initramfs into a tmpfs, delete the old
+ * files, move the tmpfs over / and chroot into it.
+ */
+static int
+agent_switch_root(struct err *err)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (statfs("/", &sfs) < 0 || (sfs.f_type != RAMFS_MAGIC &&
+	    sfs.f_type != TMPFS_MAGIC) || stat("/", &st) < 0)
+		return 0;
+	if (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST)
+		return err_set(err, errno, "mkdir %s: %m", NEWROOT);
+	if (mount("tmpfs", NEWROOT, "tmpfs", 0, "mode=0755") < 0)
+		return err_set(err, errno, "mount tmpfs %s: %m", NEWROOT);
+	if (copy_tree("/", NEWROOT, st.st_dev) < 0)
+		return err_set(err, errno, "copy root to tmpfs: %m");
+	delete_tree("/", st.st_dev);
+	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0)
+		return err_set(err, errno, "switch root: %m");
+	return 0;
+}
+
+struct agent_mount {
+	const char	*src;
+	const char	*target;
+	const char	*type;
+	unsigned long	 flags;
+	const char	*data;
+};
+
+static const struct agent_mount agent_mounts[] = {
+	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" },
+	{ "cgroup2", "/sys/fs/cgroup", "cgroup2",
+	  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
+	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	  "newinstance,ptmxmode=0666,mode=0620" },
+	{ "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
+};
+
+static int
+agent_mount_all(struct err *err)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(agent_mounts); i++) {
+		const struct agent_mount *m = &agent_mounts[i];
+
+		mkdir(m->target, 0755);
+		if (mount(m->src, m->target, m->type, m->flags, m->data) < 0 &&
+		    errno != EBUSY)
+			return err_set(err, errno, "mount %s on %s: %m",
+			    m->type, m->target);
+	}
+	return 0;
+}
+
+/*
+ * Load every module named in dir/load-order, in that order (dependencies
+ * first, computed by guest/mkimage.sh from modules.dep).
+ */
+int
+agent_load_modules(struct err *err)
+{
+	char dir[128], path[512], name[256];
+	struct utsname u;
+	FILE *order;
+	int fd;
+
+	uname(&u);
+	snprintf(dir, sizeof dir, "/lib/modules/%s/kiln", u.release);
+	snprintf(path, sizeof path, "%s/load-order", dir);
+	if ((order = fopen(path, "re")) == NULL)
+		return err_set(err, errno, "open %s: %m", path);
+	while (fgets(name, sizeof name, order) != NULL) {
+		name[strcspn(name, "\n")] = '\0';
+		if (name[0] == '\0')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 &&
+		    errno != EEXIST)) {
+			err_set(err, errno, "load module %s: %m", name);
+			close_fd(&fd);
+			fclose(order);
+			return -1;
+		}
+		close(fd);
+	}
+	fclose(order);
+	return 0;
+}
+
+static void
+agent_enable_controllers(const char *path)
+{
+	static const char *const ctl[] = { "+cpu", "+memory", "+pids", "+io" };
+	size_t i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(ctl); i++) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (write(fd, ctl[i], strlen(ctl[i])) < 0)
+			log_debug("path=%s controller=%s not enabled", path,
+			    ctl[i]);
+		close(fd);
+	}
+}
+
+int
+agent_early_init(struct err *err)
+{
+	if (agent_switch_root(err) < 0 || agent_mount_all(err) < 0)
+		return -1;
+	if (sethostname("kiln", 4) < 0)
+		log_warn("sethostname");
+	symlink("/proc/self/fd", "/dev/fd");
+	mkdir(AGENT_RUN_DIR, 0700);
+	/*
+	 * crun makes container cgroups below this one; delegate the
+	 * controllers the stats and limits need (best effort: a missing
+	 * controller only costs metrics).
+	 */
+	mkdir("/sys/fs/cgroup/" AGENT_CGROUP_PARENT, 0755);
+	agent_enable_controllers("/sys/fs/cgroup/cgroup.subtree_control");
+	agent_enable_controllers("/sys/fs/cgroup/" AGENT_CGROUP_PARENT
+	    "/cgroup.subtree_control");
+	return 0;
+}
