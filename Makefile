@@ -136,9 +136,14 @@ bench-ttrpc:
 	$(Q)echo "kiln ttrpc over a unix socket, one connection ($$(nproc) cores, $$(date -u +%F))"
 	$(Q)build/release/tests/bench-ttrpc $(BENCH_CALLS)
 
+bench-guest: guest
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build/release/tests/bench-guest
+	$(Q)echo "kiln guest cold start ($$(nproc) cores, $$(date -u +%F))"
+	$(Q)build/release/tests/bench-guest $(BENCH_RUNS)
+
 clean:
 	rm -rf build
 
-.PHONY: all check check-only asan valgrind bench-ttrpc deps docs clean
+.PHONY: all check check-only asan valgrind bench-ttrpc bench-guest deps docs clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

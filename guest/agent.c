@@ -443,6 +443,47 @@ agent_cmdline(void)
 	}
 }
 
+/*
+ * The late modules (vsock, net, blk, memory, power button) loaded: listen
+ * on vsock and watch the power button now.
+ */
+static void
+agent_late_loaded_cb(pid_t pid, int status, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)pid;
+	reactor_child_free(a->late_loader);
+	a->late_loader = NULL;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warnx("late modules: loader exited with 0x%x", status);
+	log_debug("late modules loaded at %llu ms", (unsigned long long)
+	    (agent_boottime_ns() / 1000000));
+	agent_listen_vsock(a);
+	agent_watch_power_button(a);
+}
+
+/*
+ * Modules nothing needs to serve or to start a container load in a child
+ * process (module loading is system-wide), off the path to the first
+ * container and off the reactor.
+ */
+static void
+agent_load_late(struct agent *a)
+{
+	struct err err;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_warn("fork");
+		agent_late_loaded_cb(0, 0, a);
+		return;
+	}
+	if (pid == 0)
+		_exit(agent_load_modules("load-order.late", &err) < 0 ? 1 : 0);
+	a->late_loader = reactor_child_new(a->r, pid, agent_late_loaded_cb, a);
+}
+
 static struct proto_service agent_service;
 
 static int
@@ -467,10 +508,9 @@ agent_setup(struct agent *a, struct err *err)
 	snprintf(a->kernel_release, sizeof a->kernel_release, "%s",
 	    u.release);
 	agent_open_channel(a);
-	agent_listen_vsock(a);
-	agent_watch_power_button(a);
-	if (a->conn == NULL && a->vsock_fd < 0)
-		return err_set(err, ENODEV, "no %s port and no vsock",
+	agent_load_late(a);
+	if (a->conn == NULL && a->port_path == NULL)
+		log_warnx("no %s port yet; waiting for vsock",
 		    PROTO_AGENT_PORT_NAME);
 	return 0;
 }
@@ -491,8 +531,12 @@ agent_main(struct agent *a)
 	logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	log_init("kiln-agent", LOG_LVL_INFO, logfd >= 0 ? logfd : 2);
 	agent_cmdline();
-	if (agent_load_modules(&err) < 0)
+	log_debug("init done at %llu ms", (unsigned long long)
+	    (agent_boottime_ns() / 1000000));
+	if (agent_load_modules("load-order", &err) < 0)
 		log_warnx("%s", err.msg);
+	log_debug("modules loaded at %llu ms", (unsigned long long)
+	    (agent_boottime_ns() / 1000000));
 	if (agent_setup(a, &err) < 0)
 		fatalx("%s", err.msg);
 	a->ready_ns = agent_boottime_ns();

@@ -178,6 +178,7 @@ struct agent {
 	int			 power_fd;
 	struct reactor_io	*power_io;
 	struct reactor_timer	*off_timer;
+	struct reactor_child	*late_loader;	/* load-order.late */
 	int			 off_polls;
 };
 
@@ -197,7 +198,7 @@ bool		 agent_claim_exit(struct agent *, pid_t, int *status);
 
 /* agent_init.c */
 int		 agent_early_init(struct err *);
-int		 agent_load_modules(struct err *);
+int		 agent_load_modules(const char *list, struct err *);
 
 /* agent_service.c */
 extern const struct proto_method agent_methods[];

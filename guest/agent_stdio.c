@@ -110,27 +110,35 @@ stdio_send(struct agent_stream *s, const uint8_t *data, size_t len,
 		(void)proto_stream_send(p->c->a->conn, &m, &err);
 }
 
+/*
+ * Output from the process: while the host grants credit, read and send a
+ * few chunks per callback (a loop turn per pipe write is costly in an
+ * emulated guest), then wait for more credit or more data.
+ */
 static void
 stdio_out_cb(int fd, int what, void *arg)
 {
 	struct agent_stream *s = arg;
 	uint8_t buf[PROTO_STREAM_CHUNK];
-	size_t want = s->credit < sizeof buf ? s->credit : sizeof buf;
+	int rounds;
 	ssize_t n;
 
 	(void)what;
-	n = read(fd, buf, want);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		stdio_send(s, NULL, 0, true, 0);
-		s->eof_seen = s->eof_sent = true;
-		stdio_close_stream(s);
-		stdio_check_done(s->p);
-		return;
+	for (rounds = 0; rounds < 8 && s->credit > 0; rounds++) {
+		n = read(fd, buf, s->credit < sizeof buf ? s->credit :
+		    sizeof buf);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			stdio_send(s, NULL, 0, true, 0);
+			s->eof_seen = s->eof_sent = true;
+			stdio_close_stream(s);
+			stdio_check_done(s->p);
+			return;
+		}
+		stdio_send(s, buf, (size_t)n, false, 0);
+		s->credit -= (uint32_t)n;
 	}
-	stdio_send(s, buf, (size_t)n, false, 0);
-	s->credit -= (uint32_t)n;
 	/* Output is moving: the drain watchdog restarts. */
 	if (s->p->exited)
 		reactor_timer_start(s->p->timer, AGENT_DRAIN_MS, false);

@@ -59,7 +59,7 @@ want=0
 while read -r m; do
 	want=$((want + 1))
 	insmod "$kdir/$m" || { echo "KILN-INSMOD-FAIL $m"; fail=1; }
-done <"$kdir/load-order"
+done < <(cat "$kdir/load-order" "$kdir/load-order.late")
 have=$(wc -l </proc/modules)
 echo "KILN-MODULES $have/$want"
 [ "$have" -eq "$want" ] || fail=1

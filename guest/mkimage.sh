@@ -19,8 +19,11 @@
 set -euo pipefail
 
 # Modules the guest needs; their dependencies are added from modules.dep.
-readonly ROOT_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p overlay virtio_net
-	virtio_blk vmw_vsock_virtio_transport virtio_mem button evdev)
+# The agent loads BOOT_MODULES (load-order) before it serves: the channel
+# and the 9p rootfs. LATE_MODULES (load-order.late) load in the background.
+readonly BOOT_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p)
+readonly LATE_MODULES=(overlay virtio_net virtio_blk vmw_vsock_virtio_transport
+	virtio_mem button evdev)
 readonly LOADER=/lib64/ld-linux-x86-64.so.2
 readonly CRUN=/usr/bin/crun
 readonly EPOCH=${SOURCE_DATE_EPOCH:-0}
@@ -142,17 +145,24 @@ visit_module() {
 stage_modules() {
 	local kver=$1 kdir=/lib/modules/$1 dst name m
 	dst=$STAGE/lib/modules/$kver/kiln
+	local nboot i list
 	read_modules_dep "$kdir"
-	for m in "${ROOT_MODULES[@]}"; do visit_module "$m"; done
+	for m in "${BOOT_MODULES[@]}"; do visit_module "$m"; done
+	nboot=${#MOD_ORDER[@]}
+	for m in "${LATE_MODULES[@]}"; do visit_module "$m"; done
 	mkdir -p -- "$dst"
 	: >"$dst/load-order"
-	for name in "${MOD_ORDER[@]}"; do
+	: >"$dst/load-order.late"
+	for i in "${!MOD_ORDER[@]}"; do
+		name=${MOD_ORDER[$i]}
 		[[ ${MOD_PATH[$name]} == *.ko ]] || die "module $name is compressed: ${MOD_PATH[$name]}"
 		cp -- "$kdir/${MOD_PATH[$name]}" "$dst/$name.ko"
 		chmod 0644 -- "$dst/$name.ko"
-		echo "$name.ko" >>"$dst/load-order"
+		list=load-order
+		((i < nboot)) || list=load-order.late
+		echo "$name.ko" >>"$dst/$list"
 	done
-	chmod 0644 -- "$dst/load-order"
+	chmod 0644 -- "$dst/load-order" "$dst/load-order.late"
 }
 
 stage_dirs() {

@@ -56,7 +56,7 @@ enum proto_frame_type {
  * Stdio flow control: each direction of each stream may have this many
  * bytes sent but not yet credited back by the receiver.
  */
-#define PROTO_STREAM_WINDOW	(256u * 1024)
+#define PROTO_STREAM_WINDOW	(1024u * 1024)
 #define PROTO_STREAM_CHUNK	(64u * 1024)	/* data bytes per frame */
 #define PROTO_ID_MAX		76	/* containerd's identifier limit */
 

@@ -19,6 +19,7 @@
 #include "proto/proto_int.h"
 
 #define PROTO_READ_CHUNK	(64 * 1024)
+#define PROTO_WRITE_BURST	(1024 * 1024)
 
 static void	proto_conn_io_cb(int, int, void *);
 static void	proto_conn_timer_cb(void *);
@@ -476,19 +477,30 @@ proto_conn_read(struct proto_conn *c)
 	proto_conn_parse(c);
 }
 
+/*
+ * Write queued output until the fd is full, at most PROTO_WRITE_BURST
+ * bytes per callback: a virtio-serial port takes 32 KiB per write(2), and
+ * a loop turn per 32 KiB is what a slow (emulated) guest cannot afford.
+ */
 static void
 proto_conn_write(struct proto_conn *c)
 {
+	size_t done = 0;
 	ssize_t n;
 
-	n = write(c->fd, buf_head(&c->out), buf_used(&c->out));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0) {
-		proto_conn_eof(c, errno);
-		return;
+	while (buf_used(&c->out) > 0 && done < PROTO_WRITE_BURST) {
+		n = write(c->fd, buf_head(&c->out), buf_used(&c->out));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			proto_conn_eof(c, errno);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+		done += (size_t)n;
 	}
-	buf_consume(&c->out, (size_t)n);
 	if (buf_used(&c->out) == 0 && c->fsm.state == PROTO_CONN_ST_DRAINING)
 		proto_conn_event(c, PROTO_CONN_EV_DRAINED);
 	else

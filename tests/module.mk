@@ -25,3 +25,7 @@ VMTEST_OBJS := $(B)/tests/vmtest.o $(CORE_OBJS)
 TEST_BINS += $(B)/tests/t_guest
 $(B)/tests/t_guest: $(B)/tests/t_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
+
+BINS += $(B)/tests/bench-guest
+$(B)/tests/bench-guest: $(B)/tests/bench_guest.o $(VMTEST_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
