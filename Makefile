@@ -66,7 +66,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
 # library's, the agent's and the test machine's.
 BINS += $(B)/kiln-fsm
 $(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(B)/tests/fsm_door.o $(AGENT_OBJS) \
-    $(LIBKILN)
+    $(SHIM_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
 
 $(LIBKILN): $(LIB_OBJS)

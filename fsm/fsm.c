@@ -489,9 +489,15 @@ fsm_dispatch(struct fsm *m, int event, const void *data, struct err *err)
 	struct fsm_env *env = m->env;
 	int ret;
 
-	if (env->depth > 0)
-		fatalx("machine %s: dispatch from inside an action",
-		    m->def->name);
+	/*
+	 * Run-to-completion: a dispatch that arrives while another runs
+	 * (an action called into a module whose machine reacts at once) is
+	 * queued like a post; its outcome is traced, not returned.
+	 */
+	if (env->depth > 0) {
+		fsm_post(m, event, data, 0);
+		return 0;
+	}
 	env->depth++;
 	ret = fsm_step(m, event, data, err);
 	fsm_drain(env);
@@ -533,4 +539,14 @@ fsm_post(struct fsm *m, int event, const void *data, size_t len)
 		fsm_drain(env);
 		env->depth--;
 	}
+}
+
+int
+fsm_send(struct fsm *m, int event, const void *data, size_t len,
+    struct err *err)
+{
+	if (m->env->depth == 0)
+		return fsm_dispatch(m, event, data, err);
+	fsm_post(m, event, data, len);
+	return 0;
 }

@@ -12,8 +12,8 @@
  * trace record (docs/trace-format.md).
  *
  * Run-to-completion: an action may fsm_post() events to any machine in the
- * same fsm_env but never dispatches; posted events drain FIFO when the
- * outermost dispatch returns. This module knows nothing of libevent, so it
+ * same fsm_env; posted events drain FIFO when the outermost dispatch
+ * returns, and a nested dispatch is queued the same way. This module knows nothing of libevent, so it
  * is pure and easy to test; it sits just above core/base.
  */
 #ifndef KILN_FSM_H
@@ -157,13 +157,21 @@ void		 fsm_init(struct fsm *, const struct fsm_def *,
 void		 fsm_fini(struct fsm *);
 
 /*
- * Dispatch event now. Must not be called from inside an action (post
- * instead). Returns 0, or -1 with err->code ERR_UNHANDLED, ERR_GUARD or the
- * action's code. Events posted meanwhile drain before it returns; their
- * outcomes are traced, not returned.
+ * Dispatch event now. Returns 0, or -1 with err->code ERR_UNHANDLED,
+ * ERR_GUARD or the action's code. Events posted meanwhile drain before it
+ * returns; their outcomes are traced, not returned. Called while another
+ * dispatch runs (from inside an action, directly or through a module), it
+ * queues the event like fsm_post() with no payload copy and returns 0:
+ * pass data only from outside actions, or post with a length.
  */
 int		 fsm_dispatch(struct fsm *, int event, const void *data,
 		    struct err *);
+/*
+ * For callbacks that may run inside or outside a dispatch: dispatch now
+ * when none is running (returning its result), else post (returning 0).
+ */
+int		 fsm_send(struct fsm *, int event, const void *data,
+		    size_t len, struct err *);
 /* Queue event with a copy of len bytes of data; drains at once when no
  * dispatch is running. */
 void		 fsm_post(struct fsm *, int event, const void *data,

@@ -262,7 +262,8 @@ vsock_notify_ready_cb(void *arg)
 	struct proto_conn_opts o = {
 		.name = ch->name, .on_closed = vsock_conn_closed_cb,
 		.on_stream = ch->opts.on_stream, .arg = ch,
-		.stream_arg = ch->opts.arg,
+		.stream_arg = ch->opts.stream_arg != NULL ?
+		    ch->opts.stream_arg : ch->opts.arg,
 	};
 
 	ch->conn = proto_conn_adopt(ch->r, ch->env, take_fd(&ch->fd), &o);

@@ -33,6 +33,7 @@ struct vsock_opts {
 	vsock_closed_cb	 on_closed;
 	proto_stream_cb	 on_stream;	/* stdio frames from the guest */
 	void		*arg;
+	void		*stream_arg;	/* on_stream's arg; NULL: arg */
 };
 
 /*

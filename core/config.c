@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shim's configuration: embedded defaults (no file needed), then an
+ * optional JSON file, $KILN_CONFIG or /etc/kiln/config.json, checked field
+ * by field with exact messages. docs/configuration.md documents it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core_int.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/kiln/config.json"
+
+/* The guest image next to the binary: installed, or in the build tree. */
+static char *
+config_image_dir(void)
+{
+	char exe[PATH_MAX], *slash, *dir;
+	const char *env = getenv("KILN_GUEST_DIR");
+	ssize_t n;
+
+	if (env != NULL)
+		return xstrdup(env);
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return xstrdup("/usr/local/share/kiln");
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) != NULL)
+		*slash = '\0';
+	dir = xasprintf("%s/../share/kiln", exe);
+	if (access(dir, F_OK) == 0)
+		return dir;
+	free(dir);
+	return xasprintf("%s/../guest", exe);
+}
+
+static void
+config_defaults(struct core_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->image_dir = config_image_dir();
+	c->kernel = xasprintf("%s/vmlinux", c->image_dir);
+	c->initrd = xasprintf("%s/initrd.img", c->image_dir);
+	c->accel = xstrdup("auto");
+	c->transport = xstrdup("auto");
+	c->vcpus = 1;
+	c->mem_mib = 256;
+	c->boot_timeout_ms = 60000;
+	c->stop_timeout_ms = 5000;
+}
+
+static int
+config_string(json_t *v, const char *key, char **out, const char *origin,
+    struct err *err)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return err_set(err, EINVAL, "%s: %s: must be a non-empty "
+		    "string", origin, key);
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int
+config_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi,
+    uint64_t *out, const char *origin, struct err *err)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
+	    json_integer_value(v) > (json_int_t)hi)
+		return err_set(err, EINVAL, "%s: %s: must be an integer from "
+		    "%llu to %llu", origin, key, (unsigned long long)lo,
+		    (unsigned long long)hi);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int
+config_choice(json_t *v, const char *key, const char *const *choices,
+    char **out, const char *origin, struct err *err)
+{
+	size_t i;
+
+	for (i = 0; choices[i] != NULL; i++)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), choices[i]) == 0)
+			return config_string(v, key, out, origin, err);
+	return err_set(err, EINVAL, "%s: %s: must be one of %s, %s, %s",
+	    origin, key, choices[0], choices[1], choices[2]);
+}
+
+/* One field; unknown names are errors, so typos do not pass silently. */
+static int
+config_field(struct core_config *c, const char *key, json_t *v,
+    const char *origin, struct err *err)
+{
+	static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
+	static const char *const transports[] = { "auto", "serial", "vsock",
+	    NULL };
+	uint64_t n;
+
+	if (strcmp(key, "kernel") == 0)
+		return config_string(v, key, &c->kernel, origin, err);
+	if (strcmp(key, "initrd") == 0)
+		return config_string(v, key, &c->initrd, origin, err);
+	if (strcmp(key, "image_dir") == 0)
+		return config_string(v, key, &c->image_dir, origin, err);
+	if (strcmp(key, "trace_file") == 0)
+		return config_string(v, key, &c->trace_file, origin, err);
+	if (strcmp(key, "accel") == 0)
+		return config_choice(v, key, accels, &c->accel, origin, err);
+	if (strcmp(key, "transport") == 0)
+		return config_choice(v, key, transports, &c->transport, origin,
+		    err);
+	if (strcmp(key, "debug") == 0) {
+		if (!json_is_boolean(v))
+			return err_set(err, EINVAL, "%s: debug: must be true "
+			    "or false", origin);
+		c->debug = json_is_true(v);
+		return 0;
+	}
+	if (strcmp(key, "vcpus") == 0) {
+		if (config_uint(v, key, 1, 64, &n, origin, err) < 0)
+			return -1;
+		c->vcpus = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "memory_mib") == 0) {
+		if (config_uint(v, key, 64, 65536, &n, origin, err) < 0)
+			return -1;
+		c->mem_mib = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "boot_timeout_ms") == 0)
+		return config_uint(v, key, 1000, 600000, &c->boot_timeout_ms,
+		    origin, err);
+	if (strcmp(key, "stop_timeout_ms") == 0)
+		return config_uint(v, key, 100, 600000, &c->stop_timeout_ms,
+		    origin, err);
+	return err_set(err, EINVAL, "%s: %s: unknown field", origin, key);
+}
+
+int
+core_config_parse(struct core_config *c, const char *text, size_t len,
+    const char *origin, struct err *err)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *j, *v;
+	int ret = 0;
+
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		return err_set(err, EINVAL, "%s: line %d: %s", origin,
+		    jerr.line, jerr.text);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return err_set(err, EINVAL, "%s: must be a JSON object",
+		    origin);
+	}
+	json_object_foreach(j, key, v)
+		if ((ret = config_field(c, key, v, origin, err)) < 0)
+			break;
+	json_decref(j);
+	return ret;
+}
+
+int
+core_config_load(struct core_config *c, struct err *err)
+{
+	const char *path = getenv("KILN_CONFIG");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	config_defaults(c);
+	if (path == NULL || path[0] == '\0')
+		path = CONFIG_DEFAULT_PATH;
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && getenv("KILN_CONFIG") == NULL)
+			return 0;
+		return err_set(err, errno, "%s: %m", path);
+	}
+	text = xmalloc(1 << 20);
+	len = fread(text, 1, 1 << 20, f);
+	fclose(f);
+	if (len == 1 << 20)
+		return err_set(err, E2BIG, "%s: larger than 1 MiB", path);
+	return core_config_parse(c, text, len, path, err);
+}
+
+void
+core_config_fini(struct core_config *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->image_dir);
+	free(c->accel);
+	free(c->transport);
+	free(c->trace_file);
+	memset(c, 0, sizeof *c);
+}

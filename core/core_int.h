@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the shim, shared by the files of core/. The shim is one
+ * process per task (grouping is not used): containerd's ttrpc server side,
+ * the task and VM machines, the event publisher, stdio bridges, config.
+ */
+#ifndef KILN_CORE_INT_H
+#define KILN_CORE_INT_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "proto/proto.h"
+#include "qmp/qmp.h"
+#include "vsock/vsock.h"
+#include "containerd/task.pb-c.h"
+#include "containerd/events.pb-c.h"
+#include "kiln/agent.pb-c.h"
+
+#define SHIM_NAME	"containerd-shim-kiln-v1"
+#define SHIM_STATE_FILE	"kiln-state.json"	/* in the bundle */
+#define SHIM_RUN_DIR	"/run/kiln"		/* short socket paths */
+
+/* ---- configuration (config.c) ----------------------------------------- */
+
+struct core_config {
+	char		*kernel;
+	char		*initrd;
+	char		*image_dir;	/* where accel probe lives */
+	char		*accel;		/* "auto", "kvm", "tcg" */
+	char		*transport;	/* "auto", "serial", "vsock" */
+	unsigned	 vcpus;
+	unsigned	 mem_mib;
+	uint64_t	 boot_timeout_ms;
+	uint64_t	 stop_timeout_ms;
+	bool		 debug;
+	char		*trace_file;	/* JSON Lines trace, or NULL */
+};
+
+/* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
+int	core_config_load(struct core_config *, struct err *);
+/* Parse and validate one JSON document over the current values. */
+int	core_config_parse(struct core_config *, const char *json,
+	    size_t len, const char *origin, struct err *);
+void	core_config_fini(struct core_config *);
+
+/* ---- the VM machine (vm.c, vm_fsm.c) ---------------------------------- */
+
+#define VM_STATES(X, P) X(P, NEW) X(P, SPAWNING) X(P, BOOTING) X(P, READY) \
+	X(P, STOPPING) X(P, STOPPED)
+#define VM_EVENTS(X, P) X(P, SPAWN) X(P, QMP_READY) X(P, AGENT_READY) \
+	X(P, STOP) X(P, AGENT_LOST) X(P, QEMU_EXITED) X(P, TIMEOUT) X(P, FAIL)
+
+enum vm_state { VM_STATES(FSM_X_ENUM, VM_ST_) VM_ST__COUNT };
+enum vm_event { VM_EVENTS(FSM_X_ENUM, VM_EV_) VM_EV__COUNT };
+extern const struct fsm_def vm_fsm_def;
+
+struct vm;
+/* The VM is serving (agent greeted); conn belongs to the VM. */
+typedef void	(*vm_ready_cb)(struct vm *, struct proto_conn *, void *);
+/* QEMU is gone; crashed is true if nobody asked it to stop. */
+typedef void	(*vm_stopped_cb)(struct vm *, bool crashed, const char *why,
+		    void *);
+
+struct vm_opts {
+	const struct core_config *cfg;		/* borrowed */
+	const char		*id;		/* trace id */
+	const char		*run_dir;	/* sockets and console log */
+	const char		*share_dir;	/* rootfs shared over 9p */
+	vm_ready_cb		 on_ready;
+	vm_stopped_cb		 on_stopped;
+	proto_stream_cb		 on_stream;
+	void			*arg;
+};
+
+struct vm {
+	struct fsm		 fsm;
+	struct reactor		*r;		/* borrowed */
+	struct fsm_env		*env;		/* borrowed */
+	struct vm_opts		 opts;
+	char			*run_dir;
+	char			*share_dir;
+	const char		*accel;		/* static string */
+	pid_t			 qemu_pid;
+	struct reactor_child	*qemu_watch;
+	int			 qemu_status;
+	struct qmp		*qmp;
+	struct vsock_chan	*chan;
+	struct proto_conn	*conn;		/* borrowed from chan */
+	struct reactor_timer	*timer;
+	bool			 qmp_up;
+	bool			 agent_up;
+	bool			 stop_requested;
+	int			 kills;
+	char			 why[256];
+	uint64_t		 t_spawn_ns;
+	uint64_t		 t_ready_ns;
+};
+
+struct vm	*vm_new(struct reactor *, struct fsm_env *,
+		    const struct vm_opts *);
+/* Spawn QEMU; events and callbacks follow from the reactor. */
+void		 vm_start(struct vm *);
+/* Ask for a graceful stop (agent Shutdown, then QMP, then SIGKILL). */
+void		 vm_stop(struct vm *);
+/* SIGKILL now (the task is being torn down hard). */
+void		 vm_kill(struct vm *);
+void		 vm_free(struct vm *);
+bool		 vm_is_stopped(const struct vm *);
+
+/* vm.c: what vm_fsm.c's actions do. */
+int	vm_do_spawn(struct vm *, struct err *);
+void	vm_do_ready(struct vm *);
+void	vm_do_powerdown(struct vm *);
+void	vm_do_kill(struct vm *);
+void	vm_do_stopped(struct vm *);
+
+/* ---- stdio bridges (stdio.c) ------------------------------------------ */
+
+struct core_stdio;
+/* All output reached the fifos (or could not): Wait may complete. */
+typedef void	(*core_stdio_drained_cb)(void *);
+
+struct core_stdio *core_stdio_new(struct reactor *, const char *cid,
+		    const char *eid, const char *in, const char *out,
+		    const char *err, struct err *);
+/* The agent channel to send stdin and credit on (borrowed), or NULL. */
+void		 core_stdio_attach(struct core_stdio *, struct proto_conn *);
+/* A stream frame for this process from the guest. */
+void		 core_stdio_frame(struct core_stdio *,
+		    const struct proto_stream_msg *);
+/* Call cb once every output stream is flushed and closed. */
+void		 core_stdio_when_drained(struct core_stdio *,
+		    core_stdio_drained_cb, void *);
+void		 core_stdio_close_stdin(struct core_stdio *);
+void		 core_stdio_free(struct core_stdio *);
+
+/* ---- the task machine (task.c, task_fsm.c) ---------------------------- */
+
+#define TASK_STATES(X, P) X(P, NEW) X(P, CREATING) X(P, CREATED) \
+	X(P, STARTING) X(P, RUNNING) X(P, EXITING) X(P, STOPPED) \
+	X(P, DELETING) X(P, DELETED)
+#define TASK_EVENTS(X, P) X(P, CREATE) X(P, VM_READY) X(P, AGENT_CREATED) \
+	X(P, AGENT_FAILED) X(P, START) X(P, AGENT_STARTED) X(P, KILL) \
+	X(P, EXITED) X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) \
+	X(P, VM_STOPPED) X(P, TIMEOUT) X(P, FAIL)
+
+enum task_state { TASK_STATES(FSM_X_ENUM, TASK_ST_) TASK_ST__COUNT };
+enum task_event { TASK_EVENTS(FSM_X_ENUM, TASK_EV_) TASK_EV__COUNT };
+extern const struct fsm_def task_fsm_def;
+
+struct shim;
+
+struct task_waiter {
+	TAILQ_ENTRY(task_waiter) entry;
+	struct proto_call	*call;
+};
+TAILQ_HEAD(task_waiter_q, task_waiter);
+
+struct task {
+	struct fsm		 fsm;
+	struct shim		*shim;		/* borrowed */
+	char			 id[PROTO_ID_MAX + 1];
+	char			*bundle;
+	char			*rootfs;	/* bundle/rootfs */
+	bool			 rootfs_mounted;
+	char			*stdin_path, *stdout_path, *stderr_path;
+	bool			 terminal;
+	char			*spec_json;	/* config.json as sent */
+	size_t			 spec_len;
+	char			*run_dir;	/* SHIM_RUN_DIR/<hash> */
+	struct vm		*vm;
+	struct core_stdio	*stdio;
+	struct reactor_timer	*timer;
+	struct proto_call	*pending;	/* Create, Start or Delete */
+	struct task_waiter_q	 waiters;
+	uint32_t		 guest_pid;
+	uint32_t		 exit_status;
+	uint64_t		 exited_ns;	/* CLOCK_REALTIME, 0: not yet */
+	char			 error[512];
+	uint32_t		 wait_call;	/* agent WaitProcess id */
+};
+
+/* EXITED's payload. */
+struct task_exit {
+	uint32_t	status;
+	uint64_t	at_ns;		/* CLOCK_REALTIME */
+};
+
+/* KILL's payload: the agent's answer answers call. */
+struct task_kill {
+	const Containerd__Task__V2__KillRequest	*req;
+	struct proto_call			*call;
+};
+
+/* task.c */
+struct task	*task_new(struct shim *, const char *id);
+void		 task_free(struct task *);
+int		 task_event(struct task *, int ev, const void *, struct err *);
+uint32_t	 task_pid(const struct task *);	/* QEMU's pid */
+/* task.c: what task_fsm.c's actions do. */
+int		 task_do_create(struct task *, const void *req, struct err *);
+void		 task_do_agent_create(struct task *);
+void		 task_do_reply_created(struct task *);
+void		 task_do_fail_create(struct task *);
+int		 task_do_start(struct task *, struct err *);
+void		 task_do_reply_started(struct task *);
+void		 task_do_fail_start(struct task *);
+int		 task_do_kill(struct task *, const void *req, struct err *);
+void		 task_do_record_exit(struct task *, const void *exit);
+void		 task_do_drain(struct task *);
+void		 task_do_stopped(struct task *);
+void		 task_do_vm_died(struct task *);
+void		 task_do_delete(struct task *);
+void		 task_do_deleted(struct task *);
+
+/* ---- events to containerd (events.c) ---------------------------------- */
+
+struct core_events;
+struct core_events *core_events_new(struct reactor *, struct fsm_env *,
+		    const char *ttrpc_address, const char *namespace);
+/* Queue topic with the event (packed now; msg is borrowed). */
+void		 core_events_publish(struct core_events *, const char *topic,
+		    const char *type_url, const ProtobufCMessage *);
+bool		 core_events_idle(const struct core_events *);
+void		 core_events_free(struct core_events *);
+
+/* ---- the shim daemon (shim.c) ----------------------------------------- */
+
+struct shim {
+	struct reactor		*r;
+	struct fsm_env		*env;
+	struct core_config	 cfg;
+	char			*namespace;
+	char			*id;
+	char			*bundle;
+	struct proto_server	*server;
+	struct core_events	*events;
+	struct task		*task;		/* one task per shim */
+	bool			 shutting_down;
+	struct reactor_timer	*exit_timer;
+	int			 exit_polls;
+};
+
+void		 shim_task_gone(struct shim *);
+void		 shim_maybe_exit(struct shim *);
+extern const struct proto_method shim_task_methods[];
+extern const size_t shim_task_nmethods;
+
+/* util: the per-task run dir (short, for socket paths) and state file. */
+char		*core_run_dir(const char *ns, const char *id);
+int		 core_state_write(const char *bundle, pid_t qemu_pid,
+		    const char *run_dir, struct err *);
+
+#endif

@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A task: the container's init process, its rootfs, its VM and its stdio.
+ * The machine is in task_fsm.c; this file holds what its actions do, and
+ * the callbacks (agent replies, VM news, drained output) that become its
+ * events. Everything the guest says is checked before it is believed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "core/core_int.h"
+
+#define TASK_AGENT_SVC	"kiln.agent.v1.Agent"
+#define TASK_RPC_MS	30000		/* agent calls that should be quick */
+#define TASK_DRAIN_MS	10000		/* output flush after the exit */
+#define TASK_DELETE_MS	30000
+
+static void
+task_timer_cb(void *arg)
+{
+	struct task *t = arg;
+	struct err err;
+
+	(void)task_event(t, TASK_EV_TIMEOUT, NULL, &err);
+}
+
+struct task *
+task_new(struct shim *shim, const char *id)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+
+	t->shim = shim;
+	snprintf(t->id, sizeof t->id, "%s", id);
+	TAILQ_INIT(&t->waiters);
+	t->timer = reactor_timer_new(shim->r, task_timer_cb, t);
+	fsm_init(&t->fsm, &task_fsm_def, shim->env, id, t);
+	return t;
+}
+
+void
+task_free(struct task *t)
+{
+	struct task_waiter *w;
+
+	if (t == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
+		TAILQ_REMOVE(&t->waiters, w, entry);
+		proto_call_fail(w->call, PROTO_UNAVAILABLE, "shim exiting");
+		free(w);
+	}
+	if (t->pending != NULL)
+		proto_call_fail(t->pending, PROTO_UNAVAILABLE, "shim exiting");
+	vm_free(t->vm);
+	core_stdio_free(t->stdio);
+	reactor_timer_free(t->timer);
+	reactor_defer_cancel(t->shim->r, t);
+	fsm_fini(&t->fsm);
+	free(t->bundle);
+	free(t->rootfs);
+	free(t->stdin_path);
+	free(t->stdout_path);
+	free(t->stderr_path);
+	free(t->spec_json);
+	free(t->run_dir);
+	free(t);
+}
+
+int
+task_event(struct task *t, int ev, const void *data, struct err *err)
+{
+	return fsm_send(&t->fsm, ev, data, 0, err);
+}
+
+uint32_t
+task_pid(const struct task *t)
+{
+	return t->vm != NULL && t->vm->qemu_pid > 0 ?
+	    (uint32_t)t->vm->qemu_pid : 0;
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+static int
+task_read_spec(struct task *t, struct err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config.json", t->bundle);
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	ssize_t n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+		return err_set(err, errno, "open %s: %m", path);
+	if (st.st_size <= 0 || st.st_size > (off_t)PROTO_FRAME_MAX / 2)
+		return err_set(err, EINVAL, "%s: size %lld out of range", path,
+		    (long long)st.st_size);
+	t->spec_len = (size_t)st.st_size;
+	t->spec_json = xmalloc(t->spec_len);
+	n = read(fd, t->spec_json, t->spec_len);
+	if (n != (ssize_t)t->spec_len)
+		return err_set(err, EIO, "read %s: short read", path);
+	return 0;
+}
+
+/* Mount the rootfs containerd describes (reference section 6). */
+static int
+task_mount_rootfs(struct task *t,
+    const Containerd__Task__V2__CreateTaskRequest *req, struct err *err)
+{
+	size_t i, j;
+
+	if (req->n_rootfs > 1)
+		return err_set(err, ERR_UNIMPLEMENTED, "%zu rootfs mounts: "
+		    "only one is supported", req->n_rootfs);
+	mkdir(t->rootfs, 0711);
+	for (i = 0; i < req->n_rootfs; i++) {
+		const Containerd__Types__Mount *m = req->rootfs[i];
+		_cleanup_free_ char *opts = xstrdup("");
+		unsigned long flags = 0;
+
+		for (j = 0; j < m->n_options; j++) {
+			char *o = m->options[j], *joined;
+
+			if (strcmp(o, "rbind") == 0 || strcmp(o, "bind") == 0) {
+				flags |= MS_BIND | MS_REC;
+				continue;
+			}
+			if (strcmp(o, "rw") == 0)
+				continue;
+			if (strcmp(o, "ro") == 0) {
+				flags |= MS_RDONLY;
+				continue;
+			}
+			joined = xasprintf("%s%s%s", opts, opts[0] ? "," : "",
+			    o);
+			free(opts);
+			opts = joined;
+		}
+		if (strlen(opts) >= 4096)
+			return err_set(err, E2BIG, "mount options of %zu bytes",
+			    strlen(opts));
+		if (mount(m->source, t->rootfs, m->type, flags, opts) < 0)
+			return err_set(err, errno, "mount %s on %s: %m",
+			    m->type, t->rootfs);
+		t->rootfs_mounted = true;
+	}
+	return 0;
+}
+
+/* Without rootfs mounts (ctr run --rootfs), share root.path itself. */
+static char *
+task_share_dir(struct task *t, struct err *err)
+{
+	json_error_t jerr;
+	const char *path;
+	char *dir = NULL;
+	json_t *spec;
+
+	if (t->rootfs_mounted)
+		return xstrdup(t->rootfs);
+	spec = json_loadb(t->spec_json, t->spec_len, 0, &jerr);
+	path = json_string_value(json_object_get(json_object_get(spec,
+	    "root"), "path"));
+	if (path == NULL)
+		err_set(err, EINVAL, "config.json: no root.path");
+	else
+		dir = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s",
+		    t->bundle, path);
+	json_decref(spec);
+	return dir;
+}
+
+static void	task_vm_ready_cb(struct vm *, struct proto_conn *, void *);
+static void	task_vm_stopped_cb(struct vm *, bool, const char *, void *);
+static void	task_stream_cb(struct proto_conn *, const uint8_t *, size_t,
+		    void *);
+
+int
+task_do_create(struct task *t, const void *data, struct err *err)
+{
+	const Containerd__Task__V2__CreateTaskRequest *req = data;
+	struct vm_opts vo = {
+		.cfg = &t->shim->cfg, .id = t->id, .on_ready = task_vm_ready_cb,
+		.on_stopped = task_vm_stopped_cb, .on_stream = task_stream_cb,
+		.arg = t,
+	};
+	_cleanup_free_ char *share = NULL;
+
+	if (req->terminal)
+		return err_set(err, ERR_UNIMPLEMENTED, "terminal (tty) tasks "
+		    "are not supported yet");
+	t->bundle = xstrdup(req->bundle);
+	t->rootfs = xasprintf("%s/rootfs", req->bundle);
+	t->stdin_path = xstrdup(req->stdin);
+	t->stdout_path = xstrdup(req->stdout);
+	t->stderr_path = xstrdup(req->stderr);
+	t->run_dir = core_run_dir(t->shim->namespace, t->id);
+	if (task_read_spec(t, err) < 0 || task_mount_rootfs(t, req, err) < 0)
+		return -1;
+	if ((share = task_share_dir(t, err)) == NULL)
+		return -1;
+	t->stdio = core_stdio_new(t->shim->r, t->id, "", req->stdin,
+	    req->stdout, req->stderr, err);
+	if (t->stdio == NULL)
+		return -1;
+	vo.run_dir = t->run_dir;
+	vo.share_dir = share;
+	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
+	vm_start(t->vm);
+	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + TASK_RPC_MS,
+	    false);
+	return 0;
+}
+
+/* ---- agent calls ----------------------------------------------------- */
+
+/* timeout_ms 0: the call lasts as long as it must (WaitProcess). */
+static uint32_t
+task_agent_call(struct task *t, const char *method,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
+    uint64_t timeout_ms, proto_reply_cb cb, void *arg)
+{
+	struct proto_call_opts o = { timeout_ms, NULL };
+	struct err err;
+	uint32_t id = 0;
+
+	if (t->vm != NULL && t->vm->conn != NULL)
+		id = proto_conn_call(t->vm->conn, TASK_AGENT_SVC, method, req,
+		    resp, &o, cb, arg, &err);
+	return id;
+}
+
+static void
+task_agent_result(struct task *t, const struct proto_reply *rep, int ok_ev)
+{
+	struct err err;
+
+	if (rep->code != PROTO_OK)
+		snprintf(t->error, sizeof t->error, "agent: %s (%s)",
+		    rep->message, proto_code_name(rep->code));
+	(void)task_event(t, rep->code == PROTO_OK ? ok_ev :
+	    TASK_EV_AGENT_FAILED, NULL, &err);
+}
+
+static void
+task_created_cb(const struct proto_reply *rep, void *arg)
+{
+	task_agent_result(arg, rep, TASK_EV_AGENT_CREATED);
+}
+
+/*
+ * The guest's word on the exit. Its clock is not ours and its numbers are
+ * not trusted: the time is the host's, the status must fit in a byte.
+ */
+static void
+task_wait_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__WaitProcessResponse *wr = (const void *)rep->msg;
+	struct task_exit ex = { 255, time_real_ns() };
+	struct task *t = arg;
+	struct err err;
+
+	t->wait_call = 0;
+	if (rep->code != PROTO_OK || wr == NULL)
+		return;		/* the channel is gone: VM_DIED follows */
+	if (wr->exit_status > 255)
+		log_warnx("task=%s guest reported exit status %u, using 255",
+		    t->id, wr->exit_status);
+	else
+		ex.status = wr->exit_status;
+	(void)task_event(t, TASK_EV_EXITED, &ex, &err);
+}
+
+void
+task_do_agent_create(struct task *t)
+{
+	Kiln__Agent__V1__CreateContainerRequest cr =
+	    KILN__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	Kiln__Agent__V1__ProcessRef ref = KILN__AGENT__V1__PROCESS_REF__INIT;
+
+	core_stdio_attach(t->stdio, t->vm->conn);
+	cr.container_id = t->id;
+	cr.rootfs_tag = (char *)(uintptr_t)"rootfs";
+	cr.spec_json.data = (uint8_t *)t->spec_json;
+	cr.spec_json.len = t->spec_len;
+	cr.stdin = t->stdin_path[0] != '\0';
+	cr.stdout = t->stdout_path[0] != '\0';
+	cr.stderr = t->stderr_path[0] != '\0';
+	if (task_agent_call(t, "CreateContainer", &cr.base,
+	    &google__protobuf__empty__descriptor, TASK_RPC_MS, task_created_cb,
+	    t) == 0) {
+		snprintf(t->error, sizeof t->error, "agent channel closed");
+		fsm_post(&t->fsm, TASK_EV_AGENT_FAILED, NULL, 0);
+		return;
+	}
+	/* Wait from the start, as containerd does: no exit can slip by. */
+	ref.container_id = t->id;
+	ref.exec_id = (char *)(uintptr_t)"";
+	t->wait_call = task_agent_call(t, "WaitProcess", &ref.base,
+	    &kiln__agent__v1__wait_process_response__descriptor, 0,
+	    task_wait_cb, t);
+}
+
+static void
+task_publish(struct task *t, const char *topic, const char *type,
+    const ProtobufCMessage *msg)
+{
+	core_events_publish(t->shim->events, topic, type, msg);
+}
+
+void
+task_do_reply_created(struct task *t)
+{
+	Containerd__Task__V2__CreateTaskResponse r =
+	    CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+	Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+	Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
+	struct err err;
+
+	reactor_timer_stop(t->timer);
+	core_state_write(t->bundle, t->vm->qemu_pid, t->run_dir, &err);
+	r.pid = task_pid(t);
+	if (t->pending != NULL)
+		proto_call_reply(TAKE_PTR(t->pending), &r.base);
+	ev.container_id = t->id;
+	ev.bundle = t->bundle;
+	io.stdin = t->stdin_path;
+	io.stdout = t->stdout_path;
+	io.stderr = t->stderr_path;
+	ev.io = &io;
+	ev.pid = task_pid(t);
+	task_publish(t, "/tasks/create", "containerd.events.TaskCreate",
+	    &ev.base);
+}
+
+/* The VM is stopped already, or is asked to stop: VM_STOPPED follows. */
+static void
+task_stop_vm(struct task *t)
+{
+	if (t->vm == NULL || vm_is_stopped(t->vm))
+		fsm_post(&t->fsm, TASK_EV_VM_STOPPED, NULL, 0);
+	else
+		vm_stop(t->vm);
+	reactor_timer_start(t->timer, TASK_DELETE_MS, false);
+}
+
+void
+task_do_fail_create(struct task *t)
+{
+	if (t->error[0] == '\0')
+		snprintf(t->error, sizeof t->error, "%s", t->vm != NULL &&
+		    t->vm->why[0] != '\0' ? t->vm->why : "create timed out");
+	if (t->pending != NULL)
+		proto_call_fail(TAKE_PTR(t->pending), PROTO_UNKNOWN,
+		    "create %s: %s", t->id, t->error);
+	task_stop_vm(t);
+}
+
+/* ---- start, kill ----------------------------------------------------- */
+
+static void
+task_started_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__StartProcessResponse *r = (const void *)rep->msg;
+	struct task *t = arg;
+
+	if (rep->code == PROTO_OK && r != NULL)
+		t->guest_pid = r->pid;
+	task_agent_result(t, rep, TASK_EV_AGENT_STARTED);
+}
+
+int
+task_do_start(struct task *t, struct err *err)
+{
+	Kiln__Agent__V1__ProcessRef ref = KILN__AGENT__V1__PROCESS_REF__INIT;
+
+	ref.container_id = t->id;
+	ref.exec_id = (char *)(uintptr_t)"";
+	if (task_agent_call(t, "StartProcess", &ref.base,
+	    &kiln__agent__v1__start_process_response__descriptor, TASK_RPC_MS,
+	    task_started_cb, t) == 0)
+		return err_set(err, ERR_CLOSED, "agent channel closed");
+	reactor_timer_start(t->timer, TASK_RPC_MS, false);
+	return 0;
+}
+
+void
+task_do_reply_started(struct task *t)
+{
+	Containerd__Task__V2__StartResponse r =
+	    CONTAINERD__TASK__V2__START_RESPONSE__INIT;
+	Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+
+	reactor_timer_stop(t->timer);
+	r.pid = task_pid(t);
+	if (t->pending != NULL)
+		proto_call_reply(TAKE_PTR(t->pending), &r.base);
+	ev.container_id = t->id;
+	ev.pid = task_pid(t);
+	task_publish(t, "/tasks/start", "containerd.events.TaskStart",
+	    &ev.base);
+	/* The exit may have come first: its drain starts now. */
+	if (t->exited_ns != 0)
+		task_do_drain(t);
+}
+
+static void
+task_answer_waiters(struct task *t)
+{
+	Containerd__Task__V2__WaitResponse r =
+	    CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts;
+	struct task_waiter *w;
+
+	proto_timestamp_from_ns(&ts, t->exited_ns);
+	r.exit_status = t->exit_status;
+	r.exited_at = &ts;
+	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
+		TAILQ_REMOVE(&t->waiters, w, entry);
+		proto_call_reply(w->call, &r.base);
+		free(w);
+	}
+}
+
+void
+task_do_fail_start(struct task *t)
+{
+	reactor_timer_stop(t->timer);
+	if (t->pending != NULL)
+		proto_call_fail(TAKE_PTR(t->pending), PROTO_UNKNOWN,
+		    "start %s: %s", t->id, t->error[0] != '\0' ? t->error :
+		    "timed out");
+	if (t->exited_ns == 0) {
+		t->exit_status = 255;
+		t->exited_ns = time_real_ns();
+	}
+	task_answer_waiters(t);
+}
+
+static void
+task_killed_cb(const struct proto_reply *rep, void *arg)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct proto_call *call = arg;
+
+	if (rep->code == PROTO_OK)
+		proto_call_reply(call, &e.base);
+	else
+		proto_call_fail(call, rep->code == PROTO_NOT_FOUND ?
+		    PROTO_NOT_FOUND : PROTO_UNKNOWN, "kill: %s", rep->message);
+}
+
+int
+task_do_kill(struct task *t, const void *data, struct err *err)
+{
+	const struct task_kill *k = data;
+	Kiln__Agent__V1__SignalRequest sr = KILN__AGENT__V1__SIGNAL_REQUEST__INIT;
+
+	if (k->req->signal < 1 || k->req->signal > 64)
+		return err_set(err, EINVAL, "invalid signal %u",
+		    k->req->signal);
+	sr.container_id = t->id;
+	sr.exec_id = (char *)(uintptr_t)"";
+	sr.signal = k->req->signal;
+	sr.all = k->req->all;
+	if (task_agent_call(t, "SignalProcess", &sr.base,
+	    &google__protobuf__empty__descriptor, TASK_RPC_MS, task_killed_cb,
+	    k->call) == 0)
+		return err_set(err, ERR_CLOSED, "agent channel closed");
+	return 0;
+}
+
+/* ---- exit, stop, delete ---------------------------------------------- */
+
+void
+task_do_record_exit(struct task *t, const void *data)
+{
+	const struct task_exit *ex = data;
+
+	if (t->exited_ns != 0)
+		return;
+	t->exit_status = ex->status;
+	t->exited_ns = ex->at_ns;
+	fsm_detail(&t->fsm, "exit_status=%u", ex->status);
+}
+
+static void
+task_drained_cb(void *arg)
+{
+	struct task *t = arg;
+	struct err err;
+
+	(void)task_event(t, TASK_EV_IO_DRAINED, NULL, &err);
+}
+
+/* Output the guest sent before its exit reaches the fifos first. */
+void
+task_do_drain(struct task *t)
+{
+	reactor_timer_start(t->timer, TASK_DRAIN_MS, false);
+	core_stdio_when_drained(t->stdio, task_drained_cb, t);
+}
+
+void
+task_do_stopped(struct task *t)
+{
+	Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Google__Protobuf__Timestamp ts;
+
+	reactor_timer_stop(t->timer);
+	task_answer_waiters(t);
+	proto_timestamp_from_ns(&ts, t->exited_ns);
+	ev.container_id = t->id;
+	ev.id = t->id;
+	ev.pid = task_pid(t);
+	ev.exit_status = t->exit_status;
+	ev.exited_at = &ts;
+	task_publish(t, "/tasks/exit", "containerd.events.TaskExit", &ev.base);
+}
+
+/* The VM went away under a live task: SIGKILL's status, once. */
+void
+task_do_vm_died(struct task *t)
+{
+	if (t->exited_ns == 0) {
+		t->exit_status = 137;
+		t->exited_ns = time_real_ns();
+	}
+	log_warnx("task=%s vm died: %s", t->id, t->vm != NULL ? t->vm->why :
+	    "?");
+	core_stdio_attach(t->stdio, NULL);
+	task_do_stopped(t);
+}
+
+void
+task_do_delete(struct task *t)
+{
+	task_stop_vm(t);
+}
+
+static void
+task_cleanup_host(struct task *t)
+{
+	_cleanup_free_ char *state = xasprintf("%s/%s", t->bundle,
+	    SHIM_STATE_FILE);
+
+	if (t->rootfs_mounted && umount2(t->rootfs, MNT_DETACH) < 0)
+		log_warn("umount %s", t->rootfs);
+	t->rootfs_mounted = false;
+	core_stdio_free(t->stdio);
+	t->stdio = NULL;
+	unlink(state);
+	if (t->run_dir != NULL) {
+		_cleanup_free_ char *log = xasprintf("%s/console.log",
+		    t->run_dir);
+		_cleanup_free_ char *qlog = xasprintf("%s/qemu.log", t->run_dir);
+
+		unlink(log);
+		unlink(qlog);
+		rmdir(t->run_dir);
+	}
+}
+
+void
+task_do_deleted(struct task *t)
+{
+	Containerd__Task__V2__DeleteResponse r =
+	    CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
+	Google__Protobuf__Timestamp ts;
+
+	reactor_timer_stop(t->timer);
+	if (t->vm != NULL && !vm_is_stopped(t->vm))
+		vm_kill(t->vm);
+	task_cleanup_host(t);
+	proto_timestamp_from_ns(&ts, t->exited_ns);
+	r.pid = ev.pid = task_pid(t);
+	r.exit_status = ev.exit_status = t->exit_status;
+	r.exited_at = ev.exited_at = t->exited_ns != 0 ? &ts : NULL;
+	if (t->pending != NULL)
+		proto_call_reply(TAKE_PTR(t->pending), &r.base);
+	ev.container_id = t->id;
+	task_publish(t, "/tasks/delete", "containerd.events.TaskDelete",
+	    &ev.base);
+	task_answer_waiters(t);
+	shim_task_gone(t->shim);
+}
+
+/* ---- VM and stream callbacks ----------------------------------------- */
+
+static void
+task_vm_ready_cb(struct vm *vm, struct proto_conn *conn, void *arg)
+{
+	struct task *t = arg;
+	struct err err;
+
+	(void)vm;
+	(void)conn;
+	(void)task_event(t, TASK_EV_VM_READY, NULL, &err);
+}
+
+static void
+task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
+{
+	struct task *t = arg;
+	struct err err;
+
+	(void)vm;
+	if (crashed)
+		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
+	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,
+	    NULL, &err);
+}
+
+/* Stdio from the guest: only this task's streams are accepted. */
+static void
+task_stream_cb(struct proto_conn *c, const uint8_t *data, size_t len,
+    void *arg)
+{
+	struct Kiln__Agent__V1__StreamFrame *f;
+	struct proto_stream_msg m;
+	struct task *t = arg;
+	struct err err;
+
+	(void)c;
+	if (proto_stream_decode(data, len, &f, &m, &err) < 0) {
+		log_warnx("task=%s %s", t->id, err.msg);
+		return;
+	}
+	if (strcmp(m.container_id, t->id) != 0 || m.exec_id[0] != '\0')
+		log_warnx("task=%s stream frame for %s/%s ignored", t->id,
+		    m.container_id, m.exec_id);
+	else if (t->stdio != NULL)
+		core_stdio_frame(t->stdio, &m);
+	proto_stream_free(f);
+}

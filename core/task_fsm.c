@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The task machine: the container's init process as containerd sees it.
+ *
+ *   NEW --CREATE--> CREATING (rootfs mounted, VM booting)
+ *     --VM_READY--> (agent CreateContainer) --AGENT_CREATED--> CREATED
+ *   CREATED --START--> STARTING --AGENT_STARTED--> RUNNING
+ *   RUNNING --EXITED--> EXITING (output drains into the fifos)
+ *     --IO_DRAINED--> STOPPED (Waits answered, TaskExit published)
+ *   STOPPED --DELETE--> DELETING (VM stopped, rootfs unmounted)
+ *     --VM_STOPPED--> DELETED
+ *
+ * The VM dying ends the task with 137 from any live state, exactly once;
+ * a failed create goes straight to DELETING. Waiting states time out.
+ */
+#include <errno.h>
+
+#include "core/core_int.h"
+
+static const char *const task_state_names[] = {
+	TASK_STATES(FSM_X_NAME, TASK_ST_)
+};
+static const char *const task_event_names[] = {
+	TASK_EVENTS(FSM_X_NAME, TASK_EV_)
+};
+
+#define TASK(m)	((struct task *)(m)->ctx)
+
+static int
+task_act_create(struct fsm *m, const void *data, struct err *err)
+{
+	return task_do_create(TASK(m), data, err);
+}
+
+static int
+task_act_agent_create(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_agent_create(TASK(m));
+	return 0;
+}
+
+static int
+task_act_created(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_reply_created(TASK(m));
+	return 0;
+}
+
+static int
+task_act_create_failed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_fail_create(TASK(m));
+	return 0;
+}
+
+static int
+task_act_start(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	return task_do_start(TASK(m), err);
+}
+
+static int
+task_act_started(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_reply_started(TASK(m));
+	return 0;
+}
+
+static int
+task_act_start_failed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_fail_start(TASK(m));
+	return 0;
+}
+
+static int
+task_act_kill(struct fsm *m, const void *data, struct err *err)
+{
+	return task_do_kill(TASK(m), data, err);
+}
+
+/* Kill of a finished process: NOT_FOUND, as containerd expects. */
+static int
+task_act_kill_finished(struct fsm *m, const void *data, struct err *err)
+{
+	(void)m;
+	(void)data;
+	return err_set(err, ENOENT, "process already finished: not found");
+}
+
+static int
+task_act_record_exit(struct fsm *m, const void *data, struct err *err)
+{
+	(void)err;
+	task_do_record_exit(TASK(m), data);
+	return 0;
+}
+
+static int
+task_act_exited(struct fsm *m, const void *data, struct err *err)
+{
+	(void)err;
+	task_do_record_exit(TASK(m), data);
+	task_do_drain(TASK(m));
+	return 0;
+}
+
+static int
+task_act_stopped(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_stopped(TASK(m));
+	return 0;
+}
+
+static int
+task_act_vm_died(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_vm_died(TASK(m));
+	return 0;
+}
+
+static int
+task_act_delete(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_delete(TASK(m));
+	return 0;
+}
+
+static int
+task_act_deleted(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_deleted(TASK(m));
+	return 0;
+}
+
+/* An exit that arrives while Start is in flight: note it, act later. */
+static bool
+task_guard_exited(const struct fsm *m, const void *data)
+{
+	(void)data;
+	return TASK(m)->exited_ns != 0;
+}
+
+#define S(x)	TASK_ST_##x
+#define E(x)	TASK_EV_##x
+static const struct fsm_row task_fsm_rows[] = {
+	FSM_ROW(S(NEW), E(CREATE), NULL, task_act_create, S(CREATING)),
+	FSM_ROW(S(NEW), E(FAIL), NULL, NULL, S(DELETED)),
+
+	FSM_ROW(S(CREATING), E(VM_READY), NULL, task_act_agent_create,
+	    FSM_SAME),
+	FSM_ROW(S(CREATING), E(AGENT_CREATED), NULL, task_act_created,
+	    S(CREATED)),
+	FSM_ROW(S(CREATING), E(AGENT_FAILED), NULL, task_act_create_failed,
+	    S(DELETING)),
+	FSM_ROW(S(CREATING), E(VM_DIED), NULL, task_act_create_failed,
+	    S(DELETING)),
+	FSM_ROW(S(CREATING), E(TIMEOUT), NULL, task_act_create_failed,
+	    S(DELETING)),
+
+	FSM_ROW(S(CREATED), E(START), NULL, task_act_start, S(STARTING)),
+	FSM_ROW(S(CREATED), E(KILL), NULL, task_act_kill, FSM_SAME),
+	FSM_ROW(S(CREATED), E(EXITED), NULL, task_act_exited, S(EXITING)),
+	FSM_ROW(S(CREATED), E(DELETE), NULL, task_act_delete, S(DELETING)),
+
+	FSM_ROW(S(STARTING), E(AGENT_STARTED), task_guard_exited,
+	    task_act_started, S(EXITING)),
+	FSM_ROW(S(STARTING), E(AGENT_STARTED), NULL, task_act_started,
+	    S(RUNNING)),
+	FSM_ROW(S(STARTING), E(AGENT_FAILED), NULL, task_act_start_failed,
+	    S(STOPPED)),
+	FSM_ROW(S(STARTING), E(TIMEOUT), NULL, task_act_start_failed,
+	    S(STOPPED)),
+	FSM_ROW(S(STARTING), E(EXITED), NULL, task_act_record_exit, FSM_SAME),
+	FSM_ROW(S(STARTING), E(KILL), NULL, task_act_kill, FSM_SAME),
+
+	FSM_ROW(S(RUNNING), E(KILL), NULL, task_act_kill, FSM_SAME),
+	FSM_ROW(S(RUNNING), E(EXITED), NULL, task_act_exited, S(EXITING)),
+
+	FSM_ROW(S(EXITING), E(IO_DRAINED), NULL, task_act_stopped,
+	    S(STOPPED)),
+	FSM_ROW(S(EXITING), E(TIMEOUT), NULL, task_act_stopped, S(STOPPED)),
+	FSM_ROW(S(EXITING), E(KILL), NULL, task_act_kill_finished, FSM_SAME),
+
+	FSM_ROW(S(STOPPED), E(KILL), NULL, task_act_kill_finished, FSM_SAME),
+	FSM_ROW(S(STOPPED), E(DELETE), NULL, task_act_delete, S(DELETING)),
+	FSM_ROW(S(STOPPED), E(VM_DIED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(STOPPED), E(EXITED), NULL, NULL, FSM_SAME),
+
+	FSM_ROW(S(DELETING), E(VM_STOPPED), NULL, task_act_deleted,
+	    S(DELETED)),
+	FSM_ROW(S(DELETING), E(TIMEOUT), NULL, task_act_deleted, S(DELETED)),
+	FSM_ROW(S(DELETING), E(VM_DIED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DELETING), E(EXITED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DELETING), E(AGENT_FAILED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DELETING), E(AGENT_CREATED), NULL, NULL, FSM_SAME),
+
+	/* The VM died under a live task: exit 137, exactly once. */
+	FSM_ROW(S(CREATED), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(STARTING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(RUNNING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(EXITING), E(VM_DIED), NULL, task_act_stopped, S(STOPPED)),
+
+	/* A failed action was answered by its caller; the state holds. */
+	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),
+};
+#undef S
+#undef E
+
+const struct fsm_def task_fsm_def = {
+	.name = "task",
+	.version = 1,
+	.state_names = task_state_names,
+	.nstates = TASK_ST__COUNT,
+	.event_names = task_event_names,
+	.nevents = TASK_EV__COUNT,
+	.rows = task_fsm_rows,
+	.nrows = (int)ARRAY_SIZE(task_fsm_rows),
+	.initial = TASK_ST_NEW,
+	.fail_event = TASK_EV_FAIL,
+	.timeout_event = TASK_EV_TIMEOUT,
+	.terminal = FSM_BIT(TASK_ST_DELETED),
+	.waiting = FSM_BIT(TASK_ST_CREATING) | FSM_BIT(TASK_ST_STARTING) |
+	    FSM_BIT(TASK_ST_EXITING) | FSM_BIT(TASK_ST_DELETING),
+};
+FSM_REGISTER(task_fsm_def);

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containerd.task.v2.Task over ttrpc (reference section 3). One shim, one
+ * task: every call names it by id; exec ids, terminals, pause, checkpoint
+ * and update answer UNIMPLEMENTED until they exist. Handlers check the
+ * request and turn it into a task event; Create, Start, Delete, Kill and
+ * Wait are answered when the machine gets that far.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+static void
+reply_empty(struct proto_call *call)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	proto_call_reply(call, &e.base);
+}
+
+static void
+reply_err(struct proto_call *call, const struct err *err)
+{
+	proto_call_fail(call, proto_code_from_err(err), "%s", err->msg);
+}
+
+/* The live task named id (exec "" only), or NULL after answering. */
+static struct task *
+find_task(struct shim *s, struct proto_call *call, const char *id,
+    const char *exec_id)
+{
+	struct task *t = s->task;
+
+	if (exec_id != NULL && exec_id[0] != '\0') {
+		proto_call_fail(call, PROTO_NOT_FOUND, "exec %s: not found",
+		    exec_id);
+		return NULL;
+	}
+	if (t == NULL || strcmp(t->id, id) != 0 ||
+	    t->fsm.state == TASK_ST_DELETED) {
+		proto_call_fail(call, PROTO_NOT_FOUND, "task %s: not found",
+		    id);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__CreateTaskRequest *req = (const void *)m;
+	struct shim *s = arg;
+	struct err err;
+
+	if (!ident_valid(req->id, PROTO_ID_MAX) || strcmp(req->id, s->id) != 0)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "task id %s: this shim serves %s", req->id, s->id);
+	if (s->task != NULL)
+		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
+		    "task %s: already exists", req->id);
+	if (req->bundle[0] != '/' || req->checkpoint[0] != '\0')
+		return (void)proto_call_fail(call, req->checkpoint[0] != '\0' ?
+		    PROTO_UNIMPLEMENTED : PROTO_INVALID_ARGUMENT,
+		    req->checkpoint[0] != '\0' ? "restore from checkpoint is "
+		    "not supported" : "bundle must be an absolute path");
+	s->task = task_new(s, req->id);
+	s->task->pending = call;
+	if (task_event(s->task, TASK_EV_CREATE, req, &err) < 0) {
+		s->task->pending = NULL;
+		reply_err(call, &err);
+	}
+}
+
+static void
+h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__StartRequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct err err;
+
+	if (t == NULL)
+		return;
+	if (t->pending != NULL)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "task %s: another operation is in progress", t->id);
+	t->pending = call;
+	if (task_event(t, TASK_EV_START, NULL, &err) < 0) {
+		t->pending = NULL;
+		reply_err(call, &err);
+	}
+}
+
+/* containerd.v1.types.Status of a task state. */
+static Containerd__V1__Types__Status
+task_status(const struct task *t)
+{
+	switch ((enum task_state)t->fsm.state) {
+	case TASK_ST_NEW:
+	case TASK_ST_DELETED:
+	case TASK_ST__COUNT:
+		return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+	case TASK_ST_CREATING:
+	case TASK_ST_CREATED:
+		return CONTAINERD__V1__TYPES__STATUS__CREATED;
+	case TASK_ST_STARTING:
+	case TASK_ST_RUNNING:
+	case TASK_ST_EXITING:
+		/* EXITING: ctr must not see STOPPED before Wait returns. */
+		return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	case TASK_ST_STOPPED:
+	case TASK_ST_DELETING:
+		return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+	}
+	return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+}
+
+static void
+h_state(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__StateRequest *req = (const void *)m;
+	Containerd__Task__V2__StateResponse r =
+	    CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	Google__Protobuf__Timestamp ts;
+
+	if (t == NULL)
+		return;
+	r.id = t->id;
+	r.bundle = t->bundle != NULL ? t->bundle : (char *)(uintptr_t)"";
+	r.pid = task_pid(t);
+	r.status = task_status(t);
+	r.stdin = t->stdin_path != NULL ? t->stdin_path : r.stdin;
+	r.stdout = t->stdout_path != NULL ? t->stdout_path : r.stdout;
+	r.stderr = t->stderr_path != NULL ? t->stderr_path : r.stderr;
+	r.terminal = t->terminal;
+	if (r.status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		r.exit_status = t->exit_status;
+		proto_timestamp_from_ns(&ts, t->exited_ns);
+		r.exited_at = &ts;
+	}
+	proto_call_reply(call, &r.base);
+}
+
+static void
+h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__WaitRequest *req = (const void *)m;
+	Containerd__Task__V2__WaitResponse r =
+	    CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	Google__Protobuf__Timestamp ts;
+	struct task_waiter *w;
+
+	if (t == NULL)
+		return;
+	if (task_status(t) != CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		w = xcalloc(1, sizeof *w);
+		w->call = call;
+		TAILQ_INSERT_TAIL(&t->waiters, w, entry);
+		return;
+	}
+	proto_timestamp_from_ns(&ts, t->exited_ns);
+	r.exit_status = t->exit_status;
+	r.exited_at = &ts;
+	proto_call_reply(call, &r.base);
+}
+
+static void
+h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__KillRequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct task_kill k = { req, call };
+	struct err err;
+
+	if (t != NULL && task_event(t, TASK_EV_KILL, &k, &err) < 0)
+		reply_err(call, &err);
+}
+
+static void
+h_delete(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct err err;
+
+	if (t == NULL)
+		return;
+	if (t->pending != NULL)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "task %s: another operation is in progress", t->id);
+	t->pending = call;
+	if (task_event(t, TASK_EV_DELETE, NULL, &err) < 0) {
+		t->pending = NULL;
+		reply_err(call, &err);
+	}
+}
+
+struct pids_req {
+	struct proto_call	*call;
+	uint32_t		 qemu_pid;
+};
+
+/* Guest pids (the agent's word, bounded) after the VM's own pid. */
+static void
+pids_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__ListPidsResponse *lp = (const void *)rep->msg;
+	Containerd__Task__V2__PidsResponse r =
+	    CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
+	Containerd__V1__Types__ProcessInfo info[257], *ptrs[257];
+	struct pids_req *pr = arg;
+	size_t i, n = 0;
+
+	if (rep->code == PROTO_OK && lp != NULL)
+		for (i = 0; i < lp->n_pids && n < 256; i++) {
+			containerd__v1__types__process_info__init(&info[n]);
+			info[n].pid = lp->pids[i];
+			ptrs[n] = &info[n];
+			n++;
+		}
+	r.n_processes = n;
+	r.processes = ptrs;
+	proto_call_reply(pr->call, &r.base);
+	free(pr);
+}
+
+static void
+h_pids(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__PidsRequest *req = (const void *)m;
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+	struct task *t = find_task(arg, call, req->id, NULL);
+	struct proto_call_opts o = { 10000, NULL };
+	struct proto_reply none = { PROTO_UNAVAILABLE, "", NULL };
+	struct pids_req *pr;
+	struct err err;
+
+	if (t == NULL)
+		return;
+	pr = xcalloc(1, sizeof *pr);
+	pr->call = call;
+	ref.container_id = t->id;
+	if (t->vm == NULL || t->vm->conn == NULL ||
+	    proto_conn_call(t->vm->conn, "kiln.agent.v1.Agent", "ListPids",
+	    &ref.base, &kiln__agent__v1__list_pids_response__descriptor, &o,
+	    pids_cb, pr, &err) == 0)
+		pids_cb(&none, pr);
+}
+
+static void
+h_connect(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__ConnectRequest *req = (const void *)m;
+	Containerd__Task__V2__ConnectResponse r =
+	    CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+	struct shim *s = arg;
+
+	r.shim_pid = (uint32_t)getpid();
+	r.task_pid = s->task != NULL && strcmp(req->id, s->task->id) == 0 ?
+	    task_pid(s->task) : 0;
+	r.version = (char *)(uintptr_t)KILN_VERSION;
+	proto_call_reply(call, &r.base);
+}
+
+static void
+h_shutdown(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	struct shim *s = arg;
+
+	(void)m;
+	reply_empty(call);
+	shim_maybe_exit(s);
+}
+
+static void
+h_close_io(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__CloseIORequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id, req->exec_id);
+
+	if (t == NULL)
+		return;
+	if (req->stdin && t->stdio != NULL)
+		core_stdio_close_stdin(t->stdio);
+	reply_empty(call);
+}
+
+static void
+h_unimplemented(struct proto_call *call, const ProtobufCMessage *m,
+    void *arg)
+{
+	(void)m;
+	(void)arg;
+	proto_call_fail(call, PROTO_UNIMPLEMENTED, "%s is not implemented by "
+	    "kiln yet", proto_call_method(call));
+}
+
+#define D(name)	&containerd__task__v2__##name##__descriptor
+const struct proto_method shim_task_methods[] = {
+	{ "State", D(state_request), h_state },
+	{ "Create", D(create_task_request), h_create },
+	{ "Start", D(start_request), h_start },
+	{ "Delete", D(delete_request), h_delete },
+	{ "Pids", D(pids_request), h_pids },
+	{ "Pause", D(pause_request), h_unimplemented },
+	{ "Resume", D(resume_request), h_unimplemented },
+	{ "Checkpoint", D(checkpoint_task_request), h_unimplemented },
+	{ "Kill", D(kill_request), h_kill },
+	{ "Exec", D(exec_process_request), h_unimplemented },
+	{ "ResizePty", D(resize_pty_request), h_unimplemented },
+	{ "CloseIO", D(close_iorequest), h_close_io },
+	{ "Update", D(update_task_request), h_unimplemented },
+	{ "Wait", D(wait_request), h_wait },
+	{ "Stats", D(stats_request), h_unimplemented },
+	{ "Connect", D(connect_request), h_connect },
+	{ "Shutdown", D(shutdown_request), h_shutdown },
+};
+#undef D
+const size_t shim_task_nmethods = ARRAY_SIZE(shim_task_methods);

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A container's VM: QEMU as a child process (killed with us: PDEATHSIG),
+ * its QMP socket (qmp/) and the agent channel (vsock/). The machine is in
+ * vm_fsm.c; this file holds what its actions do and the callbacks that
+ * turn QEMU's, QMP's and the agent's news into its events. The owner hears
+ * of READY and STOPPED through deferred callbacks, outside any dispatch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "core/core_int.h"
+
+static void
+vm_event(struct vm *vm, int ev)
+{
+	struct err err;
+
+	(void)fsm_dispatch(&vm->fsm, ev, NULL, &err);
+}
+
+static void
+vm_timer_cb(void *arg)
+{
+	struct vm *vm = arg;
+
+	snprintf(vm->why, sizeof vm->why, "vm %s: timed out in %s",
+	    vm->fsm.id, fsm_state_name(&vm_fsm_def, vm->fsm.state));
+	vm_event(vm, VM_EV_TIMEOUT);
+}
+
+struct vm *
+vm_new(struct reactor *r, struct fsm_env *env, const struct vm_opts *o)
+{
+	struct vm *vm = xcalloc(1, sizeof *vm);
+
+	vm->r = r;
+	vm->env = env;
+	vm->opts = *o;
+	vm->run_dir = xstrdup(o->run_dir);
+	vm->share_dir = xstrdup(o->share_dir);
+	vm->opts.run_dir = vm->run_dir;
+	vm->opts.share_dir = vm->share_dir;
+	vm->accel = core_accel_resolve(o->cfg->accel, o->cfg->image_dir);
+	vm->timer = reactor_timer_new(r, vm_timer_cb, vm);
+	fsm_init(&vm->fsm, &vm_fsm_def, env, o->id, vm);
+	return vm;
+}
+
+/*
+ * The owner's requests are posted, not dispatched: the owner's own actions
+ * make them, and machines never dispatch each other. A spawn that fails
+ * ends in STOPPED and the on_stopped callback.
+ */
+void
+vm_start(struct vm *vm)
+{
+	fsm_post(&vm->fsm, VM_EV_SPAWN, NULL, 0);
+}
+
+void
+vm_stop(struct vm *vm)
+{
+	vm->stop_requested = true;
+	fsm_post(&vm->fsm, VM_EV_STOP, NULL, 0);
+}
+
+void
+vm_kill(struct vm *vm)
+{
+	vm->stop_requested = true;
+	if (vm->qemu_pid > 0 && !vm_is_stopped(vm))
+		kill(vm->qemu_pid, SIGKILL);
+	fsm_post(&vm->fsm, VM_EV_STOP, NULL, 0);
+}
+
+bool
+vm_is_stopped(const struct vm *vm)
+{
+	return fsm_is_terminal(&vm->fsm);
+}
+
+void
+vm_free(struct vm *vm)
+{
+	if (vm == NULL)
+		return;
+	if (vm->qemu_pid > 0 && !vm_is_stopped(vm)) {
+		/* Never leave a QEMU behind; reap it if it is quick. */
+		kill(vm->qemu_pid, SIGKILL);
+		waitpid(vm->qemu_pid, NULL, 0);
+	}
+	reactor_defer_cancel(vm->r, vm);
+	reactor_child_free(vm->qemu_watch);
+	qmp_free(vm->qmp);
+	vsock_free(vm->chan);
+	reactor_timer_free(vm->timer);
+	fsm_fini(&vm->fsm);
+	free(vm->run_dir);
+	free(vm->share_dir);
+	free(vm);
+}
+
+/* ---- QEMU, QMP and agent news ---------------------------------------- */
+
+static void
+vm_qemu_exit_cb(pid_t pid, int status, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)pid;
+	vm->qemu_status = status;
+	if (vm->why[0] == '\0')
+		snprintf(vm->why, sizeof vm->why, "qemu exited (status 0x%x)",
+		    status);
+	vm_event(vm, VM_EV_QEMU_EXITED);
+}
+
+static void
+vm_qmp_ready_cb(struct qmp *q, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)q;
+	vm->qmp_up = true;
+	vm_event(vm, VM_EV_QMP_READY);
+}
+
+/* QEMU's events are logged; its exit is what ends the VM. */
+static void
+vm_qmp_event_cb(struct qmp *q, const char *event, const json_t *data,
+    void *arg)
+{
+	struct vm *vm = arg;
+	char *text = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+
+	(void)q;
+	log_info("vm=%s qmp_event=%s data=%s", vm->fsm.id, event,
+	    text != NULL ? text : "{}");
+	free(text);
+	if (strcmp(event, "GUEST_PANICKED") == 0)
+		snprintf(vm->why, sizeof vm->why, "guest kernel panicked");
+}
+
+static void
+vm_qmp_closed_cb(struct qmp *q, const struct err *why, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)q;
+	log_debug("vm=%s qmp closed: %s", vm->fsm.id, why->msg);
+}
+
+static void
+vm_agent_ready_cb(struct vsock_chan *ch, struct proto_conn *c, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)ch;
+	vm->conn = c;
+	vm->agent_up = true;
+	vm_event(vm, VM_EV_AGENT_READY);
+}
+
+static void
+vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)ch;
+	vm->conn = NULL;
+	if (vm->why[0] == '\0')
+		snprintf(vm->why, sizeof vm->why, "%s", why->msg);
+	vm_event(vm, VM_EV_AGENT_LOST);
+}
+
+/* ---- actions --------------------------------------------------------- */
+
+/* In the child: QEMU dies with the shim; stdio to /dev/null and a log. */
+static void __attribute__((noreturn))
+vm_exec_qemu(char **argv, const char *log)
+{
+	int null = open("/dev/null", O_RDWR), lfd;
+	sigset_t none;
+	int i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(lfd >= 0 ? lfd : null, 2);
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+static void
+vm_dial(struct vm *vm, const char *agent_sock, const char *qmp_sock)
+{
+	struct qmp_opts qo = {
+		.name = vm->fsm.id, .on_ready = vm_qmp_ready_cb,
+		.on_event = vm_qmp_event_cb, .on_closed = vm_qmp_closed_cb,
+		.arg = vm,
+	};
+	struct vsock_opts vo = {
+		.name = vm->fsm.id, .timeout_ms = vm->opts.cfg->boot_timeout_ms,
+		.on_ready = vm_agent_ready_cb, .on_closed = vm_agent_closed_cb,
+		.on_stream = vm->opts.on_stream, .arg = vm,
+		.stream_arg = vm->opts.arg,
+	};
+	struct err err;
+
+	vm->qmp = qmp_new(vm->r, vm->env, qmp_sock, &qo, &err);
+	if (vm->qmp == NULL)
+		log_warnx("vm=%s qmp: %s", vm->fsm.id, err.msg);
+	vm->chan = vsock_dial_serial(vm->r, vm->env, agent_sock, &vo, &err);
+}
+
+int
+vm_do_spawn(struct vm *vm, struct err *err)
+{
+	const struct core_config *cfg = vm->opts.cfg;
+	_cleanup_free_ char *agent = xasprintf("%s/agent.sock", vm->run_dir);
+	_cleanup_free_ char *qmp = xasprintf("%s/qmp.sock", vm->run_dir);
+	_cleanup_free_ char *console = xasprintf("%s/console.log",
+	    vm->run_dir);
+	_cleanup_free_ char *qlog = xasprintf("%s/qemu.log", vm->run_dir);
+	struct core_vm_opts o = {
+		.kernel = cfg->kernel, .initrd = cfg->initrd,
+		.mem_mib = cfg->mem_mib, .vcpus = cfg->vcpus,
+		.accel = vm->accel, .agent_sock = agent, .qmp_sock = qmp,
+		.console_log = console,
+		.shares = { { vm->share_dir, "rootfs" } }, .nshares = 1,
+		.cmdline_extra = cfg->debug ? "kiln.debug" : NULL,
+	};
+	char **argv = core_qemu_argv(&o);
+
+	unlink(agent);
+	unlink(qmp);
+	vm->t_spawn_ns = time_mono_ns();
+	vm->qemu_pid = fork();
+	if (vm->qemu_pid == 0)
+		vm_exec_qemu(argv, qlog);
+	core_argv_free(argv);
+	if (vm->qemu_pid < 0)
+		return err_set(err, errno, "fork qemu: %m");
+	vm->qemu_watch = reactor_child_new(vm->r, vm->qemu_pid,
+	    vm_qemu_exit_cb, vm);
+	vm_dial(vm, agent, qmp);
+	reactor_timer_start(vm->timer, cfg->boot_timeout_ms, false);
+	fsm_detail(&vm->fsm, "pid=%d accel=%s", (int)vm->qemu_pid, vm->accel);
+	log_info("vm=%s qemu pid=%d accel=%s", vm->fsm.id, (int)vm->qemu_pid,
+	    vm->accel);
+	return 0;
+}
+
+static void
+vm_notify_ready_cb(void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->opts.on_ready != NULL)
+		vm->opts.on_ready(vm, vm->conn, vm->opts.arg);
+}
+
+void
+vm_do_ready(struct vm *vm)
+{
+	reactor_timer_stop(vm->timer);
+	vm->t_ready_ns = time_mono_ns();
+	fsm_detail(&vm->fsm, "boot_ms=%llu", (unsigned long long)
+	    ((vm->t_ready_ns - vm->t_spawn_ns) / 1000000));
+	reactor_defer(vm->r, vm_notify_ready_cb, vm);
+}
+
+static void
+vm_ignore_reply_cb(const struct proto_reply *rep, void *arg)
+{
+	(void)rep;
+	(void)arg;
+}
+
+static void
+vm_ignore_qmp_cb(const json_t *ret, const struct err *err, void *arg)
+{
+	(void)ret;
+	(void)err;
+	(void)arg;
+}
+
+/*
+ * Ask nicely twice over: the agent's Shutdown (fast, when it answers) and
+ * the ACPI power button through QMP (works even if the agent's channel is
+ * wedged). A timer escalates to SIGKILL.
+ */
+void
+vm_do_powerdown(struct vm *vm)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct err err;
+
+	vm->stop_requested = true;
+	if (vm->conn != NULL)
+		(void)proto_conn_call(vm->conn, "kiln.agent.v1.Agent",
+		    "Shutdown", &e.base, &google__protobuf__empty__descriptor,
+		    NULL, vm_ignore_reply_cb, NULL, &err);
+	if (vm->qmp != NULL)
+		(void)qmp_call(vm->qmp, "system_powerdown", NULL, 1000,
+		    vm_ignore_qmp_cb, NULL, &err);
+	reactor_timer_start(vm->timer, vm->opts.cfg->stop_timeout_ms, false);
+}
+
+void
+vm_do_kill(struct vm *vm)
+{
+	struct err err;
+
+	vm->kills++;
+	if (vm->qmp != NULL && vm->kills == 1)
+		(void)qmp_call(vm->qmp, "quit", NULL, 1000, vm_ignore_qmp_cb,
+		    NULL, &err);
+	if (vm->qemu_pid > 0)
+		kill(vm->qemu_pid, SIGKILL);
+	reactor_timer_start(vm->timer, vm->opts.cfg->stop_timeout_ms, false);
+}
+
+static void
+vm_notify_stopped_cb(void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->opts.on_stopped != NULL)
+		vm->opts.on_stopped(vm, !vm->stop_requested, vm->why,
+		    vm->opts.arg);
+}
+
+/* QEMU is gone: drop its sockets; the owner hears of it next turn. */
+void
+vm_do_stopped(struct vm *vm)
+{
+	_cleanup_free_ char *agent = xasprintf("%s/agent.sock", vm->run_dir);
+	_cleanup_free_ char *qmp = xasprintf("%s/qmp.sock", vm->run_dir);
+
+	reactor_timer_stop(vm->timer);
+	qmp_free(vm->qmp);
+	vm->qmp = NULL;
+	vsock_free(vm->chan);
+	vm->chan = NULL;
+	vm->conn = NULL;
+	unlink(agent);
+	unlink(qmp);
+	reactor_defer(vm->r, vm_notify_stopped_cb, vm);
+}
