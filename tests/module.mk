@@ -14,7 +14,7 @@ BINS += $(B)/tests/kiln-forward
 $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 	$(Q)$(LINK)
 
-CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh
+CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
