@@ -141,9 +141,25 @@ bench-guest: guest
 	$(Q)echo "kiln guest cold start ($$(nproc) cores, $$(date -u +%F))"
 	$(Q)build/release/tests/bench-guest $(BENCH_RUNS)
 
+bench: guest
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release all
+	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench.sh
+
+# The README's demo: one command on a fresh machine.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all guest
+	$(Q)KILN_BUILD=$(abspath build/debug) tests/e2e/demo.sh
+
+PREFIX ?= /usr/local
+install: all guest
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kiln
+	install -m 0755 $(B)/containerd-shim-kiln-v1 $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(GUEST_DIR)/vmlinux $(GUEST_DIR)/initrd.img \
+	    $(GUEST_DIR)/accel $(DESTDIR)$(PREFIX)/share/kiln/
+
 clean:
 	rm -rf build
 
-.PHONY: all check check-only asan valgrind bench-ttrpc bench-guest deps docs clean
+.PHONY: all check check-only asan valgrind bench bench-ttrpc bench-guest demo install deps docs clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

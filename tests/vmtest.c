@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <jansson.h>
@@ -119,8 +120,11 @@ vmt_spawn(struct vmt *v, const char *rootfs, struct err *err)
 	if (v->qemu_pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
+		/* QEMU dies with the test and never holds prove's pipes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(null, 0);
 		dup2(null, 1);
+		dup2(null, 2);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], argv);
 		_exit(127);

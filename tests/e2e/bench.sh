@@ -1,0 +1,70 @@
+#!/bin/bash
+# tests/e2e/bench.sh -- `make bench`: kiln next to containerd-shim-runc-v2 in
+# the same run, on the same private containerd and image. Prints figures,
+# asserts nothing.
+#
+#   ctr run --rm IMAGE ID true, N times per runtime: min / median / max, ratio
+#   shim RSS while a container sleeps (ours vs runc's), and QEMU's RSS
+set -uo pipefail
+
+HERE=$(cd "$(dirname -- "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+source "$HERE/lib/containerd.sh"
+BUILD=${KILN_BUILD:-$ROOT/build/release}
+export KILN_GUEST_DIR=${KILN_GUEST_DIR:-$ROOT/build/guest}
+IMAGE=docker.io/kiln/busybox:latest
+N=${BENCH_RUNS:-10}
+
+cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+dir=$(mktemp -d /tmp/kiln-bench-XXXXXX)
+kiln_containerd_start "$dir" "$BUILD" >/dev/null || exit 1
+"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
+	kiln_ctr images import "$dir/bb.tar" >/dev/null || exit 1
+ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
+
+# Time N runs of one runtime; prints "min median max" in ms.
+time_runs() {
+	local rt=$1 i t0 t1 all=()
+	for ((i = 0; i < N; i++)); do
+		t0=$(date +%s%N)
+		ctr_ run --rm --runtime "$rt" "$IMAGE" "b-$i" true >/dev/null 2>&1 || return 1
+		t1=$(date +%s%N)
+		all+=($(( (t1 - t0) / 1000000 )))
+	done
+	printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR] = $1}
+		END {print v[1], v[int((NR + 1) / 2)], v[NR]}'
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# RSS of the shim (and QEMU) while a container of rt sleeps.
+sleeping_rss() {
+	local rt=$1 id=rss-$RANDOM shim qemu
+	ctr_ run -d --runtime "$rt" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
+	shim=$(pgrep -f "containerd-shim-.*-id $id" | head -1)
+	qemu=$(pgrep -f "qemu-system.*/run/kiln/" | head -1)
+	echo "$(rss_kb "$shim") ${qemu:+$(rss_kb "$qemu")}"
+	ctr_ task kill -s SIGKILL "$id" >/dev/null
+	local deadline=$((SECONDS + 60))
+	while ((SECONDS < deadline)); do
+		[[ $(timeout -s KILL 10 ctr -a "$KILN_CTR_SOCK" task ls |
+			awk -v id="$id" '$1 == id {print $3}') == STOPPED ]] && break
+		sleep 0.1
+	done
+	ctr_ task delete "$id" >/dev/null 2>&1
+	ctr_ container rm "$id" >/dev/null 2>&1
+}
+
+echo "kiln bench: $(nproc) cores, accelerator $(cat "$KILN_GUEST_DIR/accel" 2>/dev/null || echo tcg), $(date -u +%F), N=$N"
+read -r kmin kmed kmax < <(time_runs io.containerd.kiln.v1)
+read -r rmin rmed rmax < <(time_runs io.containerd.runc.v2)
+printf 'ctr run --rm true   kiln: min %5d / median %5d / max %5d ms\n' "$kmin" "$kmed" "$kmax"
+printf '                    runc: min %5d / median %5d / max %5d ms\n' "$rmin" "$rmed" "$rmax"
+awk -v k="$kmed" -v r="$rmed" 'BEGIN {printf "                    ratio kiln/runc (median): %.1fx\n", k / r}'
+read -r kshim kqemu < <(sleeping_rss io.containerd.kiln.v1)
+read -r rshim _ < <(sleeping_rss io.containerd.runc.v2)
+printf 'shim RSS, sleeping container   kiln: %6d kB   runc: %6d kB   ratio %.2f\n' \
+	"$kshim" "$rshim" "$(awk -v a="$kshim" -v b="$rshim" 'BEGIN {print a / b}')"
+printf 'QEMU RSS (the VM)              %6d kB\n' "${kqemu:-0}"
