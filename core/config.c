@@ -141,6 +141,22 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	return err_set(err, EINVAL, "%s: %s: unknown field", origin, key);
 }
 
+/* image_dir moves the kernel and initrd unless the file names them. */
+static void
+config_follow_image_dir(struct core_config *c, const json_t *j)
+{
+	if (json_object_get(j, "image_dir") == NULL)
+		return;
+	if (json_object_get(j, "kernel") == NULL) {
+		free(c->kernel);
+		c->kernel = xasprintf("%s/vmlinux", c->image_dir);
+	}
+	if (json_object_get(j, "initrd") == NULL) {
+		free(c->initrd);
+		c->initrd = xasprintf("%s/initrd.img", c->image_dir);
+	}
+}
+
 int
 core_config_parse(struct core_config *c, const char *text, size_t len,
     const char *origin, struct err *err)
@@ -162,6 +178,8 @@ core_config_parse(struct core_config *c, const char *text, size_t len,
 	json_object_foreach(j, key, v)
 		if ((ret = config_field(c, key, v, origin, err)) < 0)
 			break;
+	if (ret == 0)
+		config_follow_image_dir(c, j);
 	json_decref(j);
 	return ret;
 }

@@ -240,6 +240,7 @@ struct shim {
 	struct proto_server	*server;
 	struct core_events	*events;
 	struct task		*task;		/* one task per shim */
+	char			*config_error;	/* Create answers with it */
 	bool			 shutting_down;
 	struct reactor_timer	*exit_timer;
 	int			 exit_polls;

@@ -143,8 +143,11 @@ shim_setup(struct shim *s, const struct shim_args *a, struct err *err)
 	if ((s->r = reactor_new(err)) == NULL)
 		return -1;
 	s->env = fsm_env_new();
-	if (core_config_load(&s->cfg, err) < 0)
-		return -1;
+	/* A bad config fails each Create with its message, not the shim. */
+	if (core_config_load(&s->cfg, err) < 0) {
+		log_error("%s", err->msg);
+		s->config_error = xstrdup(err->msg);
+	}
 	if (a->debug)
 		s->cfg.debug = true;
 	log_set_level(s->cfg.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
@@ -182,6 +185,7 @@ shim_teardown(struct shim *s, const struct shim_args *a)
 	core_config_fini(&s->cfg);
 	free(s->namespace);
 	free(s->id);
+	free(s->config_error);
 }
 
 int

@@ -56,6 +56,9 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (!ident_valid(req->id, PROTO_ID_MAX) || strcmp(req->id, s->id) != 0)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "task id %s: this shim serves %s", req->id, s->id);
+	if (s->config_error != NULL)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "kiln configuration: %s", s->config_error);
 	if (s->task != NULL)
 		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
 		    "task %s: already exists", req->id);

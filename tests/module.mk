@@ -29,3 +29,7 @@ $(B)/tests/t_guest: $(B)/tests/t_guest.o $(VMTEST_OBJS) $(LIBKILN)
 BINS += $(B)/tests/bench-guest
 $(B)/tests/bench-guest: $(B)/tests/bench_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
+
+TEST_BINS += $(B)/tests/t_core
+$(B)/tests/t_core: $(B)/tests/t_core.o $(SHIM_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
