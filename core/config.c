@@ -40,6 +40,7 @@ static void
 config_defaults(struct core_config *c)
 {
 	memset(c, 0, sizeof *c);
+	c->qemu = xstrdup("qemu-system-x86_64");
 	c->image_dir = config_image_dir();
 	c->kernel = xasprintf("%s/vmlinux", c->image_dir);
 	c->initrd = xasprintf("%s/initrd.img", c->image_dir);
@@ -100,6 +101,8 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	    NULL };
 	uint64_t n;
 
+	if (strcmp(key, "qemu") == 0)
+		return config_string(v, key, &c->qemu, origin, err);
 	if (strcmp(key, "kernel") == 0)
 		return config_string(v, key, &c->kernel, origin, err);
 	if (strcmp(key, "initrd") == 0)
@@ -211,6 +214,7 @@ core_config_load(struct core_config *c, struct err *err)
 void
 core_config_fini(struct core_config *c)
 {
+	free(c->qemu);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->image_dir);

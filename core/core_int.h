@@ -27,6 +27,7 @@
 /* ---- configuration (config.c) ----------------------------------------- */
 
 struct core_config {
+	char		*qemu;		/* the QEMU binary */
 	char		*kernel;
 	char		*initrd;
 	char		*image_dir;	/* where accel probe lives */
@@ -108,6 +109,8 @@ void		 vm_start(struct vm *);
 void		 vm_stop(struct vm *);
 /* SIGKILL now (the task is being torn down hard). */
 void		 vm_kill(struct vm *);
+/* The guest misbehaved: kill the VM as a crash (the task exits 137). */
+void		 vm_abort(struct vm *, const char *why);
 void		 vm_free(struct vm *);
 bool		 vm_is_stopped(const struct vm *);
 

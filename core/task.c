@@ -628,13 +628,16 @@ task_stream_cb(struct proto_conn *c, const uint8_t *data, size_t len,
 
 	(void)c;
 	if (proto_stream_decode(data, len, &f, &m, &err) < 0) {
-		log_warnx("task=%s %s", t->id, err.msg);
+		log_warnx("task=%s hostile guest: %s", t->id, err.msg);
+		vm_abort(t->vm, "guest sent a malformed stream frame");
 		return;
 	}
-	if (strcmp(m.container_id, t->id) != 0 || m.exec_id[0] != '\0')
-		log_warnx("task=%s stream frame for %s/%s ignored", t->id,
-		    m.container_id, m.exec_id);
-	else if (t->stdio != NULL)
+	if (strcmp(m.container_id, t->id) != 0 || m.exec_id[0] != '\0') {
+		log_warnx("task=%s hostile guest: stream frame for %s/%s",
+		    t->id, m.container_id, m.exec_id);
+		vm_abort(t->vm, "guest sent a stream frame for another "
+		    "process");
+	} else if (t->stdio != NULL)
 		core_stdio_frame(t->stdio, &m);
 	proto_stream_free(f);
 }

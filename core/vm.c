@@ -79,6 +79,18 @@ vm_kill(struct vm *vm)
 	fsm_post(&vm->fsm, VM_EV_STOP, NULL, 0);
 }
 
+void
+vm_abort(struct vm *vm, const char *why)
+{
+	if (vm_is_stopped(vm))
+		return;
+	log_warnx("vm=%s aborted: %s", vm->fsm.id, why);
+	snprintf(vm->why, sizeof vm->why, "%s", why);
+	if (vm->qemu_pid > 0)
+		kill(vm->qemu_pid, SIGKILL);
+	fsm_post(&vm->fsm, VM_EV_FAIL, NULL, 0);
+}
+
 bool
 vm_is_stopped(const struct vm *vm)
 {
@@ -235,7 +247,7 @@ vm_do_spawn(struct vm *vm, struct err *err)
 	    vm->run_dir);
 	_cleanup_free_ char *qlog = xasprintf("%s/qemu.log", vm->run_dir);
 	struct core_vm_opts o = {
-		.kernel = cfg->kernel, .initrd = cfg->initrd,
+		.qemu = cfg->qemu, .kernel = cfg->kernel, .initrd = cfg->initrd,
 		.mem_mib = cfg->mem_mib, .vcpus = cfg->vcpus,
 		.accel = vm->accel, .agent_sock = agent, .qmp_sock = qmp,
 		.console_log = console,

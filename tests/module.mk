@@ -14,7 +14,8 @@ BINS += $(B)/tests/kiln-forward
 $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 	$(Q)$(LINK)
 
-CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh
+CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
+	tests/e2e/t_hostile.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
@@ -32,4 +33,9 @@ $(B)/tests/bench-guest: $(B)/tests/bench_guest.o $(VMTEST_OBJS) $(LIBKILN)
 
 TEST_BINS += $(B)/tests/t_core
 $(B)/tests/t_core: $(B)/tests/t_core.o $(SHIM_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
+
+# A stand-in for QEMU that plays a broken or hostile guest (t_hostile.sh).
+BINS += $(B)/tests/fake-qemu
+$(B)/tests/fake-qemu: $(B)/tests/fake_qemu.o $(LIBKILN)
 	$(Q)$(LINK)

@@ -1,0 +1,85 @@
+#!/bin/bash
+# tests/e2e/t_hostile.sh -- the shim against a broken or hostile guest.
+#
+# The shim is configured (KILN_CONFIG) to run build/<flavour>/tests/fake-qemu
+# instead of QEMU: it serves QMP and plays the agent, misbehaving as the mode
+# file says. Whatever the guest does, the shim answers containerd with a
+# clear error or an exit status, never crashes or hangs, and leaves nothing.
+set -uo pipefail
+
+HERE=$(cd "$(dirname -- "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+source "$HERE/lib/tap.sh"
+source "$HERE/lib/containerd.sh"
+BUILD=${KILN_BUILD:-$ROOT/build/debug}
+IMAGE=docker.io/kiln/busybox:latest
+
+cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+dir=$(mktemp -d /tmp/kiln-hostile-XXXXXX)
+export KILN_FAKE_MODE_FILE=$dir/mode
+export KILN_GUEST_DIR=$ROOT/build/guest
+echo "{\"qemu\": \"$BUILD/tests/fake-qemu\", \"boot_timeout_ms\": 3000," \
+	"\"stop_timeout_ms\": 1000}" >"$dir/kiln.json"
+export KILN_CONFIG=$dir/kiln.json
+kiln_containerd_start "$dir" "$BUILD" >/dev/null
+ok $? "private containerd up"
+"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
+	kiln_ctr images import "$dir/bb.tar" >/dev/null
+ok $? "busybox image imported"
+
+fakes() { pgrep -f "$BUILD/tests/fake-qemu" | wc -l; }
+shims() { pgrep -f containerd-shim-kiln-v1 | wc -l; }
+clean() { [[ $(fakes) == 0 && $(shims) == 0 ]] &&
+	! grep -q "$dir" /proc/mounts; }
+# Run one container against the fake in mode $1; sets rc and out.
+try() {
+	echo "$1" >"$KILN_FAKE_MODE_FILE"
+	out=$(timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" run --rm \
+		--runtime io.containerd.kiln.v1 "$IMAGE" "h-$1" true 2>&1)
+	rc=$?
+	timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm "h-$1" \
+		>/dev/null 2>&1
+}
+
+try good
+[[ $rc == 42 ]]
+ok $? "well-behaved fake guest: its exit status 42 reaches ctr (got $rc)"
+
+try garbage
+[[ $rc != 0 && $out == *"create"* ]]
+ok $? "garbage on the channel: Create fails clearly ($(tail -c 120 <<<"$out"))"
+wait_for 30 clean
+ok $? "... and nothing is left (fakes=$(fakes) shims=$(shims))"
+
+try bad-hello
+[[ $rc != 0 && $out == *"greeting"* ]]
+ok $? "a foreign greeting: Create fails naming it ($(tail -c 100 <<<"$out"))"
+wait_for 30 clean
+ok $? "... and nothing is left"
+
+try silent
+[[ $rc != 0 && $out == *"timed out"* ]]
+ok $? "a guest that never greets: Create times out ($(tail -c 100 <<<"$out"))"
+wait_for 30 clean
+ok $? "... and nothing is left"
+
+try die-create
+[[ $rc != 0 && $out == *"exited"* ]]
+ok $? "QEMU exits during Create: Create fails ($(tail -c 100 <<<"$out"))"
+wait_for 30 clean
+ok $? "... and nothing is left"
+
+try hostile-exit
+[[ $rc == 137 || $rc == 255 ]]
+ok $? "hostile exit status and stream frames: task ends 137/255 (got $rc)"
+grep -q 'hostile guest' "$dir/containerd.log"
+ok $? "... the hostile frames are logged"
+wait_for 30 clean
+ok $? "... and nothing is left"
+
+try good
+[[ $rc == 42 ]]
+ok $? "containerd and the shim still work afterwards"
+tap_done

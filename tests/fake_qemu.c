@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fake-qemu: stands in for qemu-system-x86_64 (config field "qemu") so the
+ * shim can be shown a hostile or broken guest. It takes QEMU's command
+ * line, serves QMP on the -qmp socket and plays the agent on the
+ * virtio-serial chardev socket, misbehaving as the file named by
+ * $KILN_FAKE_MODE_FILE says (one word; default "good"):
+ *
+ *   good          greets, creates, starts, then reports exit 42
+ *   garbage       greets, then sends bytes that are no ttrpc frame
+ *   bad-hello     sends a greeting that is not the agent's
+ *   silent        never greets (the boot must time out)
+ *   die-create    exits when CreateContainer arrives
+ *   hostile-exit  reports an exit status of 4000000000 and sends stream
+ *                 frames for other containers and with broken fields
+ *
+ * It exits when QMP asks it to quit or power down, or when killed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "proto/proto.h"
+#include "kiln/agent.pb-c.h"
+
+struct fake {
+	struct reactor		*r;
+	struct fsm_env		*env;
+	struct proto_server	*server;
+	char			 mode[32];
+	struct proto_call	*wait;
+	struct buf		 qmp_in;
+	int			 qmp_fd;
+};
+
+static struct fake F;
+
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+	    listen(fd, 4) < 0)
+		fatal("listen %s", path);
+	return fd;
+}
+
+/* The value of key=... in a QEMU option string. */
+static char *
+opt_value(const char *opts, const char *key)
+{
+	const char *p = strstr(opts, key);
+	size_t n;
+
+	if (p == NULL)
+		return NULL;
+	p += strlen(key);
+	n = strcspn(p, ",");
+	return xstrndup(p, n);
+}
+
+static void
+qmp_send(const char *line)
+{
+	(void)write_all(F.qmp_fd, line, strlen(line));
+}
+
+static void
+qmp_line(const char *line)
+{
+	if (strstr(line, "qmp_capabilities") != NULL)
+		qmp_send("{\"return\": {}, \"id\": 0}\r\n");
+	else if (strstr(line, "query-status") != NULL) {
+		char reply[128];
+		const char *id = strstr(line, "\"id\"");
+
+		snprintf(reply, sizeof reply, "{\"return\": {\"status\": "
+		    "\"running\", \"running\": true}, %s\r\n", id != NULL ? id :
+		    "\"id\": 1}");
+		qmp_send(reply);
+	} else if (strstr(line, "quit") != NULL ||
+	    strstr(line, "system_powerdown") != NULL)
+		exit(0);
+}
+
+static void
+qmp_read_cb(int fd, int what, void *arg)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+	char *nl;
+
+	(void)what;
+	(void)arg;
+	n = read(fd, buf, sizeof buf);
+	if (n <= 0)
+		exit(0);
+	buf_append(&F.qmp_in, buf, (size_t)n);
+	buf_append(&F.qmp_in, "", 1);
+	F.qmp_in.len--;
+	for (;;) {
+		char *head = (char *)(F.qmp_in.data + F.qmp_in.off);
+
+		if ((nl = strchr(head, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		qmp_line(head);
+		buf_consume(&F.qmp_in, (size_t)(nl - head) + 1);
+	}
+}
+
+static void
+qmp_accept_cb(int fd, int what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	F.qmp_fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	qmp_send("{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\":"
+	    " 2, \"micro\": 0}, \"package\": \"fake\"}, \"capabilities\": "
+	    "[]}}\r\n");
+	reactor_io_new(F.r, F.qmp_fd, REACTOR_READ, qmp_read_cb, NULL);
+}
+
+/* ---- the agent's side ------------------------------------------------ */
+
+static void
+reply_empty(struct proto_call *call)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	proto_call_reply(call, &e.base);
+}
+
+static void
+h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (strcmp(F.mode, "die-create") == 0)
+		exit(3);
+	reply_empty(call);
+}
+
+/* Stream frames no honest agent sends. */
+static void
+send_hostile_frames(struct proto_conn *c)
+{
+	struct proto_stream_msg m = { "someone-else", "", 1,
+	    (const uint8_t *)"x", 1, false, 0 };
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	struct err err;
+
+	(void)proto_stream_send(c, &m, &err);
+	(void)proto_conn_send_frame(c, PROTO_FT_KILN_STREAM, junk,
+	    sizeof junk, &err);
+}
+
+static void
+h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__StartProcessResponse r =
+	    KILN__AGENT__V1__START_PROCESS_RESPONSE__INIT;
+	Kiln__Agent__V1__WaitProcessResponse w =
+	    KILN__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
+	struct proto_conn *c = proto_call_conn(call);
+
+	(void)m;
+	(void)arg;
+	r.pid = 7;
+	proto_call_reply(call, &r.base);
+	if (strcmp(F.mode, "hostile-exit") == 0 && c != NULL)
+		send_hostile_frames(c);
+	w.exit_status = strcmp(F.mode, "hostile-exit") == 0 ? 4000000000u :
+	    42;
+	if (F.wait != NULL)
+		proto_call_reply(TAKE_PTR(F.wait), &w.base);
+}
+
+static void
+h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	F.wait = call;
+}
+
+static void
+h_other(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	reply_empty(call);
+}
+
+#define D(name)	&kiln__agent__v1__##name##__descriptor
+static const struct proto_method fake_methods[] = {
+	{ "CreateContainer", D(create_container_request), h_create },
+	{ "StartProcess", D(process_ref), h_start },
+	{ "WaitProcess", D(process_ref), h_wait },
+	{ "SignalProcess", D(signal_request), h_other },
+	{ "RemoveContainer", D(container_ref), h_other },
+	{ "Shutdown", &google__protobuf__empty__descriptor, h_other },
+};
+#undef D
+static const struct proto_service fake_services[] = {
+	{ "kiln.agent.v1.Agent", fake_methods, ARRAY_SIZE(fake_methods), NULL },
+};
+
+static void
+agent_accept_cb(int fd, int what, void *arg)
+{
+	static const uint8_t garbage[] = "GET / HTTP/1.1\r\n\r\n0123456789";
+	struct proto_hdr h = { 13, 0, PROTO_FT_KILN_HELLO, 0 };
+	uint8_t hdr[PROTO_HDR_LEN];
+	int cfd;
+
+	(void)what;
+	(void)arg;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0 || strcmp(F.mode, "silent") == 0)
+		return;
+	if (strcmp(F.mode, "bad-hello") == 0)
+		h.type = 0x42;
+	proto_hdr_encode(hdr, &h);
+	(void)write_all(cfd, hdr, sizeof hdr);
+	(void)write_all(cfd, PROTO_AGENT_HELLO, 13);
+	if (strcmp(F.mode, "garbage") == 0) {
+		(void)write_all(cfd, garbage, sizeof garbage);
+		return;
+	}
+	proto_server_adopt(F.server, cfd, NULL);
+}
+
+static void
+read_mode(void)
+{
+	const char *path = getenv("KILN_FAKE_MODE_FILE");
+	FILE *f;
+
+	snprintf(F.mode, sizeof F.mode, "good");
+	if (path == NULL || (f = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(F.mode, sizeof F.mode, f) == NULL)
+		snprintf(F.mode, sizeof F.mode, "good");
+	F.mode[strcspn(F.mode, "\n")] = '\0';
+	fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	char *agent = NULL, *qmp = NULL;
+	struct err err;
+	int i;
+
+	log_init("fake-qemu", LOG_LVL_WARN, 2);
+	read_mode();
+	for (i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "-chardev") == 0 &&
+		    strstr(argv[i + 1], "id=agent") != NULL)
+			agent = opt_value(argv[i + 1], "path=");
+		if (strcmp(argv[i], "-qmp") == 0)
+			qmp = opt_value(argv[i + 1], "unix:");
+	}
+	if (agent == NULL || qmp == NULL)
+		fatalx("fake-qemu: no agent chardev or QMP socket");
+	F.r = reactor_new(&err);
+	F.env = fsm_env_new();
+	F.server = proto_server_new(F.r, F.env, fake_services, 1);
+	buf_init(&F.qmp_in);
+	reactor_io_new(F.r, listen_unix(qmp), REACTOR_READ, qmp_accept_cb,
+	    NULL);
+	reactor_io_new(F.r, listen_unix(agent), REACTOR_READ, agent_accept_cb,
+	    NULL);
+	reactor_run(F.r);
+	return 0;
+}
