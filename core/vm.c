@@ -133,13 +133,28 @@ vm_qemu_exit_cb(pid_t pid, int status, void *arg)
 	vm_event(vm, VM_EV_QEMU_EXITED);
 }
 
+/* QEMU's own view of the VM once QMP is up: logged, for the record. */
+static void
+vm_status_cb(const json_t *ret, const struct err *err, void *arg)
+{
+	struct vm *vm = arg;
+	const char *st = json_string_value(json_object_get(ret, "status"));
+
+	if (err != NULL && err->code != 0)
+		log_warnx("vm=%s query-status: %s", vm->fsm.id, err->msg);
+	else
+		log_info("vm=%s qemu status=%s", vm->fsm.id, st != NULL ? st :
+		    "?");
+}
+
 static void
 vm_qmp_ready_cb(struct qmp *q, void *arg)
 {
 	struct vm *vm = arg;
+	struct err err;
 
-	(void)q;
 	vm->qmp_up = true;
+	(void)qmp_call(q, "query-status", NULL, 5000, vm_status_cb, vm, &err);
 	vm_event(vm, VM_EV_QMP_READY);
 }
 
