@@ -62,11 +62,19 @@ include tests/fuzz/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
 
-# kiln-fsm (list / dot / check) links every table of the tree: the
-# library's, the agent's and the test machine's.
-BINS += $(B)/kiln-fsm
-$(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(B)/tests/fsm_door.o $(AGENT_OBJS) \
-    $(SHIM_OBJS) $(LIBKILN)
+# The table tools link every table of the tree: the library's, the
+# agent's, the shim's and the test machine's. kiln-fsm: list / dot /
+# check; kiln-trace: replay / show / svg / stats of trace files.
+ALL_TABLES := $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS)
+BINS += $(B)/kiln-fsm $(B)/kiln-trace
+$(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(ALL_TABLES) $(LIBKILN)
+	$(Q)$(LINK)
+$(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
+	$(Q)$(LINK)
+# kiln-fsmcheck: every table explored, and the task x VM product.
+BINS += $(B)/kiln-fsmcheck
+$(B)/kiln-fsmcheck: $(B)/core/kiln_fsmcheck.o $(B)/core/task_vm_model.o \
+    $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 
 $(LIBKILN): $(LIB_OBJS)

@@ -20,3 +20,4 @@ $(B)/containerd-shim-kiln-v1: $(B)/core/shim_main.o $(SHIM_OBJS) $(LIBKILN)
 	    { cat $@.log; exit 1; }
 	@grep -v 'statically linked\|in function .evutil\|test_for_getaddr' \
 	    $@.log || true
+

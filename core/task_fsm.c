@@ -213,6 +213,13 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(DELETING), E(EXITED), NULL, NULL, FSM_SAME),
 	FSM_ROW(S(DELETING), E(AGENT_FAILED), NULL, NULL, FSM_SAME),
 	FSM_ROW(S(DELETING), E(AGENT_CREATED), NULL, NULL, FSM_SAME),
+	/* A VM that came up after the task gave up on it: being stopped. */
+	FSM_ROW(S(DELETING), E(VM_READY), NULL, NULL, FSM_SAME),
+
+	/* Late news from a VM the task is done with. */
+	FSM_ROW(S(DELETED), E(VM_DIED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DELETED), E(VM_STOPPED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DELETED), E(VM_READY), NULL, NULL, FSM_SAME),
 
 	/* The VM died under a live task: exit 137, exactly once. */
 	FSM_ROW(S(CREATED), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),

@@ -212,4 +212,21 @@ int		 fsm_select(const struct fsm_def *, int state, int event,
 /* The state after row r fires in state s. */
 int		 fsm_row_target(const struct fsm_row *, int state);
 
+/*
+ * Exploration with guards and action outcomes as free choices
+ * (fsm_explore.c). fsm_each_choice calls fn for every row (state, event)
+ * can select; fsm_explore walks every reachable state checking
+ * TerminalIsFinal, NoDeadEnd and WaitingStatesTimeout.
+ */
+struct fsm_explore_stats {
+	uint64_t	states;
+	uint64_t	transitions;
+};
+void		 fsm_each_choice(const struct fsm_def *, int state, int event,
+		    void (*fn)(const struct fsm_row *, int row, void *),
+		    void *arg);
+bool		 fsm_has_choice(const struct fsm_def *, int state, int event);
+int		 fsm_explore(const struct fsm_def *, struct fsm_explore_stats *,
+		    struct err *);
+
 #endif

@@ -15,7 +15,7 @@ $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 	$(Q)$(LINK)
 
 CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
-	tests/e2e/t_hostile.sh
+	tests/e2e/t_hostile.sh tests/e2e/t_trace.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
@@ -38,4 +38,9 @@ $(B)/tests/t_core: $(B)/tests/t_core.o $(SHIM_OBJS) $(LIBKILN)
 # A stand-in for QEMU that plays a broken or hostile guest (t_hostile.sh).
 BINS += $(B)/tests/fake-qemu
 $(B)/tests/fake-qemu: $(B)/tests/fake_qemu.o $(LIBKILN)
+	$(Q)$(LINK)
+
+TEST_BINS += $(B)/tests/t_fsmcheck
+$(B)/tests/t_fsmcheck: $(B)/tests/t_fsmcheck.o $(B)/core/task_vm_model.o \
+    $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS) $(LIBKILN)
 	$(Q)$(LINK)

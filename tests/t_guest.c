@@ -74,6 +74,35 @@ test_basic(const char *release)
 	    "stdio: stderr is a stream of its own");
 }
 
+/* A running process: state RUNNING with a pid, and the cgroup's pids. */
+static void
+test_state_and_pids(const Kiln__Agent__V1__ProcessRef *pref)
+{
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+	Kiln__Agent__V1__ProcessStateResponse *st = NULL;
+	Kiln__Agent__V1__ListPidsResponse *lp = NULL;
+	struct vmt_reply rep;
+
+	ok(vmt_call(&V, "ProcessState", &pref->base,
+	    &kiln__agent__v1__process_state_response__descriptor,
+	    (ProtobufCMessage **)&st, &rep, 30000) == 0 && st != NULL &&
+	    st->status == 2 && st->pid > 1, "state: RUNNING with a guest pid "
+	    "(%u)", st != NULL ? st->pid : 0);
+	vmt_reply_fini(&rep);
+	ref.container_id = pref->container_id;
+	ok(vmt_call(&V, "ListPids", &ref.base,
+	    &kiln__agent__v1__list_pids_response__descriptor,
+	    (ProtobufCMessage **)&lp, &rep, 30000) == 0 && lp != NULL &&
+	    lp->n_pids >= 1 && st != NULL && lp->pids[0] == st->pid,
+	    "pids: the container's cgroup lists its process");
+	vmt_reply_fini(&rep);
+	if (st != NULL)
+		kiln__agent__v1__process_state_response__free_unpacked(st,
+		    NULL);
+	if (lp != NULL)
+		kiln__agent__v1__list_pids_response__free_unpacked(lp, NULL);
+}
+
 /* Kill a sleeping container: the signal comes back as 128+15. */
 static void
 test_kill(void)
@@ -98,6 +127,7 @@ test_kill(void)
 	vmt_call_async(&V, "WaitProcess", &pref.base, &wait);
 	ok(vmt_call(&V, "StartProcess", &pref.base, NULL, NULL, &rep,
 	    30000) == 0, "kill: sleeper started");
+	test_state_and_pids(&pref);
 	ok(vmt_call(&V, "RemoveContainer", &ref.base, NULL, NULL, &rep,
 	    30000) < 0 && rep.code == PROTO_FAILED_PRECONDITION,
 	    "kill: removing a running container is refused (%s)", rep.message);
@@ -271,8 +301,8 @@ main(void)
 	test_stdin_and_bulk();
 	test_malformed();
 	ok(!V.protocol_error, "no malformed stream frame from the guest");
-	ok(vmt_shutdown(&V, &err) == 0, "Shutdown powers the guest off (%s)",
-	    err.msg);
+	ok(vmt_powerdown(&V, &err) == 0, "the ACPI power button (QMP "
+	    "system_powerdown) powers the guest off (%s)", err.msg);
 	ok(WIFEXITED(V.qemu_status) && WEXITSTATUS(V.qemu_status) == 0,
 	    "QEMU exited 0");
 	vmt_fini(&V);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "tests/vmtest.h"
+#include "qmp/qmp.h"
 
 #define VMT_BOOT_MS	60000	/* ~25x the measured TCG boot */
 
@@ -107,9 +108,11 @@ vmt_spawn(struct vmt *v, const char *rootfs, struct err *err)
 	_cleanup_free_ char *initrd = xasprintf("%s/initrd.img", v->image_dir);
 	_cleanup_free_ char *sock = xasprintf("%s/agent.sock", v->dir);
 	_cleanup_free_ char *console = xasprintf("%s/console.log", v->dir);
+	_cleanup_free_ char *qmp = xasprintf("%s/qmp.sock", v->dir);
 	struct core_vm_opts o = {
 		.kernel = kernel, .initrd = initrd, .mem_mib = 256, .vcpus = 1,
 		.accel = v->accel, .agent_sock = sock, .console_log = console,
+		.qmp_sock = qmp,
 		.shares = { { rootfs, VMT_TAG } }, .nshares = 1,
 		.cmdline_extra = getenv("KILN_GUEST_CMDLINE"),
 	};
@@ -445,6 +448,46 @@ vmt_shutdown(struct vmt *v, struct err *err)
 		return err_set(err, ERR_TIMEOUT, "guest did not power off");
 	}
 	return 0;
+}
+
+static void
+vmt_qmp_ready_cb(struct qmp *q, void *arg)
+{
+	(void)q;
+	*(bool *)arg = true;
+}
+
+static void
+vmt_qmp_reply_cb(const json_t *ret, const struct err *err, void *arg)
+{
+	(void)ret;
+	*(int *)arg = err != NULL && err->code != 0 ? -1 : 1;
+}
+
+int
+vmt_powerdown(struct vmt *v, struct err *err)
+{
+	_cleanup_free_ char *sock = xasprintf("%s/qmp.sock", v->dir);
+	bool ready = false;
+	struct qmp_opts o = { .name = "vmt-qmp", .on_ready = vmt_qmp_ready_cb,
+	    .arg = &ready };
+	struct qmp *q = qmp_new(v->r, v->env, sock, &o, err);
+	int done = 0;
+
+	if (q == NULL)
+		return -1;
+	if (!vmt_run_until(v, &ready, 30000) || qmp_call(q,
+	    "system_powerdown", NULL, 10000, vmt_qmp_reply_cb, &done,
+	    err) < 0) {
+		qmp_free(q);
+		return err_set(err, ERR_TIMEOUT, "QMP not ready");
+	}
+	vmt_run_until(v, &v->qemu_exited, 30000);
+	qmp_free(q);
+	if (!v->qemu_exited)
+		return err_set(err, ERR_TIMEOUT, "no power off after the "
+		    "power button");
+	return done == 1 ? 0 : err_set(err, EIO, "system_powerdown failed");
 }
 
 void

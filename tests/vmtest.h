@@ -81,6 +81,8 @@ void	 vmt_stdin(struct vmt *, struct vmt_proc *, const void *, size_t,
 	    bool close);
 /* An OCI spec running args (NULL-terminated); pidns: own PID namespace. */
 char	*vmt_spec(const char *const *args, bool pidns);
+/* Press the ACPI power button (QMP system_powerdown); wait for QEMU. */
+int	 vmt_powerdown(struct vmt *, struct err *);
 /* Shut the guest down and wait for QEMU; SIGKILL after a deadline. */
 int	 vmt_shutdown(struct vmt *, struct err *);
 void	 vmt_fini(struct vmt *);

@@ -24,11 +24,18 @@ trap cleanup EXIT
 
 ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
 run() { ctr_ run --rm --runtime "$RT" "$IMAGE" "$@"; }
-# QEMU processes of kiln VMs, shims of this containerd, our mounts.
-qemus() { pgrep -f 'qemu-system.*/run/kiln/' | wc -l; }
-shims() { pgrep -f 'containerd-shim-kiln-v1' | wc -l; }
+# QEMU processes of kiln VMs, kiln shims, our mounts, kiln sockets: counted
+# against what was there before this test started (other runs may share the
+# machine).
+qemus() { echo $(( $(pgrep -f 'qemu-system.*/run/kiln/' | wc -l) - BASE_QEMUS )); }
+shims() { echo $(( $(pgrep -f 'containerd-shim-kiln-v1' | wc -l) - BASE_SHIMS )); }
 kiln_mounts() { grep -c "$KILN_CTR_DIR" /proc/mounts; }
-kiln_socks() { find /run/kiln -name '*.sock' 2>/dev/null | wc -l; }
+kiln_socks() { echo $(( $(find /run/kiln -name '*.sock' 2>/dev/null | wc -l) - BASE_SOCKS )); }
+run_dirs() { find /run/kiln -mindepth 1 -maxdepth 1 -type d ! -name s 2>/dev/null | wc -l; }
+BASE_QEMUS=$(pgrep -f 'qemu-system.*/run/kiln/' | wc -l)
+BASE_SHIMS=$(pgrep -f 'containerd-shim-kiln-v1' | wc -l)
+BASE_SOCKS=$(find /run/kiln -name '*.sock' 2>/dev/null | wc -l)
+BASE_DIRS=$(run_dirs)
 task_status() { ctr_ task ls | awk -v id="$1" '$1 == id {print $3}'; }
 task_pid() { ctr_ task ls | awk -v id="$1" '$1 == id {print $2}'; }
 nothing_left() {
@@ -129,7 +136,7 @@ leftovers
 fds_after=$(ls /proc/"$KILN_CTR_PID"/fd | wc -l)
 [[ $fds_after -le $((fds_before + 2)) ]]
 ok $? "containerd's fds steady ($fds_before before, $fds_after after)"
-[[ $(find /run/kiln -mindepth 1 -maxdepth 1 -type d ! -name s | wc -l) == 0 ]]
+[[ $(run_dirs) == "$BASE_DIRS" ]]
 ok $? "no per-task run directory left in /run/kiln"
 
 tap_done
