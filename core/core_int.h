@@ -144,10 +144,12 @@ void		 core_stdio_free(struct core_stdio *);
 /* ---- the task machine (task.c, task_fsm.c) ---------------------------- */
 
 #define TASK_STATES(X, P) X(P, NEW) X(P, CREATING) X(P, CREATED) \
-	X(P, STARTING) X(P, RUNNING) X(P, EXITING) X(P, STOPPED) \
-	X(P, DELETING) X(P, DELETED)
+	X(P, STARTING) X(P, RUNNING) X(P, PAUSING) X(P, PAUSED) \
+	X(P, RESUMING) X(P, EXITING) X(P, STOPPED) X(P, DELETING) \
+	X(P, DELETED)
 #define TASK_EVENTS(X, P) X(P, CREATE) X(P, VM_READY) X(P, AGENT_CREATED) \
 	X(P, AGENT_FAILED) X(P, START) X(P, AGENT_STARTED) X(P, KILL) \
+	X(P, PAUSE) X(P, AGENT_PAUSED) X(P, RESUME) X(P, AGENT_RESUMED) \
 	X(P, EXITED) X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) \
 	X(P, VM_STOPPED) X(P, TIMEOUT) X(P, FAIL)
 
@@ -218,6 +220,10 @@ void		 task_do_drain(struct task *);
 void		 task_do_stopped(struct task *);
 void		 task_do_vm_died(struct task *);
 void		 task_do_delete(struct task *);
+int		 task_do_pause(struct task *, bool resume, struct err *);
+void		 task_do_paused(struct task *, bool resumed);
+void		 task_do_pause_failed(struct task *);
+void		 task_do_answer_pending(struct task *, const char *why);
 void		 task_do_deleted(struct task *);
 
 /* ---- events to containerd (events.c) ---------------------------------- */

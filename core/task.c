@@ -474,6 +474,71 @@ task_do_kill(struct task *t, const void *data, struct err *err)
 	return 0;
 }
 
+/* ---- pause, resume --------------------------------------------------- */
+
+static void
+task_paused_cb(const struct proto_reply *rep, void *arg)
+{
+	task_agent_result(arg, rep, TASK_EV_AGENT_PAUSED);
+}
+
+static void
+task_resumed_cb(const struct proto_reply *rep, void *arg)
+{
+	task_agent_result(arg, rep, TASK_EV_AGENT_RESUMED);
+}
+
+/* Freeze or thaw the container in the guest (the agent's cgroup). */
+int
+task_do_pause(struct task *t, bool resume, struct err *err)
+{
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+
+	ref.container_id = t->id;
+	if (task_agent_call(t, resume ? "ResumeContainer" : "PauseContainer",
+	    &ref.base, &google__protobuf__empty__descriptor, TASK_RPC_MS,
+	    resume ? task_resumed_cb : task_paused_cb, t) == 0)
+		return err_set(err, ERR_CLOSED, "agent channel closed");
+	reactor_timer_start(t->timer, TASK_RPC_MS, false);
+	return 0;
+}
+
+void
+task_do_paused(struct task *t, bool resumed)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	Containerd__Events__TaskPaused p = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
+	Containerd__Events__TaskResumed r =
+	    CONTAINERD__EVENTS__TASK_RESUMED__INIT;
+
+	reactor_timer_stop(t->timer);
+	if (t->pending != NULL)
+		proto_call_reply(TAKE_PTR(t->pending), &e.base);
+	p.container_id = r.container_id = t->id;
+	if (resumed)
+		task_publish(t, "/tasks/resumed", "containerd.events."
+		    "TaskResumed", &r.base);
+	else
+		task_publish(t, "/tasks/paused", "containerd.events.TaskPaused",
+		    &p.base);
+}
+
+void
+task_do_answer_pending(struct task *t, const char *why)
+{
+	if (t->pending != NULL)
+		proto_call_fail(TAKE_PTR(t->pending), PROTO_FAILED_PRECONDITION,
+		    "task %s: %s", t->id, why);
+}
+
+void
+task_do_pause_failed(struct task *t)
+{
+	reactor_timer_stop(t->timer);
+	task_do_answer_pending(t, t->error[0] != '\0' ? t->error :
+	    "timed out");
+}
+
 /* ---- exit, stop, delete ---------------------------------------------- */
 
 void
@@ -526,6 +591,7 @@ task_do_stopped(struct task *t)
 void
 task_do_vm_died(struct task *t)
 {
+	task_do_answer_pending(t, "its VM died");
 	if (t->exited_ns == 0) {
 		t->exit_status = 137;
 		t->exited_ns = time_real_ns();

@@ -5,6 +5,8 @@
  *   NEW --CREATE--> CREATING (rootfs mounted, VM booting)
  *     --VM_READY--> (agent CreateContainer) --AGENT_CREATED--> CREATED
  *   CREATED --START--> STARTING --AGENT_STARTED--> RUNNING
+ *   RUNNING --PAUSE--> PAUSING --AGENT_PAUSED--> PAUSED
+ *     --RESUME--> RESUMING --AGENT_RESUMED--> RUNNING
  *   RUNNING --EXITED--> EXITING (output drains into the fifos)
  *     --IO_DRAINED--> STOPPED (Waits answered, TaskExit published)
  *   STOPPED --DELETE--> DELETING (VM stopped, rootfs unmounted)
@@ -152,6 +154,58 @@ task_act_deleted(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
+static int
+task_act_pause(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	return task_do_pause(TASK(m), false, err);
+}
+
+static int
+task_act_resume(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	return task_do_pause(TASK(m), true, err);
+}
+
+static int
+task_act_paused(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_paused(TASK(m), false);
+	return 0;
+}
+
+static int
+task_act_resumed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_paused(TASK(m), true);
+	return 0;
+}
+
+static int
+task_act_pause_failed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_pause_failed(TASK(m));
+	return 0;
+}
+
+/* The process exited while a pause or resume was in flight. */
+static int
+task_act_exited_midway(struct fsm *m, const void *data, struct err *err)
+{
+	(void)err;
+	task_do_answer_pending(TASK(m), "the process exited");
+	task_do_record_exit(TASK(m), data);
+	task_do_drain(TASK(m));
+	return 0;
+}
+
 /* An exit that arrives while Start is in flight: note it, act later. */
 static bool
 task_guard_exited(const struct fsm *m, const void *data)
@@ -195,11 +249,40 @@ static const struct fsm_row task_fsm_rows[] = {
 
 	FSM_ROW(S(RUNNING), E(KILL), NULL, task_act_kill, FSM_SAME),
 	FSM_ROW(S(RUNNING), E(EXITED), NULL, task_act_exited, S(EXITING)),
+	FSM_ROW(S(RUNNING), E(PAUSE), NULL, task_act_pause, S(PAUSING)),
+
+	FSM_ROW(S(PAUSING), E(AGENT_PAUSED), NULL, task_act_paused,
+	    S(PAUSED)),
+	FSM_ROW(S(PAUSING), E(AGENT_FAILED), NULL, task_act_pause_failed,
+	    S(RUNNING)),
+	FSM_ROW(S(PAUSING), E(TIMEOUT), NULL, task_act_pause_failed,
+	    S(RUNNING)),
+	FSM_ROW(S(PAUSING), E(EXITED), NULL, task_act_exited_midway,
+	    S(EXITING)),
+	FSM_ROW(S(PAUSING), E(KILL), NULL, task_act_kill, FSM_SAME),
+
+	FSM_ROW(S(PAUSED), E(RESUME), NULL, task_act_resume, S(RESUMING)),
+	FSM_ROW(S(PAUSED), E(KILL), NULL, task_act_kill, FSM_SAME),
+	FSM_ROW(S(PAUSED), E(EXITED), NULL, task_act_exited, S(EXITING)),
+
+	FSM_ROW(S(RESUMING), E(AGENT_RESUMED), NULL, task_act_resumed,
+	    S(RUNNING)),
+	FSM_ROW(S(RESUMING), E(AGENT_FAILED), NULL, task_act_pause_failed,
+	    S(PAUSED)),
+	FSM_ROW(S(RESUMING), E(TIMEOUT), NULL, task_act_pause_failed,
+	    S(PAUSED)),
+	FSM_ROW(S(RESUMING), E(EXITED), NULL, task_act_exited_midway,
+	    S(EXITING)),
+	FSM_ROW(S(RESUMING), E(KILL), NULL, task_act_kill, FSM_SAME),
 
 	FSM_ROW(S(EXITING), E(IO_DRAINED), NULL, task_act_stopped,
 	    S(STOPPED)),
 	FSM_ROW(S(EXITING), E(TIMEOUT), NULL, task_act_stopped, S(STOPPED)),
 	FSM_ROW(S(EXITING), E(KILL), NULL, task_act_kill_finished, FSM_SAME),
+	/* Answers to a pause or resume the exit overtook. */
+	FSM_ROW(S(EXITING), E(AGENT_PAUSED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(EXITING), E(AGENT_RESUMED), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(EXITING), E(AGENT_FAILED), NULL, NULL, FSM_SAME),
 
 	FSM_ROW(S(STOPPED), E(KILL), NULL, task_act_kill_finished, FSM_SAME),
 	FSM_ROW(S(STOPPED), E(DELETE), NULL, task_act_delete, S(DELETING)),
@@ -225,6 +308,9 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(CREATED), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
 	FSM_ROW(S(STARTING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
 	FSM_ROW(S(RUNNING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(PAUSING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(PAUSED), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
+	FSM_ROW(S(RESUMING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
 	FSM_ROW(S(EXITING), E(VM_DIED), NULL, task_act_stopped, S(STOPPED)),
 
 	/* A failed action was answered by its caller; the state holds. */
@@ -235,7 +321,7 @@ static const struct fsm_row task_fsm_rows[] = {
 
 const struct fsm_def task_fsm_def = {
 	.name = "task",
-	.version = 1,
+	.version = 2,
 	.state_names = task_state_names,
 	.nstates = TASK_ST__COUNT,
 	.event_names = task_event_names,
@@ -247,6 +333,7 @@ const struct fsm_def task_fsm_def = {
 	.timeout_event = TASK_EV_TIMEOUT,
 	.terminal = FSM_BIT(TASK_ST_DELETED),
 	.waiting = FSM_BIT(TASK_ST_CREATING) | FSM_BIT(TASK_ST_STARTING) |
+	    FSM_BIT(TASK_ST_PAUSING) | FSM_BIT(TASK_ST_RESUMING) |
 	    FSM_BIT(TASK_ST_EXITING) | FSM_BIT(TASK_ST_DELETING),
 };
 FSM_REGISTER(task_fsm_def);

@@ -106,6 +106,11 @@ task_status(const struct task *t)
 	case TASK_ST_CREATING:
 	case TASK_ST_CREATED:
 		return CONTAINERD__V1__TYPES__STATUS__CREATED;
+	case TASK_ST_PAUSING:
+		return CONTAINERD__V1__TYPES__STATUS__PAUSING;
+	case TASK_ST_PAUSED:
+	case TASK_ST_RESUMING:
+		return CONTAINERD__V1__TYPES__STATUS__PAUSED;
 	case TASK_ST_STARTING:
 	case TASK_ST_RUNNING:
 	case TASK_ST_EXITING:
@@ -179,6 +184,90 @@ h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 
 	if (t != NULL && task_event(t, TASK_EV_KILL, &k, &err) < 0)
 		reply_err(call, &err);
+}
+
+/* Pause, Resume: the task's table decides; the agent answers later. */
+static void
+pause_resume(struct proto_call *call, const char *id, struct shim *s,
+    int ev)
+{
+	struct task *t = find_task(s, call, id, NULL);
+	struct err err;
+
+	if (t == NULL)
+		return;
+	if (t->pending != NULL)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "task %s: another operation is in progress", t->id);
+	t->pending = call;
+	if (task_event(t, ev, NULL, &err) < 0) {
+		t->pending = NULL;
+		reply_err(call, &err);
+	}
+}
+
+static void
+h_pause(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__PauseRequest *req = (const void *)m;
+
+	pause_resume(call, req->id, arg, TASK_EV_PAUSE);
+}
+
+static void
+h_resume(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__ResumeRequest *req = (const void *)m;
+
+	pause_resume(call, req->id, arg, TASK_EV_RESUME);
+}
+
+/*
+ * The guest's metrics, re-packed as the Any ctr decodes. The guest is not
+ * trusted to be brief: an answer larger than a sane metrics message is
+ * refused rather than passed on.
+ */
+static void
+stats_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__StatsResponse *sr = (const void *)rep->msg;
+	Containerd__Task__V2__StatsResponse r =
+	    CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
+	Google__Protobuf__Any any;
+	struct proto_call *call = arg;
+
+	if (rep->code != PROTO_OK || sr == NULL || sr->metrics == NULL)
+		return (void)proto_call_fail(call, PROTO_NOT_FOUND, "stats: "
+		    "%s: not found", rep->code != PROTO_OK ? rep->message :
+		    "no metrics");
+	if (protobuf_c_message_get_packed_size(&sr->metrics->base) > 65536)
+		return (void)proto_call_fail(call, PROTO_INTERNAL, "stats: "
+		    "the guest's answer is too large");
+	proto_any_pack(&any, "io.containerd.cgroups.v2.Metrics",
+	    &sr->metrics->base);
+	r.stats = &any;
+	proto_call_reply(call, &r.base);
+	proto_any_clear(&any);
+}
+
+static void
+h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__StatsRequest *req = (const void *)m;
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+	struct task *t = find_task(arg, call, req->id, NULL);
+	struct proto_call_opts o = { 10000, NULL };
+	struct err err;
+
+	if (t == NULL)
+		return;
+	ref.container_id = t->id;
+	if (t->vm == NULL || t->vm->conn == NULL ||
+	    proto_conn_call(t->vm->conn, "kiln.agent.v1.Agent", "Stats",
+	    &ref.base, &kiln__agent__v1__stats_response__descriptor, &o,
+	    stats_cb, call, &err) == 0)
+		proto_call_fail(call, PROTO_NOT_FOUND, "task %s: no VM to "
+		    "measure: not found", t->id);
 }
 
 static void
@@ -307,8 +396,8 @@ const struct proto_method shim_task_methods[] = {
 	{ "Start", D(start_request), h_start },
 	{ "Delete", D(delete_request), h_delete },
 	{ "Pids", D(pids_request), h_pids },
-	{ "Pause", D(pause_request), h_unimplemented },
-	{ "Resume", D(resume_request), h_unimplemented },
+	{ "Pause", D(pause_request), h_pause },
+	{ "Resume", D(resume_request), h_resume },
 	{ "Checkpoint", D(checkpoint_task_request), h_unimplemented },
 	{ "Kill", D(kill_request), h_kill },
 	{ "Exec", D(exec_process_request), h_unimplemented },
@@ -316,7 +405,7 @@ const struct proto_method shim_task_methods[] = {
 	{ "CloseIO", D(close_iorequest), h_close_io },
 	{ "Update", D(update_task_request), h_unimplemented },
 	{ "Wait", D(wait_request), h_wait },
-	{ "Stats", D(stats_request), h_unimplemented },
+	{ "Stats", D(stats_request), h_stats },
 	{ "Connect", D(connect_request), h_connect },
 	{ "Shutdown", D(shutdown_request), h_shutdown },
 };

@@ -152,7 +152,7 @@ action_can_fail(const struct fsm_row *r)
 {
 	static const char *const fallible[] = { "task_act_create",
 	    "task_act_start", "task_act_kill", "task_act_kill_finished",
-	    "vm_act_spawn" };
+	    "task_act_pause", "task_act_resume", "vm_act_spawn" };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fallible); i++)
@@ -192,7 +192,8 @@ task_effects(const struct fsm_row *r, struct ms *s)
 	/* CreateContainer and WaitProcess go out; StartProcess likewise. */
 	if (action_is(r, "task_act_agent_create"))
 		s->pend_create = s->pend_wait = 1;
-	if (action_is(r, "task_act_start"))
+	if (action_is(r, "task_act_start") || action_is(r, "task_act_pause") ||
+	    action_is(r, "task_act_resume"))
 		s->pend_start = 1;
 }
 
@@ -335,7 +336,12 @@ world_sends_task(const struct ms *s, int ev)
 	case TASK_EV_AGENT_CREATED:
 		return s->pend_create && open;
 	case TASK_EV_AGENT_STARTED:
+	case TASK_EV_AGENT_PAUSED:
+	case TASK_EV_AGENT_RESUMED:
 		return s->pend_start && open;
+	case TASK_EV_PAUSE:
+	case TASK_EV_RESUME:
+		return true;
 	case TASK_EV_AGENT_FAILED:
 		return s->pend_create || s->pend_start;
 	case TASK_EV_EXITED:
@@ -391,7 +397,8 @@ model_violation(const struct model *m, const struct ms *s)
 		return "ExitPublishedOnce";
 	if (s->vm == VM_ST_STOPPED && !news && (s->task == TASK_ST_CREATING ||
 	    s->task == TASK_ST_CREATED || s->task == TASK_ST_STARTING ||
-	    s->task == TASK_ST_RUNNING))
+	    s->task == TASK_ST_RUNNING || s->task == TASK_ST_PAUSING ||
+	    s->task == TASK_ST_PAUSED || s->task == TASK_ST_RESUMING))
 		return "NoRunningTaskWithStoppedVM";
 	/* A VM still NEW was never spawned: there is nothing to stop. */
 	if (s->task == TASK_ST_DELETED && s->vm != VM_ST_STOPPED &&
@@ -410,7 +417,8 @@ model_answered(struct ms *s, int ev)
 	if (ev == TASK_EV_AGENT_CREATED ||
 	    (ev == TASK_EV_AGENT_FAILED && s->pend_create))
 		s->pend_create = 0;
-	else if (ev == TASK_EV_AGENT_STARTED || ev == TASK_EV_AGENT_FAILED)
+	else if (ev == TASK_EV_AGENT_STARTED || ev == TASK_EV_AGENT_FAILED ||
+	    ev == TASK_EV_AGENT_PAUSED || ev == TASK_EV_AGENT_RESUMED)
 		s->pend_start = 0;
 	else if (ev == TASK_EV_EXITED)
 		s->pend_wait = 0;

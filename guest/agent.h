@@ -32,6 +32,7 @@
 #define AGENT_MAX_SPEC		(1024 * 1024)
 #define AGENT_HELPER_MS		30000	/* crun create/start/delete */
 #define AGENT_DRAIN_MS		30000	/* no output progress after exit */
+#define AGENT_FREEZE_MS		10000	/* cgroup freezer to report frozen */
 
 struct agent;
 struct agent_container;
@@ -56,10 +57,11 @@ extern const struct fsm_def agent_proc_fsm_def;
 /* ---- container machine (agent_container_fsm.c) ----------------------- */
 
 #define AGENT_CTR_STATES(X, P) X(P, NEW) X(P, PREPARED) X(P, ACTIVE) \
-	X(P, STOPPED) X(P, REMOVING) X(P, REMOVED)
+	X(P, PAUSING) X(P, PAUSED) X(P, STOPPED) X(P, REMOVING) X(P, REMOVED)
 #define AGENT_CTR_EVENTS(X, P) X(P, PREPARE) X(P, INIT_CREATED) \
-	X(P, INIT_STOPPED) X(P, EXEC) X(P, REMOVE) X(P, HELPER_OK) \
-	X(P, HELPER_FAILED) \
+	X(P, INIT_STOPPED) X(P, EXEC) X(P, PAUSE) X(P, FROZEN) X(P, RESUME) \
+	X(P, REMOVE) \
+	X(P, HELPER_OK) X(P, HELPER_FAILED) \
 	X(P, TIMEOUT) X(P, FAIL)
 
 enum agent_ctr_state {
@@ -129,7 +131,8 @@ struct agent_container {
 	pid_t			 helper_pid;
 	struct reactor_child	*helper;
 	struct reactor_timer	*timer;
-	struct proto_call	*pending;	/* RemoveContainer */
+	struct proto_call	*pending;	/* Remove or Pause */
+	struct reactor_timer	*freeze_poll;	/* PAUSING: cgroup.events */
 	bool			 dead;		/* freed on the next turn */
 };
 TAILQ_HEAD(agent_container_q, agent_container);
@@ -234,6 +237,10 @@ int		 agent_ctr_event(struct agent_container *, int ev,
 
 /* Container and process file locations. */
 char		*agent_path(const struct agent_container *, const char *name);
+
+/* agent_stats.c: answer call with the container's cgroup v2 metrics;
+ * -1 if its cgroup is gone (the caller answers NOT_FOUND). */
+int		 agent_stats_reply(struct agent_container *, struct proto_call *);
 
 /* agent_stdio.c */
 int		 agent_stdio_open(struct agent_process *, int child[3],

@@ -30,6 +30,33 @@ agent_container_find(struct agent *a, const char *id)
 
 static void	agent_ctr_timer_cb(void *);
 
+/*
+ * PAUSING: the freezer works asynchronously; cgroup.events says
+ * "frozen 1" once every process is stopped. Polled, for a few seconds.
+ */
+static void
+agent_ctr_freeze_poll_cb(void *arg)
+{
+	struct agent_container *c = arg;
+	char path[256], line[64];
+	bool frozen = false;
+	struct err err;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.events",
+	    AGENT_CGROUP_PARENT, c->id);
+	if ((f = fopen(path, "re")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strcmp(line, "frozen 1\n") == 0)
+				frozen = true;
+		fclose(f);
+	}
+	if (frozen) {
+		reactor_timer_stop(c->freeze_poll);
+		(void)agent_ctr_event(c, AGENT_CTR_EV_FROZEN, &err);
+	}
+}
+
 struct agent_container *
 agent_container_new(struct agent *a, const char *id)
 {
@@ -41,6 +68,7 @@ agent_container_new(struct agent *a, const char *id)
 	c->rootfs = xasprintf("%s/rootfs", c->dir);
 	TAILQ_INIT(&c->procs);
 	c->timer = reactor_timer_new(a->r, agent_ctr_timer_cb, c);
+	c->freeze_poll = reactor_timer_new(a->r, agent_ctr_freeze_poll_cb, c);
 	fsm_init(&c->fsm, &agent_ctr_fsm_def, a->env, id, c);
 	TAILQ_INSERT_TAIL(&a->containers, c, entry);
 	a->ncontainers++;
@@ -61,6 +89,7 @@ agent_container_free(struct agent_container *c)
 	reactor_defer_cancel(c->a->r, c);
 	reactor_child_free(c->helper);
 	reactor_timer_free(c->timer);
+	reactor_timer_free(c->freeze_poll);
 	if (c->pending != NULL)
 		proto_call_fail(c->pending, PROTO_UNAVAILABLE, "container gone");
 	fsm_fini(&c->fsm);

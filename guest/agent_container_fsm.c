@@ -4,6 +4,7 @@
  *
  *   NEW --PREPARE--> PREPARED (rootfs mounted over 9p, config.json written)
  *   PREPARED --INIT_CREATED--> ACTIVE --INIT_STOPPED--> STOPPED
+ *   ACTIVE --PAUSE--> PAUSING --FROZEN--> PAUSED --RESUME--> ACTIVE
  *   STOPPED --REMOVE--> REMOVING (crun delete) --HELPER_OK--> REMOVED
  *
  * REMOVE of a container whose init still runs has no row: the host gets
@@ -11,6 +12,7 @@
  * the object is freed on the next loop turn.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,6 +135,92 @@ ctr_act_cleanup(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
+/*
+ * Pause: the cgroup v2 freezer of the container (what crun pause does),
+ * so a paused container's processes get no CPU at all.
+ */
+static int
+ctr_freeze(struct agent_container *c, const char *value, struct err *err)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.freeze",
+	    AGENT_CGROUP_PARENT, c->id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, value, 1) < 0) {
+		err_set(err, errno, "%s: %m", path);
+		close_fd(&fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+ctr_act_freeze(struct fsm *m, const void *data, struct err *err)
+{
+	struct agent_container *c = CTR(m);
+
+	(void)data;
+	if (ctr_freeze(c, "1", err) < 0)
+		return -1;
+	reactor_timer_start(c->freeze_poll, 10, true);
+	reactor_timer_start(c->timer, AGENT_FREEZE_MS, false);
+	return 0;
+}
+
+static void
+ctr_answer(struct agent_container *c, const char *error)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	reactor_timer_stop(c->timer);
+	reactor_timer_stop(c->freeze_poll);
+	if (c->pending == NULL)
+		return;
+	if (error == NULL)
+		proto_call_reply(TAKE_PTR(c->pending), &e.base);
+	else
+		proto_call_fail(TAKE_PTR(c->pending), PROTO_UNKNOWN, "%s",
+		    error);
+}
+
+static int
+ctr_act_frozen(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	ctr_answer(CTR(m), NULL);
+	return 0;
+}
+
+/* Never reported frozen: give up and thaw what was frozen. */
+static int
+ctr_act_freeze_failed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)ctr_freeze(CTR(m), "0", err);
+	ctr_answer(CTR(m), "the container did not freeze in time");
+	return 0;
+}
+
+static int
+ctr_act_stopped_pausing(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	ctr_answer(CTR(m), "the container exited");
+	return 0;
+}
+
+static int
+ctr_act_thaw(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	return ctr_freeze(CTR(m), "0", err);
+}
+
 #define S(x)	AGENT_CTR_ST_##x
 #define E(x)	AGENT_CTR_EV_##x
 static const struct fsm_row agent_ctr_fsm_rows[] = {
@@ -145,6 +233,16 @@ static const struct fsm_row agent_ctr_fsm_rows[] = {
 
 	FSM_ROW(S(ACTIVE), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
 	FSM_ROW(S(ACTIVE), E(EXEC), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(ACTIVE), E(PAUSE), NULL, ctr_act_freeze, S(PAUSING)),
+
+	FSM_ROW(S(PAUSING), E(FROZEN), NULL, ctr_act_frozen, S(PAUSED)),
+	FSM_ROW(S(PAUSING), E(TIMEOUT), NULL, ctr_act_freeze_failed,
+	    S(ACTIVE)),
+	FSM_ROW(S(PAUSING), E(INIT_STOPPED), NULL, ctr_act_stopped_pausing,
+	    S(STOPPED)),
+
+	FSM_ROW(S(PAUSED), E(RESUME), NULL, ctr_act_thaw, S(ACTIVE)),
+	FSM_ROW(S(PAUSED), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
 
 	FSM_ROW(S(STOPPED), E(REMOVE), NULL, ctr_act_remove, S(REMOVING)),
 
@@ -162,7 +260,7 @@ static const struct fsm_row agent_ctr_fsm_rows[] = {
 
 const struct fsm_def agent_ctr_fsm_def = {
 	.name = "agent_container",
-	.version = 1,
+	.version = 2,
 	.state_names = agent_ctr_state_names,
 	.nstates = AGENT_CTR_ST__COUNT,
 	.event_names = agent_ctr_event_names,
@@ -173,7 +271,8 @@ const struct fsm_def agent_ctr_fsm_def = {
 	.fail_event = AGENT_CTR_EV_FAIL,
 	.timeout_event = AGENT_CTR_EV_TIMEOUT,
 	.terminal = FSM_BIT(AGENT_CTR_ST_REMOVED),
-	.waiting = FSM_BIT(AGENT_CTR_ST_REMOVING),
+	.waiting = FSM_BIT(AGENT_CTR_ST_PAUSING) |
+	    FSM_BIT(AGENT_CTR_ST_REMOVING),
 };
 FSM_REGISTER(agent_ctr_fsm_def);
 

@@ -373,6 +373,61 @@ h_remove(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static void
+h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Kiln__Agent__V1__ContainerRef *req = (const void *)m;
+	struct agent_container *c;
+
+	if (!agent_enter(arg, call) ||
+	    (c = lookup_container(arg, call, req->container_id)) == NULL)
+		return;
+	if (agent_stats_reply(c, call) < 0)
+		proto_call_fail(call, PROTO_NOT_FOUND, "container %s: no "
+		    "cgroup: not found", c->id);
+}
+
+/*
+ * Pause and resume are container events: the table says when. A pause is
+ * answered once the freezer reports the container frozen.
+ */
+static void
+pause_resume(struct proto_call *call, const ProtobufCMessage *m, void *arg,
+    int ev)
+{
+	const Kiln__Agent__V1__ContainerRef *req = (const void *)m;
+	struct agent_container *c;
+	struct err err;
+
+	if (!agent_enter(arg, call) ||
+	    (c = lookup_container(arg, call, req->container_id)) == NULL)
+		return;
+	if (c->pending != NULL)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "container %s: busy", c->id);
+	if (ev == AGENT_CTR_EV_PAUSE)
+		c->pending = call;
+	if (agent_ctr_event(c, ev, &err) < 0) {
+		if (ev == AGENT_CTR_EV_PAUSE)
+			c->pending = NULL;
+		return reply_err(call, &err);
+	}
+	if (ev != AGENT_CTR_EV_PAUSE)
+		reply_empty(call);
+}
+
+static void
+h_pause(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	pause_resume(call, m, arg, AGENT_CTR_EV_PAUSE);
+}
+
+static void
+h_resume(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	pause_resume(call, m, arg, AGENT_CTR_EV_RESUME);
+}
+
+static void
 h_next_event(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	struct agent *a = arg;
@@ -431,11 +486,11 @@ const struct proto_method agent_methods[] = {
 	{ "WaitProcess", D(process_ref), h_wait },
 	{ "ProcessState", D(process_ref), h_state },
 	{ "ListPids", D(container_ref), h_pids },
-	{ "PauseContainer", D(container_ref), h_unimplemented },
-	{ "ResumeContainer", D(container_ref), h_unimplemented },
+	{ "PauseContainer", D(container_ref), h_pause },
+	{ "ResumeContainer", D(container_ref), h_resume },
 	{ "CloseStdin", D(process_ref), h_close_stdin },
 	{ "ResizePty", D(resize_pty_request), h_unimplemented },
-	{ "Stats", D(container_ref), h_unimplemented },
+	{ "Stats", D(container_ref), h_stats },
 	{ "RemoveContainer", D(container_ref), h_remove },
 	{ "NextEvent", D(next_event_request), h_next_event },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_shutdown },

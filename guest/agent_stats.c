@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Container metrics, read from the container's cgroup v2 files in the
+ * guest (cpu.stat, memory.*, pids.*, io.stat) into the
+ * io.containerd.cgroups.v2.Metrics that ctr task metrics decodes.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "guest/agent.h"
+
+#define MAX_IO_ENTRIES	16
+
+/* "key value" lines of a cgroup file mapped onto uint64 fields. */
+struct stat_field {
+	const char	*key;
+	size_t		 off;
+};
+
+#define CPU(f)	{ #f, offsetof(Io__Containerd__Cgroups__V2__CPUStat, f) }
+static const struct stat_field cpu_fields[] = {
+	CPU(usage_usec), CPU(user_usec), CPU(system_usec), CPU(nr_periods),
+	CPU(nr_throttled), CPU(throttled_usec),
+};
+#undef CPU
+
+#define MEM(f)	{ #f, offsetof(Io__Containerd__Cgroups__V2__MemoryStat, f) }
+static const struct stat_field mem_fields[] = {
+	MEM(anon), MEM(file), MEM(kernel_stack), MEM(slab), MEM(sock),
+	MEM(shmem), MEM(file_mapped), MEM(file_dirty), MEM(file_writeback),
+	MEM(anon_thp), MEM(inactive_anon), MEM(active_anon),
+	MEM(inactive_file), MEM(active_file), MEM(unevictable),
+	MEM(slab_reclaimable), MEM(slab_unreclaimable), MEM(pgfault),
+	MEM(pgmajfault), MEM(workingset_refault), MEM(workingset_activate),
+	MEM(workingset_nodereclaim), MEM(pgrefill), MEM(pgscan), MEM(pgsteal),
+	MEM(pgactivate), MEM(pgdeactivate), MEM(pglazyfree), MEM(pglazyfreed),
+	MEM(thp_fault_alloc), MEM(thp_collapse_alloc),
+};
+#undef MEM
+
+#define EVT(f)	{ #f, offsetof(Io__Containerd__Cgroups__V2__MemoryEvents, f) }
+static const struct stat_field event_fields[] = {
+	EVT(low), EVT(high), EVT(max), EVT(oom), EVT(oom_kill),
+};
+#undef EVT
+
+static FILE *
+cg_open(const char *cid, const char *file)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/%s",
+	    AGENT_CGROUP_PARENT, cid, file);
+	return fopen(path, "re");
+}
+
+static void
+cg_keyed(const char *cid, const char *file, const struct stat_field *fs,
+    size_t n, void *base)
+{
+	char key[64];
+	unsigned long long v;
+	FILE *f = cg_open(cid, file);
+	size_t i;
+
+	if (f == NULL)
+		return;
+	while (fscanf(f, "%63s %llu", key, &v) == 2)
+		for (i = 0; i < n; i++)
+			if (strcmp(key, fs[i].key) == 0)
+				*(uint64_t *)(void *)((char *)base +
+				    fs[i].off) = v;
+	fclose(f);
+}
+
+/* One number, or "max" (no limit: containerd's math.MaxUint64). */
+static uint64_t
+cg_value(const char *cid, const char *file)
+{
+	char word[32] = "";
+	FILE *f = cg_open(cid, file);
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%31s", word) != 1)
+		word[0] = '\0';
+	fclose(f);
+	if (strcmp(word, "max") == 0)
+		return UINT64_MAX;
+	return strtoull(word, NULL, 10);
+}
+
+/* io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...". */
+static size_t
+cg_io(const char *cid, Io__Containerd__Cgroups__V2__IOEntry *e, size_t max)
+{
+	char line[512];
+	FILE *f = cg_open(cid, "io.stat");
+	size_t n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof line, f) != NULL) {
+		unsigned long long maj, min, rb = 0, wb = 0, ri = 0, wi = 0;
+		char *p;
+
+		if (sscanf(line, "%llu:%llu", &maj, &min) != 2)
+			continue;
+		if ((p = strstr(line, "rbytes=")) != NULL)
+			rb = strtoull(p + 7, NULL, 10);
+		if ((p = strstr(line, "wbytes=")) != NULL)
+			wb = strtoull(p + 7, NULL, 10);
+		if ((p = strstr(line, "rios=")) != NULL)
+			ri = strtoull(p + 5, NULL, 10);
+		if ((p = strstr(line, "wios=")) != NULL)
+			wi = strtoull(p + 5, NULL, 10);
+		io__containerd__cgroups__v2__ioentry__init(&e[n]);
+		e[n].major = maj;
+		e[n].minor = min;
+		e[n].rbytes = rb;
+		e[n].wbytes = wb;
+		e[n].rios = ri;
+		e[n].wios = wi;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int
+agent_stats_reply(struct agent_container *c, struct proto_call *call)
+{
+	Io__Containerd__Cgroups__V2__Metrics m =
+	    IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+	Io__Containerd__Cgroups__V2__PidsStat pids =
+	    IO__CONTAINERD__CGROUPS__V2__PIDS_STAT__INIT;
+	Io__Containerd__Cgroups__V2__CPUStat cpu =
+	    IO__CONTAINERD__CGROUPS__V2__CPUSTAT__INIT;
+	Io__Containerd__Cgroups__V2__MemoryStat mem =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+	Io__Containerd__Cgroups__V2__MemoryEvents ev =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_EVENTS__INIT;
+	Io__Containerd__Cgroups__V2__IOStat io =
+	    IO__CONTAINERD__CGROUPS__V2__IOSTAT__INIT;
+	Io__Containerd__Cgroups__V2__IOEntry entries[MAX_IO_ENTRIES];
+	Io__Containerd__Cgroups__V2__IOEntry *eptr[MAX_IO_ENTRIES];
+	Kiln__Agent__V1__StatsResponse r = KILN__AGENT__V1__STATS_RESPONSE__INIT;
+	FILE *probe = cg_open(c->id, "cgroup.procs");
+	size_t i;
+
+	if (probe == NULL)
+		return -1;
+	fclose(probe);
+	pids.current = cg_value(c->id, "pids.current");
+	pids.limit = cg_value(c->id, "pids.max");
+	cg_keyed(c->id, "cpu.stat", cpu_fields, ARRAY_SIZE(cpu_fields), &cpu);
+	cg_keyed(c->id, "memory.stat", mem_fields, ARRAY_SIZE(mem_fields),
+	    &mem);
+	cg_keyed(c->id, "memory.events", event_fields,
+	    ARRAY_SIZE(event_fields), &ev);
+	mem.usage = cg_value(c->id, "memory.current");
+	mem.usage_limit = cg_value(c->id, "memory.max");
+	mem.swap_usage = cg_value(c->id, "memory.swap.current");
+	mem.swap_limit = cg_value(c->id, "memory.swap.max");
+	io.n_usage = cg_io(c->id, entries, MAX_IO_ENTRIES);
+	for (i = 0; i < io.n_usage; i++)
+		eptr[i] = &entries[i];
+	io.usage = eptr;
+	m.pids = &pids;
+	m.cpu = &cpu;
+	m.memory = &mem;
+	m.memory_events = &ev;
+	m.io = &io;
+	r.metrics = &m;
+	proto_call_reply(call, &r.base);
+	return 0;
+}

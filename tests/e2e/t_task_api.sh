@@ -1,0 +1,84 @@
+#!/bin/bash
+# tests/e2e/t_task_api.sh -- Pause/Resume and metrics through containerd.
+#
+# A busy container is paused (ctr task ls says PAUSED, /tasks/paused is
+# published, its guest CPU time stops growing), resumed (RUNNING again,
+# /tasks/resumed, CPU time grows), measured with ctr task metrics (real
+# cgroup v2 numbers from the guest), then killed and deleted.
+set -uo pipefail
+
+HERE=$(cd "$(dirname -- "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+source "$HERE/lib/tap.sh"
+source "$HERE/lib/containerd.sh"
+BUILD=${KILN_BUILD:-$ROOT/build/debug}
+IMAGE=docker.io/kiln/busybox:latest
+export KILN_GUEST_DIR=$ROOT/build/guest
+EVENTS_PID=
+
+cleanup() {
+	[[ -n $EVENTS_PID ]] && kill "$EVENTS_PID" 2>/dev/null
+	kiln_containerd_stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+dir=$(mktemp -d /tmp/kiln-api-XXXXXX)
+kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
+	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
+	kiln_ctr images import "$dir/bb.tar" >/dev/null
+ok $? "private containerd up, image imported"
+ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
+status() { ctr_ task ls | awk '$1 == "busy" {print $3}'; }
+usage_usec() { ctr_ task metrics busy | awk '$1 == "cpu.usage_usec" {print $2}'; }
+timeout -s KILL 300 ctr -a "$KILN_CTR_SOCK" events >"$dir/events" 2>&1 &
+EVENTS_PID=$!
+
+ctr_ run -d --runtime io.containerd.kiln.v1 "$IMAGE" busy \
+	sh -c 'while :; do :; done' >/dev/null
+ok $? "a busy container runs detached"
+ctr_ task metrics busy >"$dir/metrics" 2>&1
+ok $? "ctr task metrics answers"
+diag "$(head -20 "$dir/metrics")"
+grep -q '^memory.usage ' "$dir/metrics" &&
+	awk '$1 == "memory.usage" && $2 > 0 {f=1} END {exit !f}' "$dir/metrics"
+ok $? "metrics: memory.usage is a real number"
+awk '$1 == "pids.current" && $2 >= 1 {f=1} END {exit !f}' "$dir/metrics"
+ok $? "metrics: pids.current counts the container's processes"
+grows() {
+	local a b
+	a=$(usage_usec); b=$(usage_usec)
+	[[ -n $a && -n $b && $b -gt $a ]]
+}
+wait_for 60 grows
+ok $? "metrics: cpu.usage_usec grows while it spins"
+
+ctr_ task pause busy
+ok $? "ctr task pause"
+[[ $(status) == PAUSED ]]
+ok $? "ctr task ls shows PAUSED"
+a=$(usage_usec)
+for _ in 1 2 3 4 5; do ctr_ task ls >/dev/null; done
+b=$(usage_usec)
+[[ -n $a && $a == "$b" ]]
+ok $? "a paused container uses no guest CPU ($a then $b usec)"
+ctr_ task resume busy
+ok $? "ctr task resume"
+[[ $(status) == RUNNING ]]
+ok $? "ctr task ls shows RUNNING again"
+wait_for 60 grows
+ok $? "CPU time grows again after resume"
+ctr_ task resume busy >/dev/null 2>&1 && rc=1 || rc=0
+ok $rc "resuming a running task is refused"
+
+ctr_ task kill -s SIGKILL busy
+stopped() { [[ $(status) == STOPPED ]]; }
+wait_for 60 stopped
+ok $? "killed: STOPPED"
+ctr_ task delete busy >/dev/null && ctr_ container rm busy
+ok $? "deleted"
+seen() { grep -q '/tasks/paused' "$dir/events" && grep -q '/tasks/resumed' "$dir/events"; }
+wait_for 30 seen
+ok $? "TaskPaused and TaskResumed were published"
+ctr_ task metrics nosuch >/dev/null 2>&1 && rc=1 || rc=0
+ok $rc "metrics of an unknown task fail"
+tap_done
