@@ -158,6 +158,19 @@ enum task_event { TASK_EVENTS(FSM_X_ENUM, TASK_EV_) TASK_EV__COUNT };
 extern const struct fsm_def task_fsm_def;
 
 struct shim;
+struct task;
+
+/* ---- exec processes (exec.c, exec_fsm.c) ------------------------------ */
+
+#define EXEC_STATES(X, P) X(P, NEW) X(P, ADDING) X(P, CREATED) \
+	X(P, STARTING) X(P, RUNNING) X(P, EXITING) X(P, STOPPED) X(P, DELETED)
+#define EXEC_EVENTS(X, P) X(P, ADD) X(P, AGENT_ADDED) X(P, AGENT_FAILED) \
+	X(P, START) X(P, AGENT_STARTED) X(P, KILL) X(P, EXITED) \
+	X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) X(P, TIMEOUT) X(P, FAIL)
+
+enum exec_state { EXEC_STATES(FSM_X_ENUM, EXEC_ST_) EXEC_ST__COUNT };
+enum exec_event { EXEC_EVENTS(FSM_X_ENUM, EXEC_EV_) EXEC_EV__COUNT };
+extern const struct fsm_def exec_fsm_def;
 
 struct task_waiter {
 	TAILQ_ENTRY(task_waiter) entry;
@@ -187,7 +200,53 @@ struct task {
 	uint64_t		 exited_ns;	/* CLOCK_REALTIME, 0: not yet */
 	char			 error[512];
 	uint32_t		 wait_call;	/* agent WaitProcess id */
+	TAILQ_HEAD(, exec_proc)	 execs;
+	int			 nexecs;
 };
+
+/* An exec process of a task (ctr task exec): its own machine. */
+struct exec_proc {
+	struct fsm		 fsm;
+	TAILQ_ENTRY(exec_proc)	 entry;
+	struct task		*t;		/* borrowed: owner */
+	char			 id[PROTO_ID_MAX + 1];
+	char			*stdin_path, *stdout_path, *stderr_path;
+	uint8_t			*process_json;
+	size_t			 process_len;
+	struct core_stdio	*stdio;
+	struct reactor_timer	*timer;
+	struct proto_call	*pending;	/* Exec, Start or Delete */
+	struct task_waiter_q	 waiters;
+	uint32_t		 guest_pid;
+	uint32_t		 exit_status;
+	uint64_t		 exited_ns;
+	char			 error[512];
+	uint32_t		 op_call;	/* agent Exec/Start in flight */
+	uint32_t		 wait_call;	/* agent WaitProcess */
+};
+
+#define SHIM_MAX_EXECS	64
+
+/* exec.c */
+struct exec_proc *exec_new(struct task *, const char *id,
+		    const Containerd__Task__V2__ExecProcessRequest *);
+struct exec_proc *exec_find(struct task *, const char *id);
+void		 exec_free(struct exec_proc *);
+int		 exec_event(struct exec_proc *, int ev, const void *,
+		    struct err *);
+/* exec.c: what exec_fsm.c's actions do. */
+void		 exec_do_add(struct exec_proc *);
+void		 exec_do_added(struct exec_proc *);
+void		 exec_do_add_failed(struct exec_proc *);
+int		 exec_do_start(struct exec_proc *, struct err *);
+void		 exec_do_started(struct exec_proc *);
+void		 exec_do_start_failed(struct exec_proc *);
+int		 exec_do_kill(struct exec_proc *, const void *, struct err *);
+void		 exec_do_record_exit(struct exec_proc *, const void *);
+void		 exec_do_drain(struct exec_proc *);
+void		 exec_do_stopped(struct exec_proc *);
+void		 exec_do_vm_died(struct exec_proc *);
+void		 exec_do_deleted(struct exec_proc *);
 
 /* EXITED's payload. */
 struct task_exit {
@@ -202,6 +261,15 @@ struct task_kill {
 };
 
 /* task.c */
+/* Answer every waiter with status and time; the queue ends empty. */
+void		 core_answer_waiters(struct task_waiter_q *, uint32_t status,
+		    uint64_t exited_ns);
+/* An agent call for the task's VM (timeout 0: none); 0 if no channel. */
+uint32_t	 task_agent_call(struct task *, const char *method,
+		    const ProtobufCMessage *, const ProtobufCMessageDescriptor *,
+		    uint64_t timeout_ms, proto_reply_cb, void *);
+void		 task_publish(struct task *, const char *topic,
+		    const char *type_url, const ProtobufCMessage *);
 struct task	*task_new(struct shim *, const char *id);
 void		 task_free(struct task *);
 int		 task_event(struct task *, int ev, const void *, struct err *);

@@ -36,6 +36,7 @@ task_new(struct shim *shim, const char *id)
 	t->shim = shim;
 	snprintf(t->id, sizeof t->id, "%s", id);
 	TAILQ_INIT(&t->waiters);
+	TAILQ_INIT(&t->execs);
 	t->timer = reactor_timer_new(shim->r, task_timer_cb, t);
 	fsm_init(&t->fsm, &task_fsm_def, shim->env, id, t);
 	return t;
@@ -48,6 +49,8 @@ task_free(struct task *t)
 
 	if (t == NULL)
 		return;
+	while (!TAILQ_EMPTY(&t->execs))
+		exec_free(TAILQ_FIRST(&t->execs));
 	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
 		TAILQ_REMOVE(&t->waiters, w, entry);
 		proto_call_fail(w->call, PROTO_UNAVAILABLE, "shim exiting");
@@ -219,7 +222,7 @@ task_do_create(struct task *t, const void *data, struct err *err)
 /* ---- agent calls ----------------------------------------------------- */
 
 /* timeout_ms 0: the call lasts as long as it must (WaitProcess). */
-static uint32_t
+uint32_t
 task_agent_call(struct task *t, const char *method,
     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp,
     uint64_t timeout_ms, proto_reply_cb cb, void *arg)
@@ -305,7 +308,7 @@ task_do_agent_create(struct task *t)
 	    task_wait_cb, t);
 }
 
-static void
+void
 task_publish(struct task *t, const char *topic, const char *type,
     const ProtobufCMessage *msg)
 {
@@ -408,22 +411,29 @@ task_do_reply_started(struct task *t)
 		task_do_drain(t);
 }
 
-static void
-task_answer_waiters(struct task *t)
+void
+core_answer_waiters(struct task_waiter_q *q, uint32_t status,
+    uint64_t exited_ns)
 {
 	Containerd__Task__V2__WaitResponse r =
 	    CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts;
 	struct task_waiter *w;
 
-	proto_timestamp_from_ns(&ts, t->exited_ns);
-	r.exit_status = t->exit_status;
+	proto_timestamp_from_ns(&ts, exited_ns);
+	r.exit_status = status;
 	r.exited_at = &ts;
-	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
-		TAILQ_REMOVE(&t->waiters, w, entry);
+	while ((w = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, w, entry);
 		proto_call_reply(w->call, &r.base);
 		free(w);
 	}
+}
+
+static void
+task_answer_waiters(struct task *t)
+{
+	core_answer_waiters(&t->waiters, t->exit_status, t->exited_ns);
 }
 
 void
@@ -591,6 +601,8 @@ task_do_stopped(struct task *t)
 void
 task_do_vm_died(struct task *t)
 {
+	struct exec_proc *e;
+
 	task_do_answer_pending(t, "its VM died");
 	if (t->exited_ns == 0) {
 		t->exit_status = 137;
@@ -598,6 +610,8 @@ task_do_vm_died(struct task *t)
 	}
 	log_warnx("task=%s vm died: %s", t->id, t->vm != NULL ? t->vm->why :
 	    "?");
+	TAILQ_FOREACH(e, &t->execs, entry)
+		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
 	core_stdio_attach(t->stdio, NULL);
 	task_do_stopped(t);
 }
@@ -698,11 +712,17 @@ task_stream_cb(struct proto_conn *c, const uint8_t *data, size_t len,
 		vm_abort(t->vm, "guest sent a malformed stream frame");
 		return;
 	}
-	if (strcmp(m.container_id, t->id) != 0 || m.exec_id[0] != '\0') {
+	if (strcmp(m.container_id, t->id) != 0) {
 		log_warnx("task=%s hostile guest: stream frame for %s/%s",
 		    t->id, m.container_id, m.exec_id);
 		vm_abort(t->vm, "guest sent a stream frame for another "
-		    "process");
+		    "container");
+	} else if (m.exec_id[0] != '\0') {
+		/* A deleted exec's last credit may still be on the way. */
+		struct exec_proc *e = exec_find(t, m.exec_id);
+
+		if (e != NULL && e->stdio != NULL)
+			core_stdio_frame(e->stdio, &m);
 	} else if (t->stdio != NULL)
 		core_stdio_frame(t->stdio, &m);
 	proto_stream_free(f);

@@ -25,18 +25,12 @@ reply_err(struct proto_call *call, const struct err *err)
 	proto_call_fail(call, proto_code_from_err(err), "%s", err->msg);
 }
 
-/* The live task named id (exec "" only), or NULL after answering. */
+/* The live task named id, or NULL after answering NOT_FOUND. */
 static struct task *
-find_task(struct shim *s, struct proto_call *call, const char *id,
-    const char *exec_id)
+find_task(struct shim *s, struct proto_call *call, const char *id)
 {
 	struct task *t = s->task;
 
-	if (exec_id != NULL && exec_id[0] != '\0') {
-		proto_call_fail(call, PROTO_NOT_FOUND, "exec %s: not found",
-		    exec_id);
-		return NULL;
-	}
 	if (t == NULL || strcmp(t->id, id) != 0 ||
 	    t->fsm.state == TASK_ST_DELETED) {
 		proto_call_fail(call, PROTO_NOT_FOUND, "task %s: not found",
@@ -44,6 +38,45 @@ find_task(struct shim *s, struct proto_call *call, const char *id,
 		return NULL;
 	}
 	return t;
+}
+
+/*
+ * For requests that name a process: the task, and in *e the exec when
+ * exec_id is not "" (NULL: the init). NULL after answering NOT_FOUND.
+ */
+static struct task *
+find_proc(struct shim *s, struct proto_call *call, const char *id,
+    const char *exec_id, struct exec_proc **e)
+{
+	struct task *t = find_task(s, call, id);
+
+	*e = NULL;
+	if (t == NULL || exec_id == NULL || exec_id[0] == '\0')
+		return t;
+	*e = exec_find(t, exec_id);
+	if (*e == NULL || (*e)->fsm.state == EXEC_ST_DELETED) {
+		proto_call_fail(call, PROTO_NOT_FOUND, "exec %s: not found",
+		    exec_id);
+		return NULL;
+	}
+	return t;
+}
+
+/* Hold call in *pending while ev runs; answer errors at once. */
+static void
+with_pending(struct proto_call *call, struct proto_call **pending,
+    struct fsm *m, int ev, const void *data)
+{
+	struct err err;
+
+	if (*pending != NULL)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "%s: another operation is in progress", m->id);
+	*pending = call;
+	if (fsm_send(m, ev, data, 0, &err) < 0) {
+		*pending = NULL;
+		reply_err(call, &err);
+	}
 }
 
 static void
@@ -79,19 +112,15 @@ static void
 h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__StartRequest *req = (const void *)m;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
-	struct err err;
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
 
 	if (t == NULL)
 		return;
-	if (t->pending != NULL)
-		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
-		    "task %s: another operation is in progress", t->id);
-	t->pending = call;
-	if (task_event(t, TASK_EV_START, NULL, &err) < 0) {
-		t->pending = NULL;
-		reply_err(call, &err);
-	}
+	if (e != NULL)
+		with_pending(call, &e->pending, &e->fsm, EXEC_EV_START, NULL);
+	else
+		with_pending(call, &t->pending, &t->fsm, TASK_EV_START, NULL);
 }
 
 /* containerd.v1.types.Status of a task state. */
@@ -123,17 +152,65 @@ task_status(const struct task *t)
 	return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
 }
 
+/* containerd.v1.types.Status of an exec state. */
+static Containerd__V1__Types__Status
+exec_status(const struct exec_proc *e)
+{
+	switch ((enum exec_state)e->fsm.state) {
+	case EXEC_ST_NEW:
+	case EXEC_ST_DELETED:
+	case EXEC_ST__COUNT:
+		return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+	case EXEC_ST_ADDING:
+	case EXEC_ST_CREATED:
+		return CONTAINERD__V1__TYPES__STATUS__CREATED;
+	case EXEC_ST_STARTING:
+	case EXEC_ST_RUNNING:
+	case EXEC_ST_EXITING:
+		return CONTAINERD__V1__TYPES__STATUS__RUNNING;
+	case EXEC_ST_STOPPED:
+		return CONTAINERD__V1__TYPES__STATUS__STOPPED;
+	}
+	return CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+}
+
+static void
+exec_state(struct proto_call *call, struct task *t, struct exec_proc *e)
+{
+	Containerd__Task__V2__StateResponse r =
+	    CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts;
+
+	r.id = t->id;
+	r.exec_id = e->id;
+	r.bundle = t->bundle;
+	r.pid = e->guest_pid;
+	r.status = exec_status(e);
+	r.stdin = e->stdin_path;
+	r.stdout = e->stdout_path;
+	r.stderr = e->stderr_path;
+	if (r.status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+		r.exit_status = e->exit_status;
+		proto_timestamp_from_ns(&ts, e->exited_ns);
+		r.exited_at = &ts;
+	}
+	proto_call_reply(call, &r.base);
+}
+
 static void
 h_state(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__StateRequest *req = (const void *)m;
 	Containerd__Task__V2__StateResponse r =
 	    CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
 	Google__Protobuf__Timestamp ts;
 
 	if (t == NULL)
 		return;
+	if (e != NULL)
+		return exec_state(call, t, e);
 	r.id = t->id;
 	r.bundle = t->bundle != NULL ? t->bundle : (char *)(uintptr_t)"";
 	r.pid = task_pid(t);
@@ -154,35 +231,39 @@ static void
 h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__WaitRequest *req = (const void *)m;
-	Containerd__Task__V2__WaitResponse r =
-	    CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
-	Google__Protobuf__Timestamp ts;
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
+	struct task_waiter_q *q;
 	struct task_waiter *w;
+	bool stopped;
 
 	if (t == NULL)
 		return;
-	if (task_status(t) != CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-		w = xcalloc(1, sizeof *w);
-		w->call = call;
-		TAILQ_INSERT_TAIL(&t->waiters, w, entry);
-		return;
-	}
-	proto_timestamp_from_ns(&ts, t->exited_ns);
-	r.exit_status = t->exit_status;
-	r.exited_at = &ts;
-	proto_call_reply(call, &r.base);
+	stopped = e != NULL ? exec_status(e) ==
+	    CONTAINERD__V1__TYPES__STATUS__STOPPED : task_status(t) ==
+	    CONTAINERD__V1__TYPES__STATUS__STOPPED;
+	q = e != NULL ? &e->waiters : &t->waiters;
+	w = xcalloc(1, sizeof *w);
+	w->call = call;
+	TAILQ_INSERT_TAIL(q, w, entry);
+	if (stopped)
+		core_answer_waiters(q, e != NULL ? e->exit_status :
+		    t->exit_status, e != NULL ? e->exited_ns : t->exited_ns);
 }
 
 static void
 h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__KillRequest *req = (const void *)m;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
 	struct task_kill k = { req, call };
 	struct err err;
 
-	if (t != NULL && task_event(t, TASK_EV_KILL, &k, &err) < 0)
+	if (t == NULL)
+		return;
+	if ((e != NULL ? exec_event(e, EXEC_EV_KILL, &k, &err) :
+	    task_event(t, TASK_EV_KILL, &k, &err)) < 0)
 		reply_err(call, &err);
 }
 
@@ -191,19 +272,10 @@ static void
 pause_resume(struct proto_call *call, const char *id, struct shim *s,
     int ev)
 {
-	struct task *t = find_task(s, call, id, NULL);
-	struct err err;
+	struct task *t = find_task(s, call, id);
 
-	if (t == NULL)
-		return;
-	if (t->pending != NULL)
-		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
-		    "task %s: another operation is in progress", t->id);
-	t->pending = call;
-	if (task_event(t, ev, NULL, &err) < 0) {
-		t->pending = NULL;
-		reply_err(call, &err);
-	}
+	if (t != NULL)
+		with_pending(call, &t->pending, &t->fsm, ev, NULL);
 }
 
 static void
@@ -255,7 +327,7 @@ h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__StatsRequest *req = (const void *)m;
 	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
-	struct task *t = find_task(arg, call, req->id, NULL);
+	struct task *t = find_task(arg, call, req->id);
 	struct proto_call_opts o = { 10000, NULL };
 	struct err err;
 
@@ -274,19 +346,15 @@ static void
 h_delete(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
-	struct err err;
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
 
 	if (t == NULL)
 		return;
-	if (t->pending != NULL)
-		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
-		    "task %s: another operation is in progress", t->id);
-	t->pending = call;
-	if (task_event(t, TASK_EV_DELETE, NULL, &err) < 0) {
-		t->pending = NULL;
-		reply_err(call, &err);
-	}
+	if (e != NULL)
+		with_pending(call, &e->pending, &e->fsm, EXEC_EV_DELETE, NULL);
+	else
+		with_pending(call, &t->pending, &t->fsm, TASK_EV_DELETE, NULL);
 }
 
 struct pids_req {
@@ -323,7 +391,7 @@ h_pids(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__PidsRequest *req = (const void *)m;
 	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
-	struct task *t = find_task(arg, call, req->id, NULL);
+	struct task *t = find_task(arg, call, req->id);
 	struct proto_call_opts o = { 10000, NULL };
 	struct proto_reply none = { PROTO_UNAVAILABLE, "", NULL };
 	struct pids_req *pr;
@@ -357,6 +425,34 @@ h_connect(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static void
+h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__ExecProcessRequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id);
+	struct exec_proc *e;
+
+	if (t == NULL)
+		return;
+	if (!ident_valid(req->exec_id, PROTO_ID_MAX))
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "invalid exec id %s", req->exec_id);
+	if (exec_find(t, req->exec_id) != NULL)
+		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
+		    "exec %s: already exists", req->exec_id);
+	if (req->terminal)
+		return (void)proto_call_fail(call, PROTO_UNIMPLEMENTED,
+		    "terminal (tty) execs are not supported yet");
+	if (req->spec == NULL || req->spec->value.len == 0)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "exec %s: no process spec", req->exec_id);
+	if (t->nexecs >= SHIM_MAX_EXECS)
+		return (void)proto_call_fail(call, PROTO_RESOURCE_EXHAUSTED,
+		    "too many execs");
+	e = exec_new(t, req->exec_id, req);
+	with_pending(call, &e->pending, &e->fsm, EXEC_EV_ADD, NULL);
+}
+
+static void
 h_shutdown(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	struct shim *s = arg;
@@ -370,12 +466,15 @@ static void
 h_close_io(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__CloseIORequest *req = (const void *)m;
-	struct task *t = find_task(arg, call, req->id, req->exec_id);
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
+	struct core_stdio *io;
 
 	if (t == NULL)
 		return;
-	if (req->stdin && t->stdio != NULL)
-		core_stdio_close_stdin(t->stdio);
+	io = e != NULL ? e->stdio : t->stdio;
+	if (req->stdin && io != NULL)
+		core_stdio_close_stdin(io);
 	reply_empty(call);
 }
 
@@ -400,7 +499,7 @@ const struct proto_method shim_task_methods[] = {
 	{ "Resume", D(resume_request), h_resume },
 	{ "Checkpoint", D(checkpoint_task_request), h_unimplemented },
 	{ "Kill", D(kill_request), h_kill },
-	{ "Exec", D(exec_process_request), h_unimplemented },
+	{ "Exec", D(exec_process_request), h_exec },
 	{ "ResizePty", D(resize_pty_request), h_unimplemented },
 	{ "CloseIO", D(close_iorequest), h_close_io },
 	{ "Update", D(update_task_request), h_unimplemented },

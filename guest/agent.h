@@ -85,6 +85,7 @@ struct agent_stream {
 	size_t			 unacked;	/* in: received, not credited */
 	bool			 eof_seen;	/* out: pipe EOF; in: host EOF */
 	bool			 eof_sent;	/* out: EOF frame queued */
+	bool			 opened;	/* the pipe exists (or existed) */
 };
 
 /* ---- objects ---------------------------------------------------------- */

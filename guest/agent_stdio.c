@@ -57,6 +57,7 @@ agent_stdio_open(struct agent_process *p, int child[3], bool want_stdin,
 	int fds[2], i;
 
 	for (i = 0; i < 3; i++) {
+		p->streams[i].opened = true;
 		if (i == 0 && !want_stdin)
 			continue;
 		if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -71,6 +72,9 @@ agent_stdio_open(struct agent_process *p, int child[3], bool want_stdin,
 	}
 	if (!want_stdin)
 		p->streams[0].eof_seen = true;
+	/* Stdin that came (and maybe ended) before the process existed. */
+	if (p->streams[0].eof_seen && buf_used(&p->streams[0].pending) == 0)
+		stdio_close_stream(&p->streams[0]);
 	return 0;
 }
 
@@ -186,7 +190,7 @@ agent_stdio_close_stdin(struct agent_process *p)
 	struct agent_stream *s = &p->streams[0];
 
 	s->eof_seen = true;
-	if (buf_used(&s->pending) == 0 || p->exited)
+	if (s->opened && (buf_used(&s->pending) == 0 || p->exited))
 		stdio_close_stream(s);
 }
 
@@ -199,11 +203,14 @@ agent_stdio_kick(struct agent_process *p)
 		stdio_watch(&p->streams[i]);
 }
 
-/* Stdin data or EOF from the host. */
+/*
+ * Stdin data or EOF from the host. Before the process exists (an exec
+ * between Exec and Start) it is kept, within the window, for the pipe.
+ */
 static void
 stdio_host_data(struct agent_stream *s, const struct proto_stream_msg *m)
 {
-	if (s->fd < 0 || s->eof_seen) {
+	if ((s->opened && s->fd < 0) || s->eof_seen) {
 		log_debug("stdin of %s/%s closed, %zu bytes dropped",
 		    s->p->c->id, s->p->exec_id, m->len);
 		return;

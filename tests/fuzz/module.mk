@@ -3,8 +3,16 @@
 #   make check     replays every corpus (fuzz_replay_<name>, plain build)
 #   make fuzz      builds libFuzzer binaries with clang (build/fuzz/)
 #   make fuzz-ci   runs each for FUZZ_SECONDS (default 60)
-FUZZ_NAMES += ttrpc
+FUZZ_NAMES += ttrpc config spec agentmsg machines
 FUZZ_SECONDS ?= 60
+
+# Objects a harness needs beyond libkiln (all in terms of $(B), so the
+# fuzz flavour links build/fuzz/...): FUZZ_EXTRA_<name>.
+FUZZ_EXTRA_config := $(SHIM_OBJS)
+FUZZ_EXTRA_spec := $(AGENT_OBJS)
+FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
+$(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
+    $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
 
@@ -18,7 +26,7 @@ $(B)/tests/fuzz_replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay_%.o \
 
 FUZZ_BINS := $(FUZZ_NAMES:%=build/fuzz/tests/fuzz_%)
 build/fuzz/tests/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libkiln.a
-	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< \
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) \
 	    -Wl,--whole-archive build/fuzz/libkiln.a -Wl,--no-whole-archive \
 	    $(LIBS)
 
