@@ -54,9 +54,9 @@ rc=$?
 ok $? "a hand-edited trace: replay names line $line ($(head -c 160 "$dir/edit.out"))"
 
 # (kiln-trace exits non-zero here: capture, then look.)
-sed "${line}s/\"version\":1/\"version\":99/" "$trace" >"$dir/version.jsonl"
+sed "${line}s/\"version\":[0-9]*/\"version\":99/" "$trace" >"$dir/version.jsonl"
 out=$("$KT" replay "$dir/version.jsonl" 2>&1)
-[[ $out == *"version.jsonl:$line: divergence"*"table version 1, trace has 99"* ]]
+[[ $out == *"version.jsonl:$line: divergence"*"trace has 99"* ]]
 ok $? "a table version mismatch is reported"
 sed "${line}s/\"event\":\"[A-Z_]*\"/\"event\":\"BOGUS\"/" "$trace" >"$dir/event.jsonl"
 out=$("$KT" replay "$dir/event.jsonl" 2>&1)
