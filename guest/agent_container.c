@@ -219,6 +219,7 @@ agent_process_free(struct agent_process *p)
 {
 	struct agent_waiter *w;
 
+	reactor_defer_cancel(p->c->a->r, p);
 	agent_stdio_close(p);
 	while ((w = TAILQ_FIRST(&p->waiters)) != NULL) {
 		TAILQ_REMOVE(&p->waiters, w, entry);

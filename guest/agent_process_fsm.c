@@ -29,6 +29,8 @@ static const char *const agent_proc_event_names[] = {
 
 #define PROC(m)	((struct agent_process *)(m)->ctx)
 
+static void	proc_forget_exec(struct agent_process *);
+
 /* ---- helpers: crun runs ---------------------------------------------- */
 
 static char *
@@ -282,6 +284,7 @@ proc_never_ran(struct agent_process *p)
 	agent_stdio_close(p);
 	if (p->is_init)
 		fsm_post(&p->c->fsm, AGENT_CTR_EV_INIT_STOPPED, NULL, 0);
+	proc_forget_exec(p);
 }
 
 static int
@@ -357,6 +360,24 @@ proc_act_exited(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
+static void
+proc_free_cb(void *arg)
+{
+	agent_process_free(arg);
+}
+
+/*
+ * An exec is forgotten once it is over and its Waits are answered (the
+ * host keeps its own record), so its id can be used again and execs do not
+ * pile up in a long-lived container.
+ */
+static void
+proc_forget_exec(struct agent_process *p)
+{
+	if (!p->is_init)
+		reactor_defer(p->c->a->r, proc_free_cb, p);
+}
+
 /* Exit and output both done: answer every Wait, queue the event. */
 static int
 proc_act_finish(struct fsm *m, const void *data, struct err *err)
@@ -385,6 +406,7 @@ proc_act_finish(struct fsm *m, const void *data, struct err *err)
 	if (p->is_init)
 		fsm_post(&p->c->fsm, AGENT_CTR_EV_INIT_STOPPED, NULL, 0);
 	fsm_detail(m, "exit_status=%u", r.exit_status);
+	proc_forget_exec(p);
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/e2e/t_task_api.sh -- Pause/Resume and metrics through containerd.
+# tests/e2e/t_task_api.sh -- Pause/Resume, metrics and exec through containerd.
 #
 # A busy container is paused (ctr task ls says PAUSED, /tasks/paused is
 # published, its guest CPU time stops growing), resumed (RUNNING again,
@@ -69,6 +69,39 @@ wait_for 60 grows
 ok $? "CPU time grows again after resume"
 ctr_ task resume busy >/dev/null 2>&1 && rc=1 || rc=0
 ok $rc "resuming a running task is refused"
+
+# Exec processes in the running container.
+out=$(ctr_ task exec --exec-id e1 busy sh -c 'echo hi from exec; exit 5' 2>&1)
+rc=$?
+[[ $rc == 5 && $out == "hi from exec" ]]
+ok $? "ctr task exec: output and exit code 5 (got $rc '$out')"
+head -c 65536 /dev/urandom >"$dir/exec.in"
+(cat "$dir/exec.in"; sleep 1) | ctr_ task exec --exec-id e2 busy cat >"$dir/exec.out"
+cmp -s "$dir/exec.in" "$dir/exec.out"
+ok $? "ctr task exec: stdin to cat comes back byte-exact"
+ctr_ task exec --exec-id e3 busy sleep 1000 >/dev/null 2>&1 &
+e3=$!
+ctr_ task exec --exec-id e4 busy sleep 1000 >/dev/null 2>&1 &
+e4=$!
+running() { ctr_ task ps busy | awk 'NR > 1' | wc -l; }
+several() { [[ $(running) -ge 3 ]]; }
+wait_for 60 several
+ok $? "two execs in flight at once (ps lists $(running) processes)"
+ctr_ task kill -s SIGKILL --exec-id e3 busy
+ok $? "ctr task kill --exec-id"
+wait "$e3"
+rc=$?
+[[ $rc == 137 ]]
+ok $? "the killed exec exits 137 (got $rc)"
+ctr_ task kill -s SIGKILL --exec-id e4 busy && wait "$e4"
+ctr_ task exec --exec-id e1 busy true >/dev/null 2>&1
+ok $? "an exec id can be used again once deleted"
+ctr_ task exec --exec-id bad/id busy true >/dev/null 2>&1 && rc=1 || rc=0
+ok $rc "an invalid exec id is refused"
+added() { grep -q '/tasks/exec-added' "$dir/events" &&
+	grep -q '/tasks/exec-started' "$dir/events"; }
+wait_for 30 added
+ok $? "TaskExecAdded and TaskExecStarted were published"
 
 ctr_ task kill -s SIGKILL busy
 stopped() { [[ $(status) == STOPPED ]]; }
