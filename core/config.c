@@ -50,6 +50,7 @@ config_defaults(struct core_config *c)
 	c->mem_mib = 256;
 	c->boot_timeout_ms = 60000;
 	c->stop_timeout_ms = 5000;
+	c->agent_timeout_ms = 30000;
 }
 
 static int
@@ -137,6 +138,9 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	}
 	if (strcmp(key, "boot_timeout_ms") == 0)
 		return config_uint(v, key, 1000, 600000, &c->boot_timeout_ms,
+		    origin, err);
+	if (strcmp(key, "agent_timeout_ms") == 0)
+		return config_uint(v, key, 100, 600000, &c->agent_timeout_ms,
 		    origin, err);
 	if (strcmp(key, "stop_timeout_ms") == 0)
 		return config_uint(v, key, 100, 600000, &c->stop_timeout_ms,

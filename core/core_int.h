@@ -37,6 +37,7 @@ struct core_config {
 	unsigned	 mem_mib;
 	uint64_t	 boot_timeout_ms;
 	uint64_t	 stop_timeout_ms;
+	uint64_t	 agent_timeout_ms;	/* each agent call */
 	bool		 debug;
 	char		*trace_file;	/* JSON Lines trace, or NULL */
 };
@@ -247,6 +248,9 @@ void		 exec_do_drain(struct exec_proc *);
 void		 exec_do_stopped(struct exec_proc *);
 void		 exec_do_vm_died(struct exec_proc *);
 void		 exec_do_deleted(struct exec_proc *);
+
+/* The deadline of each agent call of task t (configurable). */
+#define AGENT_MS(t)	((t)->shim->cfg.agent_timeout_ms)
 
 /* EXITED's payload. */
 struct task_exit {

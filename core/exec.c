@@ -10,7 +10,6 @@
 
 #include "core/core_int.h"
 
-#define EXEC_RPC_MS	30000
 #define EXEC_DRAIN_MS	10000
 
 static void
@@ -138,9 +137,9 @@ exec_do_add(struct exec_proc *e)
 	r.stdin = e->stdin_path[0] != '\0';
 	r.stdout = e->stdout_path[0] != '\0';
 	r.stderr = e->stderr_path[0] != '\0';
-	reactor_timer_start(e->timer, EXEC_RPC_MS, false);
+	reactor_timer_start(e->timer, AGENT_MS(e->t), false);
 	e->op_call = task_agent_call(e->t, "ExecProcess", &r.base,
-	    &google__protobuf__empty__descriptor, EXEC_RPC_MS, exec_added_cb, e);
+	    &google__protobuf__empty__descriptor, AGENT_MS(e->t), exec_added_cb, e);
 	if (e->op_call == 0) {
 		snprintf(e->error, sizeof e->error, "agent channel closed");
 		fsm_post(&e->fsm, EXEC_EV_AGENT_FAILED, NULL, 0);
@@ -228,11 +227,11 @@ exec_do_start(struct exec_proc *e, struct err *err)
 	ref.container_id = e->t->id;
 	ref.exec_id = e->id;
 	e->op_call = task_agent_call(e->t, "StartProcess", &ref.base,
-	    &kiln__agent__v1__start_process_response__descriptor, EXEC_RPC_MS,
+	    &kiln__agent__v1__start_process_response__descriptor, AGENT_MS(e->t),
 	    exec_started_cb, e);
 	if (e->op_call == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
-	reactor_timer_start(e->timer, EXEC_RPC_MS, false);
+	reactor_timer_start(e->timer, AGENT_MS(e->t), false);
 	return 0;
 }
 
@@ -295,7 +294,7 @@ exec_do_kill(struct exec_proc *e, const void *data, struct err *err)
 	sr.exec_id = e->id;
 	sr.signal = k->req->signal;
 	if (task_agent_call(e->t, "SignalProcess", &sr.base,
-	    &google__protobuf__empty__descriptor, EXEC_RPC_MS, exec_killed_cb,
+	    &google__protobuf__empty__descriptor, AGENT_MS(e->t), exec_killed_cb,
 	    k->call) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
 	return 0;

@@ -15,7 +15,6 @@
 #include "core/core_int.h"
 
 #define TASK_AGENT_SVC	"kiln.agent.v1.Agent"
-#define TASK_RPC_MS	30000		/* agent calls that should be quick */
 #define TASK_DRAIN_MS	10000		/* output flush after the exit */
 #define TASK_DELETE_MS	30000
 
@@ -214,7 +213,7 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	vo.share_dir = share;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
 	vm_start(t->vm);
-	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + TASK_RPC_MS,
+	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + AGENT_MS(t),
 	    false);
 	return 0;
 }
@@ -294,7 +293,7 @@ task_do_agent_create(struct task *t)
 	cr.stdout = t->stdout_path[0] != '\0';
 	cr.stderr = t->stderr_path[0] != '\0';
 	if (task_agent_call(t, "CreateContainer", &cr.base,
-	    &google__protobuf__empty__descriptor, TASK_RPC_MS, task_created_cb,
+	    &google__protobuf__empty__descriptor, AGENT_MS(t), task_created_cb,
 	    t) == 0) {
 		snprintf(t->error, sizeof t->error, "agent channel closed");
 		fsm_post(&t->fsm, TASK_EV_AGENT_FAILED, NULL, 0);
@@ -384,10 +383,10 @@ task_do_start(struct task *t, struct err *err)
 	ref.container_id = t->id;
 	ref.exec_id = (char *)(uintptr_t)"";
 	if (task_agent_call(t, "StartProcess", &ref.base,
-	    &kiln__agent__v1__start_process_response__descriptor, TASK_RPC_MS,
+	    &kiln__agent__v1__start_process_response__descriptor, AGENT_MS(t),
 	    task_started_cb, t) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
-	reactor_timer_start(t->timer, TASK_RPC_MS, false);
+	reactor_timer_start(t->timer, AGENT_MS(t), false);
 	return 0;
 }
 
@@ -478,7 +477,7 @@ task_do_kill(struct task *t, const void *data, struct err *err)
 	sr.signal = k->req->signal;
 	sr.all = k->req->all;
 	if (task_agent_call(t, "SignalProcess", &sr.base,
-	    &google__protobuf__empty__descriptor, TASK_RPC_MS, task_killed_cb,
+	    &google__protobuf__empty__descriptor, AGENT_MS(t), task_killed_cb,
 	    k->call) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
 	return 0;
@@ -506,10 +505,10 @@ task_do_pause(struct task *t, bool resume, struct err *err)
 
 	ref.container_id = t->id;
 	if (task_agent_call(t, resume ? "ResumeContainer" : "PauseContainer",
-	    &ref.base, &google__protobuf__empty__descriptor, TASK_RPC_MS,
+	    &ref.base, &google__protobuf__empty__descriptor, AGENT_MS(t),
 	    resume ? task_resumed_cb : task_paused_cb, t) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
-	reactor_timer_start(t->timer, TASK_RPC_MS, false);
+	reactor_timer_start(t->timer, AGENT_MS(t), false);
 	return 0;
 }
 

@@ -194,6 +194,14 @@ vm_agent_ready_cb(struct vsock_chan *ch, struct proto_conn *c, void *arg)
 	vm_event(vm, VM_EV_AGENT_READY);
 }
 
+/* An agent call went unanswered for its whole deadline: end the VM. */
+static void
+vm_agent_timeout_cb(struct vsock_chan *ch, void *arg)
+{
+	(void)ch;
+	vm_abort(arg, "the agent stopped answering");
+}
+
 static void
 vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
 {
@@ -242,7 +250,7 @@ vm_dial(struct vm *vm, const char *agent_sock, const char *qmp_sock)
 		.name = vm->fsm.id, .timeout_ms = vm->opts.cfg->boot_timeout_ms,
 		.on_ready = vm_agent_ready_cb, .on_closed = vm_agent_closed_cb,
 		.on_stream = vm->opts.on_stream, .arg = vm,
-		.stream_arg = vm->opts.arg,
+		.stream_arg = vm->opts.arg, .on_timeout = vm_agent_timeout_cb,
 	};
 	struct err err;
 

@@ -97,6 +97,8 @@ struct proto_call;
 
 /* Called once, from a deferred call, when the connection has closed. */
 typedef void	(*proto_closed_cb)(struct proto_conn *, void *arg);
+/* A call on this connection passed its deadline (after its callback). */
+typedef void	(*proto_timeout_cb)(struct proto_conn *, void *arg);
 /* A kiln stream frame arrived (agent channel); data is borrowed. */
 typedef void	(*proto_stream_cb)(struct proto_conn *, const uint8_t *data,
 		    size_t len, void *arg);
@@ -107,6 +109,7 @@ struct proto_conn_opts {
 	proto_stream_cb	 on_stream;	/* NULL: stream frames ignored */
 	void		*arg;
 	void		*stream_arg;	/* on_stream's arg; NULL: arg */
+	proto_timeout_cb on_timeout;	/* NULL: timeouts only fail calls */
 	uint64_t	 drain_ms;	/* DRAINING timeout; 0 = 5000 */
 	uint64_t	 connect_ms;	/* CONNECTING timeout; 0 = 5000 */
 };

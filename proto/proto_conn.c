@@ -253,6 +253,11 @@ proto_pending_timeout_cb(void *arg)
 
 	proto_pending_fail(c, p, PROTO_DEADLINE_EXCEEDED,
 	    "ttrpc: call timed out");
+	if (!c->doomed && c->opts.on_timeout != NULL) {
+		c->busy++;
+		c->opts.on_timeout(c, c->opts.arg);
+		c->busy--;
+	}
 	if (c->doomed && c->busy == 0)
 		proto_conn_free_now(c);
 }

@@ -13,6 +13,7 @@
  *   die-create    exits when CreateContainer arrives
  *   hostile-exit  reports an exit status of 4000000000 and sends stream
  *                 frames for other containers and with broken fields
+ *   hang          runs the container, then never answers SignalProcess
  *
  * It exits when QMP asks it to quit or power down, or when killed.
  */
@@ -179,7 +180,7 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		send_hostile_frames(c);
 	w.exit_status = strcmp(F.mode, "hostile-exit") == 0 ? 4000000000u :
 	    42;
-	if (F.wait != NULL)
+	if (F.wait != NULL && strcmp(F.mode, "hang") != 0)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
 }
 
@@ -189,6 +190,17 @@ h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	(void)m;
 	(void)arg;
 	F.wait = call;
+}
+
+static void
+h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (strcmp(F.mode, "hang") == 0)
+		proto_call_drop(call);
+	else
+		reply_empty(call);
 }
 
 static void
@@ -204,7 +216,7 @@ static const struct proto_method fake_methods[] = {
 	{ "CreateContainer", D(create_container_request), h_create },
 	{ "StartProcess", D(process_ref), h_start },
 	{ "WaitProcess", D(process_ref), h_wait },
-	{ "SignalProcess", D(signal_request), h_other },
+	{ "SignalProcess", D(signal_request), h_signal },
 	{ "RemoveContainer", D(container_ref), h_other },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_other },
 };

@@ -250,6 +250,16 @@ vsock_conn_closed_cb(struct proto_conn *c, void *arg)
 	vsock_event(ch, VSOCK_EV_CONN_CLOSED);
 }
 
+static void
+vsock_call_timeout_cb(struct proto_conn *c, void *arg)
+{
+	struct vsock_chan *ch = arg;
+
+	(void)c;
+	if (ch->opts.on_timeout != NULL)
+		ch->opts.on_timeout(ch, ch->opts.arg);
+}
+
 /*
  * After READY, outside the dispatch (the connection has a machine of its
  * own, and machines never dispatch each other): wrap the fd in a ttrpc
@@ -264,6 +274,7 @@ vsock_notify_ready_cb(void *arg)
 		.on_stream = ch->opts.on_stream, .arg = ch,
 		.stream_arg = ch->opts.stream_arg != NULL ?
 		    ch->opts.stream_arg : ch->opts.arg,
+		.on_timeout = vsock_call_timeout_cb,
 	};
 
 	ch->conn = proto_conn_adopt(ch->r, ch->env, take_fd(&ch->fd), &o);

@@ -34,6 +34,8 @@ struct vsock_opts {
 	proto_stream_cb	 on_stream;	/* stdio frames from the guest */
 	void		*arg;
 	void		*stream_arg;	/* on_stream's arg; NULL: arg */
+	/* An agent call passed its deadline: the guest may be wedged. */
+	void		(*on_timeout)(struct vsock_chan *, void *arg);
 };
 
 /*

@@ -21,7 +21,7 @@ dir=$(mktemp -d /tmp/kiln-hostile-XXXXXX)
 export KILN_FAKE_MODE_FILE=$dir/mode
 export KILN_GUEST_DIR=$ROOT/build/guest
 echo "{\"qemu\": \"$BUILD/tests/fake-qemu\", \"boot_timeout_ms\": 3000," \
-	"\"stop_timeout_ms\": 1000}" >"$dir/kiln.json"
+	"\"stop_timeout_ms\": 1000, \"agent_timeout_ms\": 2000}" >"$dir/kiln.json"
 export KILN_CONFIG=$dir/kiln.json
 kiln_containerd_start "$dir" "$BUILD" >/dev/null
 ok $? "private containerd up"
@@ -79,6 +79,30 @@ try hostile-exit
 ok $? "hostile exit status and stream frames: task ends 137/255 (got $rc)"
 grep -q 'hostile guest' "$dir/containerd.log"
 ok $? "... the hostile frames are logged"
+wait_for 30 clean
+ok $? "... and nothing is left"
+
+# An agent that stops answering: the call times out, the VM is torn
+# down and the task ends (TaskExit) with 137.
+echo hang >"$KILN_FAKE_MODE_FILE"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+	io.containerd.kiln.v1 "$IMAGE" h-hang sleep 1000 >/dev/null 2>&1
+ok $? "a container on an agent that will stop answering starts"
+out=$(timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGTERM \
+	h-hang 2>&1)
+[[ $? != 0 && $out == *"timed out"* ]]
+ok $? "Kill fails with a clear timeout ($(tail -c 80 <<<"$out"))"
+hang_stopped() {
+	timeout -s KILL 20 ctr -a "$KILN_CTR_SOCK" task ls |
+		grep -q '^h-hang .* STOPPED'
+}
+wait_for 60 hang_stopped
+ok $? "... the VM is torn down and the task is STOPPED"
+st=$(timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-hang 2>&1 |
+	grep -o 'exit code [0-9]*' | awk '{print $3}')
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-hang >/dev/null 2>&1
+[[ $st == 137 ]]
+ok $? "... with exit status 137 (got '$st')"
 wait_for 30 clean
 ok $? "... and nothing is left"
 
