@@ -277,6 +277,44 @@ task_wait_cb(const struct proto_reply *rep, void *arg)
 	(void)task_event(t, TASK_EV_EXITED, &ex, &err);
 }
 
+static void	task_next_event(struct task *);
+
+/*
+ * The agent's asynchronous news, one long-poll at a time. Only an OOM of
+ * this task's container is believed; exits come through WaitProcess.
+ */
+static void
+task_guest_event_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__GuestEvent *ev = (const void *)rep->msg;
+	Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
+	struct task *t = arg;
+
+	if (rep->code != PROTO_OK || ev == NULL)
+		return;		/* channel gone: the VM's end follows */
+	if (ev->kind_case == KILN__AGENT__V1__GUEST_EVENT__KIND_OOM &&
+	    ev->oom != NULL && strcmp(ev->oom->container_id, t->id) == 0) {
+		log_warnx("task=%s out of memory in the guest", t->id);
+		oom.container_id = t->id;
+		task_publish(t, "/tasks/oom", "containerd.events.TaskOOM",
+		    &oom.base);
+	} else if (ev->kind_case != KILN__AGENT__V1__GUEST_EVENT__KIND_EXITED)
+		log_warnx("task=%s unexpected guest event %d ignored", t->id,
+		    (int)ev->kind_case);
+	task_next_event(t);
+}
+
+static void
+task_next_event(struct task *t)
+{
+	Kiln__Agent__V1__NextEventRequest r =
+	    KILN__AGENT__V1__NEXT_EVENT_REQUEST__INIT;
+
+	(void)task_agent_call(t, "NextEvent", &r.base,
+	    &kiln__agent__v1__guest_event__descriptor, 0, task_guest_event_cb,
+	    t);
+}
+
 void
 task_do_agent_create(struct task *t)
 {
@@ -305,6 +343,7 @@ task_do_agent_create(struct task *t)
 	t->wait_call = task_agent_call(t, "WaitProcess", &ref.base,
 	    &kiln__agent__v1__wait_process_response__descriptor, 0,
 	    task_wait_cb, t);
+	task_next_event(t);
 }
 
 void
@@ -600,8 +639,6 @@ task_do_stopped(struct task *t)
 void
 task_do_vm_died(struct task *t)
 {
-	struct exec_proc *e;
-
 	task_do_answer_pending(t, "its VM died");
 	if (t->exited_ns == 0) {
 		t->exit_status = 137;
@@ -609,8 +646,6 @@ task_do_vm_died(struct task *t)
 	}
 	log_warnx("task=%s vm died: %s", t->id, t->vm != NULL ? t->vm->why :
 	    "?");
-	TAILQ_FOREACH(e, &t->execs, entry)
-		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
 	core_stdio_attach(t->stdio, NULL);
 	task_do_stopped(t);
 }
@@ -682,13 +717,21 @@ task_vm_ready_cb(struct vm *vm, struct proto_conn *conn, void *arg)
 	(void)task_event(t, TASK_EV_VM_READY, NULL, &err);
 }
 
+/*
+ * QEMU is gone, whatever the task's state: every exec ends with it (found
+ * by tla/Exec.tla: an exec told only from the task's live states would
+ * hang when the VM died after the init had exited).
+ */
 static void
 task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
 {
 	struct task *t = arg;
+	struct exec_proc *e;
 	struct err err;
 
 	(void)vm;
+	TAILQ_FOREACH(e, &t->execs, entry)
+		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
 	if (crashed)
 		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
 	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,

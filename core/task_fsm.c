@@ -313,6 +313,14 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(RESUMING), E(VM_DIED), NULL, task_act_vm_died, S(STOPPED)),
 	FSM_ROW(S(EXITING), E(VM_DIED), NULL, task_act_stopped, S(STOPPED)),
 
+	/*
+	 * Agent answers that come after the task moved on (a pause that
+	 * timed out, an exit that overtook a resume): late news, ignored.
+	 */
+	FSM_ROW(FSM_ANY, E(AGENT_PAUSED), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(AGENT_RESUMED), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, NULL, FSM_SAME),
+
 	/* A failed action was answered by its caller; the state holds. */
 	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),
 };
@@ -321,7 +329,7 @@ static const struct fsm_row task_fsm_rows[] = {
 
 const struct fsm_def task_fsm_def = {
 	.name = "task",
-	.version = 2,
+	.version = 3,
 	.state_names = task_state_names,
 	.nstates = TASK_ST__COUNT,
 	.event_names = task_event_names,

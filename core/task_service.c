@@ -433,6 +433,9 @@ h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 
 	if (t == NULL)
 		return;
+	if (task_status(t) != CONTAINERD__V1__TYPES__STATUS__RUNNING)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "task %s: not running", t->id);
 	if (!ident_valid(req->exec_id, PROTO_ID_MAX))
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "invalid exec id %s", req->exec_id);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/inotify.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/input.h>
@@ -159,6 +160,95 @@ agent_push_exit_event(struct agent *a, struct agent_process *p)
 	TAILQ_INSERT_TAIL(&a->events, e, entry);
 	a->nevents++;
 	agent_events_flush(a);
+}
+
+/* ---- OOM ------------------------------------------------------------- */
+
+/* memory.events' oom_kill count of c, or 0. */
+static uint64_t
+agent_oom_count(const struct agent_container *c)
+{
+	unsigned long long v, n = 0;
+	char path[256], key[32];
+	FILE *f;
+
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/memory.events",
+	    AGENT_CGROUP_PARENT, c->id);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fscanf(f, "%31s %llu", key, &v) == 2)
+		if (strcmp(key, "oom_kill") == 0)
+			n = v;
+	fclose(f);
+	return n;
+}
+
+static void
+agent_push_oom_event(struct agent *a, const struct agent_container *c)
+{
+	struct agent_event *e;
+
+	if (a->nevents >= AGENT_MAX_EVENTS)
+		return;
+	e = xcalloc(1, sizeof *e);
+	kiln__agent__v1__guest_event__init(&e->ev);
+	kiln__agent__v1__container_oom__init(&e->oom);
+	snprintf(e->cid, sizeof e->cid, "%s", c->id);
+	e->oom.container_id = e->cid;
+	e->ev.kind_case = KILN__AGENT__V1__GUEST_EVENT__KIND_OOM;
+	e->ev.oom = &e->oom;
+	TAILQ_INSERT_TAIL(&a->events, e, entry);
+	a->nevents++;
+	agent_events_flush(a);
+}
+
+/* memory.events changed somewhere: report new OOM kills, once each. */
+static void
+agent_inotify_cb(int fd, int what, void *arg)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	struct agent *a = arg;
+	struct agent_container *c;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, buf, sizeof buf) <= 0)
+		return;
+	TAILQ_FOREACH(c, &a->containers, entry) {
+		if (c->oom_wd < 0 || (n = agent_oom_count(c)) <= c->oom_kills)
+			continue;
+		c->oom_kills = n;
+		log_info("container=%s oom_kill=%llu", c->id,
+		    (unsigned long long)n);
+		agent_push_oom_event(a, c);
+	}
+}
+
+void
+agent_oom_watch(struct agent_container *c)
+{
+	struct agent *a = c->a;
+	char path[256];
+
+	if (a->inotify_fd < 0) {
+		a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (a->inotify_fd < 0)
+			return;
+		a->inotify_io = reactor_io_new(a->r, a->inotify_fd,
+		    REACTOR_READ, agent_inotify_cb, a);
+	}
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/memory.events",
+	    AGENT_CGROUP_PARENT, c->id);
+	c->oom_kills = agent_oom_count(c);
+	c->oom_wd = inotify_add_watch(a->inotify_fd, path, IN_MODIFY);
+}
+
+void
+agent_oom_unwatch(struct agent_container *c)
+{
+	if (c->oom_wd >= 0 && c->a->inotify_fd >= 0)
+		inotify_rm_watch(c->a->inotify_fd, c->oom_wd);
+	c->oom_wd = -1;
 }
 
 /* ---- power ----------------------------------------------------------- */
@@ -523,6 +613,7 @@ agent_main(struct agent *a)
 
 	a->vsock_fd = -1;
 	a->power_fd = -1;
+	a->inotify_fd = -1;
 	a->boot_ns = agent_boottime_ns();
 	TAILQ_INIT(&a->containers);
 	TAILQ_INIT(&a->events);

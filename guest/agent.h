@@ -134,6 +134,8 @@ struct agent_container {
 	struct reactor_timer	*timer;
 	struct proto_call	*pending;	/* Remove or Pause */
 	struct reactor_timer	*freeze_poll;	/* PAUSING: cgroup.events */
+	int			 oom_wd;	/* inotify watch of memory.events */
+	uint64_t		 oom_kills;	/* oom_kill seen so far */
 	bool			 dead;		/* freed on the next turn */
 };
 TAILQ_HEAD(agent_container_q, agent_container);
@@ -183,6 +185,8 @@ struct agent {
 	struct reactor_io	*power_io;
 	struct reactor_timer	*off_timer;
 	struct reactor_child	*late_loader;	/* load-order.late */
+	int			 inotify_fd;	/* memory.events of containers */
+	struct reactor_io	*inotify_io;
 	int			 off_polls;
 };
 
@@ -192,6 +196,9 @@ int		 agent_main(struct agent *);
 uint64_t	 agent_boottime_ns(void);
 void		 agent_push_exit_event(struct agent *, struct agent_process *);
 void		 agent_events_flush(struct agent *);
+/* Watch the container's memory.events for OOM kills (after create). */
+void		 agent_oom_watch(struct agent_container *);
+void		 agent_oom_unwatch(struct agent_container *);
 void		 agent_power_off(struct agent *);
 /* Fork and exec argv with stdio fds (-1: /dev/null); watch its exit. */
 pid_t		 agent_spawn(struct agent *, char *const argv[],

@@ -66,6 +66,7 @@ agent_container_new(struct agent *a, const char *id)
 	snprintf(c->id, sizeof c->id, "%s", id);
 	c->dir = xasprintf("%s/%s", AGENT_RUN_DIR, id);
 	c->rootfs = xasprintf("%s/rootfs", c->dir);
+	c->oom_wd = -1;
 	TAILQ_INIT(&c->procs);
 	c->timer = reactor_timer_new(a->r, agent_ctr_timer_cb, c);
 	c->freeze_poll = reactor_timer_new(a->r, agent_ctr_freeze_poll_cb, c);
@@ -84,6 +85,7 @@ agent_container_free(struct agent_container *c)
 		return;
 	while ((p = TAILQ_FIRST(&c->procs)) != NULL)
 		agent_process_free(p);
+	agent_oom_unwatch(c);
 	TAILQ_REMOVE(&c->a->containers, c, entry);
 	c->a->ncontainers--;
 	reactor_defer_cancel(c->a->r, c);

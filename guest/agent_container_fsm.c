@@ -97,6 +97,16 @@ ctr_act_remove(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
+/* crun made the cgroup: watch it for OOM kills from now on. */
+static int
+ctr_act_active(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	agent_oom_watch(CTR(m));
+	return 0;
+}
+
 static void
 ctr_free_cb(void *arg)
 {
@@ -227,7 +237,7 @@ static const struct fsm_row agent_ctr_fsm_rows[] = {
 	FSM_ROW(S(NEW), E(PREPARE), NULL, ctr_act_prepare, S(PREPARED)),
 	FSM_ROW(S(NEW), E(FAIL), NULL, ctr_act_cleanup, S(REMOVED)),
 
-	FSM_ROW(S(PREPARED), E(INIT_CREATED), NULL, NULL, S(ACTIVE)),
+	FSM_ROW(S(PREPARED), E(INIT_CREATED), NULL, ctr_act_active, S(ACTIVE)),
 	FSM_ROW(S(PREPARED), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
 	FSM_ROW(S(PREPARED), E(REMOVE), NULL, ctr_act_remove, S(REMOVING)),
 

@@ -114,4 +114,16 @@ wait_for 30 seen
 ok $? "TaskPaused and TaskResumed were published"
 ctr_ task metrics nosuch >/dev/null 2>&1 && rc=1 || rc=0
 ok $rc "metrics of an unknown task fail"
+
+# Out of memory: the guest's kernel kills it, the status is SIGKILL's, and
+# TaskOOM is published, as a runc user would see.
+ctr_ run --rm --runtime io.containerd.kiln.v1 --memory-limit 33554432 \
+	"$IMAGE" oomer sh -c 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done' \
+	>/dev/null 2>&1
+rc=$?
+[[ $rc == 137 ]]
+ok $? "a container over its memory limit is killed: 137 (got $rc)"
+oomed() { grep -q '/tasks/oom.*oomer' "$dir/events"; }
+wait_for 30 oomed
+ok $? "TaskOOM is published for it"
 tap_done
