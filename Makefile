@@ -111,6 +111,11 @@ valgrind: all
 		echo "valgrind: $$t clean"; \
 	done
 
+# Failure scenarios with the shim built with ASan (tests/e2e/t_faults.sh).
+check-faults: all guest
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan all
+	$(Q)prove -f -e '' tests/e2e/t_faults.sh
+
 asan:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan check-only
 
@@ -168,6 +173,6 @@ install: all guest
 clean:
 	rm -rf build
 
-.PHONY: all check check-only asan valgrind bench bench-ttrpc bench-guest demo install deps docs clean
+.PHONY: all check check-only check-faults asan valgrind bench bench-ttrpc bench-guest demo install deps docs clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)

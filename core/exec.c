@@ -277,8 +277,9 @@ exec_killed_cb(const struct proto_reply *rep, void *arg)
 	if (rep->code == PROTO_OK)
 		proto_call_reply(call, &em.base);
 	else
-		proto_call_fail(call, rep->code == PROTO_NOT_FOUND ?
-		    PROTO_NOT_FOUND : PROTO_UNKNOWN, "kill: %s", rep->message);
+		proto_call_fail(call, rep->code == PROTO_NOT_FOUND ||
+		    rep->code == PROTO_FAILED_PRECONDITION ? rep->code :
+		    PROTO_UNKNOWN, "kill: %s", rep->message);
 }
 
 int

@@ -223,9 +223,12 @@ h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		agent_container_kill_all(p->c, (int)req->signal);
 		return reply_empty(call);
 	}
-	if (p->pid <= 0 || p->exited)
+	if (p->exited)
 		return (void)proto_call_fail(call, PROTO_NOT_FOUND,
 		    "process already finished: not found");
+	if (p->pid <= 0)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "process not started yet");
 	if (kill(p->pid, (int)req->signal) < 0)
 		return (void)proto_call_fail(call, PROTO_UNKNOWN, "kill: %s",
 		    strerror(errno));

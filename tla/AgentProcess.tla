@@ -22,10 +22,13 @@ PEvents == {"CREATE", "HELPER_OK", "HELPER_FAILED", "START", "EXITED", "IO_DONE"
             "TIMEOUT", "FAIL"}
 PWaiting == {"CREATING", "STARTING", "DRAINING"}
 
-CStates == {"NEW", "PREPARED", "ACTIVE", "STOPPED", "REMOVING", "REMOVED"}
-CEvents == {"PREPARE", "INIT_CREATED", "INIT_STOPPED", "EXEC", "REMOVE",
-            "HELPER_OK", "HELPER_FAILED", "TIMEOUT", "FAIL"}
-CWaiting == {"REMOVING"}
+(* agent_container: guest/agent_container_fsm.c fsm_def.version 2 (the    *)
+(* cgroup freezer: PAUSING waits for FROZEN, with a TIMEOUT row).          *)
+CStates == {"NEW", "PREPARED", "ACTIVE", "PAUSING", "PAUSED", "STOPPED",
+            "REMOVING", "REMOVED"}
+CEvents == {"PREPARE", "INIT_CREATED", "INIT_STOPPED", "EXEC", "PAUSE", "FROZEN",
+            "RESUME", "REMOVE", "HELPER_OK", "HELPER_FAILED", "TIMEOUT", "FAIL"}
+CWaiting == {"PAUSING", "REMOVING"}
 
 R(f, e, g, a, t) == [from |-> f, ev |-> e, guard |-> g, act |-> a, to |-> t]
 ProcRows == <<
@@ -62,11 +65,17 @@ ProcRows == <<
 CtrRows == <<
   R("NEW", "PREPARE", "", "ctr_act_prepare", "PREPARED"),
   R("NEW", "FAIL", "", "ctr_act_cleanup", "REMOVED"),
-  R("PREPARED", "INIT_CREATED", "", "", "ACTIVE"),
+  R("PREPARED", "INIT_CREATED", "", "ctr_act_active", "ACTIVE"),
   R("PREPARED", "INIT_STOPPED", "", "", "STOPPED"),
   R("PREPARED", "REMOVE", "", "ctr_act_remove", "REMOVING"),
   R("ACTIVE", "INIT_STOPPED", "", "", "STOPPED"),
   R("ACTIVE", "EXEC", "", "", "SAME"),
+  R("ACTIVE", "PAUSE", "", "ctr_act_freeze", "PAUSING"),
+  R("PAUSING", "FROZEN", "", "ctr_act_frozen", "PAUSED"),
+  R("PAUSING", "TIMEOUT", "", "ctr_act_freeze_failed", "ACTIVE"),
+  R("PAUSING", "INIT_STOPPED", "", "ctr_act_stopped_pausing", "STOPPED"),
+  R("PAUSED", "RESUME", "", "ctr_act_thaw", "ACTIVE"),
+  R("PAUSED", "INIT_STOPPED", "", "", "STOPPED"),
   R("STOPPED", "REMOVE", "", "ctr_act_remove", "REMOVING"),
   R("REMOVING", "HELPER_OK", "", "ctr_act_cleanup", "REMOVED"),
   R("REMOVING", "HELPER_FAILED", "", "ctr_act_cleanup", "REMOVED"),
@@ -89,9 +98,14 @@ VARIABLES
   exitReported,  \* agent_push_exit_event() calls, per process
   ctrState,      \* the container
   ctrHelper,     \* crun delete is running
+  freeze,        \* cgroup.freeze of the container was last written "1"
+  freezePoll,    \* c->freeze_poll is armed (it posts FROZEN once frozen)
+  pauseCall,     \* c->pending holds the host's PauseContainer, unanswered
   queue          \* the fsm_env run queue
 
-vars == <<procState, exited, ioDone, helper, exitReported, ctrState, ctrHelper, queue>>
+vars == <<procState, exited, ioDone, helper, exitReported, ctrState, ctrHelper,
+          freeze, freezePoll, pauseCall, queue>>
+fvars == <<freeze, freezePoll, pauseCall>>
 pvars == <<exited, ioDone, helper, exitReported>>
 
 TypeOK ==
@@ -102,6 +116,9 @@ TypeOK ==
   /\ exitReported \in [Procs -> Nat]
   /\ ctrState \in CStates
   /\ ctrHelper \in BOOLEAN
+  /\ freeze \in BOOLEAN
+  /\ freezePoll \in BOOLEAN
+  /\ pauseCall \in BOOLEAN
   /\ queue \in Seq(Msgs)
 
 Init ==
@@ -112,6 +129,9 @@ Init ==
   /\ exitReported = [p \in Procs |-> 0]
   /\ ctrState = "NEW"
   /\ ctrHelper = FALSE
+  /\ freeze = FALSE
+  /\ freezePoll = FALSE
+  /\ pauseCall = FALSE
   /\ queue = << >>
 
 ----------------------------------------------------------------------------
@@ -136,13 +156,13 @@ NeverRan(p, e, s) ==
   /\ PGo(p, "STOPPED", ToCtr(p, "INIT_STOPPED"))
   /\ exited' = [exited EXCEPT ![p] = TRUE]
   /\ helper' = [helper EXCEPT ![p] = FALSE]
-  /\ UNCHANGED <<ioDone, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<ioDone, exitReported, ctrState, ctrHelper, fvars>>
 
 PIgnore(p, s, e) ==
   /\ PRecv(p, e)
   /\ procState[p] = s
   /\ PSame(p, << >>)
-  /\ UNCHANGED <<pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<pvars, ctrState, ctrHelper, fvars>>
 
 (* A fallible action that starts a crun helper.                            *)
 SpawnHelper(p, e, s, to) ==
@@ -150,7 +170,7 @@ SpawnHelper(p, e, s, to) ==
   /\ procState[p] = s
   /\ \/ PGo(p, to, << >>) /\ helper' = [helper EXCEPT ![p] = TRUE]
      \/ PSame(p, << M(p, "FAIL") >>) /\ UNCHANGED helper
-  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper, fvars>>
 
 ----------------------------------------------------------------------------
 (* agent_process rows, in table order, for each process p.                 *)
@@ -161,7 +181,7 @@ Proc_NEW_CREATE_is_exec(p) ==              \* proc_act_write_exec
   /\ ~IsInit(p)
   /\ \/ PGo(p, "CREATED", << >>)
      \/ PSame(p, << M(p, "FAIL") >>)
-  /\ UNCHANGED <<pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<pvars, ctrState, ctrHelper, fvars>>
 
 Proc_NEW_CREATE(p) == IsInit(p) /\ SpawnHelper(p, "CREATE", "NEW", "CREATING")
 Proc_NEW_FAIL(p) == NeverRan(p, "FAIL", "NEW")   \* proc_act_stopped
@@ -171,7 +191,7 @@ Created(p, to) ==                          \* proc_act_created
   /\ procState[p] = "CREATING"
   /\ PGo(p, to, ToCtr(p, "INIT_CREATED") \o (IF exited[p] THEN Drain(p) ELSE << >>))
   /\ helper' = [helper EXCEPT ![p] = FALSE]
-  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper, fvars>>
 
 Proc_CREATING_HELPER_OK_exited(p) == exited[p] /\ Created(p, "DRAINING")
 Proc_CREATING_HELPER_OK(p) == ~exited[p] /\ Created(p, "CREATED")
@@ -183,7 +203,7 @@ RecordExit(p, s) ==                        \* proc_act_record_exit
   /\ procState[p] = s
   /\ PSame(p, << >>)
   /\ exited' = [exited EXCEPT ![p] = TRUE]
-  /\ UNCHANGED <<ioDone, helper, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<ioDone, helper, exitReported, ctrState, ctrHelper, fvars>>
 
 Proc_CREATING_EXITED(p) == RecordExit(p, "CREATING")
 Proc_CREATING_IO_DONE(p) == PIgnore(p, "CREATING", "IO_DONE")
@@ -196,7 +216,7 @@ Exited(p, s) ==                            \* proc_act_exited
   /\ procState[p] = s
   /\ PGo(p, "DRAINING", Drain(p))
   /\ exited' = [exited EXCEPT ![p] = TRUE]
-  /\ UNCHANGED <<ioDone, helper, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<ioDone, helper, exitReported, ctrState, ctrHelper, fvars>>
 
 Proc_CREATED_EXITED(p) == Exited(p, "CREATED")
 Proc_CREATED_IO_DONE(p) == PIgnore(p, "CREATED", "IO_DONE")
@@ -206,7 +226,7 @@ Started(p, to) ==                          \* proc_act_started
   /\ procState[p] = "STARTING"
   /\ PGo(p, to, IF exited[p] THEN Drain(p) ELSE << >>)
   /\ helper' = [helper EXCEPT ![p] = FALSE]
-  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<exited, ioDone, exitReported, ctrState, ctrHelper, fvars>>
 
 Proc_STARTING_HELPER_OK_exited(p) == exited[p] /\ Started(p, "DRAINING")
 Proc_STARTING_HELPER_OK(p) == ~exited[p] /\ Started(p, "RUNNING")
@@ -222,7 +242,7 @@ Finish(p, e) ==                            \* proc_act_finish: Waits, exit event
   /\ procState[p] = "DRAINING"
   /\ PGo(p, "STOPPED", ToCtr(p, "INIT_STOPPED"))
   /\ exitReported' = [exitReported EXCEPT ![p] = @ + 1]
-  /\ UNCHANGED <<exited, ioDone, helper, ctrState, ctrHelper>>
+  /\ UNCHANGED <<exited, ioDone, helper, ctrState, ctrHelper, fvars>>
 
 Proc_DRAINING_IO_DONE(p) == Finish(p, "IO_DONE")
 Proc_DRAINING_TIMEOUT(p) == Finish(p, "TIMEOUT")
@@ -238,7 +258,7 @@ Proc_Reject(p) ==
   /\ Head(queue).to = p
   /\ ~HasRow(ProcRows, procState[p], Head(queue).ev)
   /\ PSame(p, << >>)
-  /\ UNCHANGED <<pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<pvars, ctrState, ctrHelper, fvars>>
 
 ProcDispatch(p) ==
   \/ Proc_NEW_CREATE_is_exec(p) \/ Proc_NEW_CREATE(p) \/ Proc_NEW_FAIL(p)
@@ -264,24 +284,24 @@ CIgnore(s, e, to) ==
   /\ CRecv(e)
   /\ ctrState = s
   /\ CGo(to, << >>)
-  /\ UNCHANGED <<procState, pvars, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrHelper, fvars>>
 
 Ctr_NEW_PREPARE ==                         \* ctr_act_prepare: 9p mount, config
   /\ CRecv("PREPARE")
   /\ ctrState = "NEW"
   /\ \/ CGo("PREPARED", << >>)
      \/ CGo("NEW", << M("ctr", "FAIL") >>)
-  /\ UNCHANGED <<procState, pvars, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrHelper, fvars>>
 
 Cleanup(s, e) ==                           \* ctr_act_cleanup
   /\ CRecv(e)
   /\ ctrState = s
   /\ CGo("REMOVED", << >>)
   /\ ctrHelper' = FALSE
-  /\ UNCHANGED <<procState, pvars>>
+  /\ UNCHANGED <<procState, pvars, fvars>>
 
 Ctr_NEW_FAIL == Cleanup("NEW", "FAIL")
-Ctr_PREPARED_INIT_CREATED == CIgnore("PREPARED", "INIT_CREATED", "ACTIVE")
+Ctr_PREPARED_INIT_CREATED == CIgnore("PREPARED", "INIT_CREATED", "ACTIVE")   \* ctr_act_active: OOM watch, cannot fail
 Ctr_PREPARED_INIT_STOPPED == CIgnore("PREPARED", "INIT_STOPPED", "STOPPED")
 
 Remove(s) ==                               \* ctr_act_remove: kill all, crun delete
@@ -289,11 +309,54 @@ Remove(s) ==                               \* ctr_act_remove: kill all, crun del
   /\ ctrState = s
   /\ \/ CGo("REMOVING", << >>) /\ ctrHelper' = TRUE
      \/ CGo(s, << M("ctr", "FAIL") >>) /\ UNCHANGED ctrHelper
-  /\ UNCHANGED <<procState, pvars>>
+  /\ UNCHANGED <<procState, pvars, fvars>>
 
 Ctr_PREPARED_REMOVE == Remove("PREPARED")
 Ctr_ACTIVE_INIT_STOPPED == CIgnore("ACTIVE", "INIT_STOPPED", "STOPPED")
 Ctr_ACTIVE_EXEC == CIgnore("ACTIVE", "EXEC", "ACTIVE")
+
+(* ctr_act_freeze: cgroup.freeze = 1, the poll and the timer armed; it    *)
+(* fails (FAIL, state kept, the handler answers) if the write fails.       *)
+(* The handler put the call in c->pending first and clears it on failure.  *)
+Ctr_ACTIVE_PAUSE ==
+  /\ CRecv("PAUSE")
+  /\ ctrState = "ACTIVE"
+  /\ \/ /\ CGo("PAUSING", << >>)
+        /\ freeze' = TRUE /\ freezePoll' = TRUE /\ pauseCall' = TRUE
+     \/ CGo("ACTIVE", << M("ctr", "FAIL") >>) /\ UNCHANGED fvars
+  /\ UNCHANGED <<procState, pvars, ctrHelper>>
+
+(* ctr_answer(): timer and poll stopped, c->pending answered.              *)
+CtrAnswer(s, e, to) ==
+  /\ CRecv(e)
+  /\ ctrState = s
+  /\ CGo(to, << >>)
+  /\ freezePoll' = FALSE
+  /\ pauseCall' = FALSE
+  /\ UNCHANGED <<procState, pvars, ctrHelper, freeze>>
+
+Ctr_PAUSING_FROZEN       == CtrAnswer("PAUSING", "FROZEN", "PAUSED")          \* ctr_act_frozen
+(* ctr_act_freeze_failed: cgroup.freeze = 0 written, its error ignored   *)
+(* ((void)ctr_freeze), then ctr_answer.                                    *)
+Ctr_PAUSING_TIMEOUT ==
+  /\ CRecv("TIMEOUT")
+  /\ ctrState = "PAUSING"
+  /\ CGo("ACTIVE", << >>)
+  /\ \/ freeze' = FALSE                    \* thawed
+     \/ UNCHANGED freeze                    \* the write failed: still "1"
+  /\ freezePoll' = FALSE
+  /\ pauseCall' = FALSE
+  /\ UNCHANGED <<procState, pvars, ctrHelper>>
+Ctr_PAUSING_INIT_STOPPED == CtrAnswer("PAUSING", "INIT_STOPPED", "STOPPED")   \* ctr_act_stopped_pausing
+
+Ctr_PAUSED_RESUME ==                       \* ctr_act_thaw: cgroup.freeze = 0
+  /\ CRecv("RESUME")
+  /\ ctrState = "PAUSED"
+  /\ \/ CGo("ACTIVE", << >>) /\ freeze' = FALSE
+     \/ CGo("PAUSED", << M("ctr", "FAIL") >>) /\ UNCHANGED freeze
+  /\ UNCHANGED <<procState, pvars, ctrHelper, freezePoll, pauseCall>>
+
+Ctr_PAUSED_INIT_STOPPED == CIgnore("PAUSED", "INIT_STOPPED", "STOPPED")
 Ctr_STOPPED_REMOVE == Remove("STOPPED")
 Ctr_REMOVING_HELPER_OK == Cleanup("REMOVING", "HELPER_OK")
 Ctr_REMOVING_HELPER_FAILED == Cleanup("REMOVING", "HELPER_FAILED")
@@ -306,12 +369,14 @@ Ctr_Reject ==
   /\ Head(queue).to = "ctr"
   /\ ~HasRow(CtrRows, ctrState, Head(queue).ev)
   /\ CGo(ctrState, << >>)
-  /\ UNCHANGED <<procState, pvars, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrHelper, fvars>>
 
 CtrDispatch ==
   \/ Ctr_NEW_PREPARE \/ Ctr_NEW_FAIL
   \/ Ctr_PREPARED_INIT_CREATED \/ Ctr_PREPARED_INIT_STOPPED \/ Ctr_PREPARED_REMOVE
-  \/ Ctr_ACTIVE_INIT_STOPPED \/ Ctr_ACTIVE_EXEC
+  \/ Ctr_ACTIVE_INIT_STOPPED \/ Ctr_ACTIVE_EXEC \/ Ctr_ACTIVE_PAUSE
+  \/ Ctr_PAUSING_FROZEN \/ Ctr_PAUSING_TIMEOUT \/ Ctr_PAUSING_INIT_STOPPED
+  \/ Ctr_PAUSED_RESUME \/ Ctr_PAUSED_INIT_STOPPED
   \/ Ctr_STOPPED_REMOVE
   \/ Ctr_REMOVING_HELPER_OK \/ Ctr_REMOVING_HELPER_FAILED \/ Ctr_REMOVING_TIMEOUT
   \/ Ctr_REMOVING_INIT_STOPPED
@@ -332,13 +397,15 @@ Host ==
      \/ queue' = << M("init", "START") >>
      \/ ctrState = "ACTIVE" /\ queue' = << M("ctr", "EXEC"), M("exec", "CREATE") >>
      \/ queue' = << M("exec", "START") >>
-  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper>>
+     \/ ~pauseCall /\ queue' = << M("ctr", "PAUSE") >>    \* else "busy"
+     \/ ~pauseCall /\ queue' = << M("ctr", "RESUME") >>
+  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper, fvars>>
 
 HelperDone(p) ==                           \* crun create/start/exec finished
   /\ helper[p]
   /\ helper' = [helper EXCEPT ![p] = FALSE]
   /\ \E e \in {"HELPER_OK", "HELPER_FAILED"} : queue' = Append(queue, M(p, e))
-  /\ UNCHANGED <<procState, exited, ioDone, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<procState, exited, ioDone, exitReported, ctrState, ctrHelper, fvars>>
 
 ProcessExits(p) ==                         \* PID 1 reaped it (once)
   /\ procState[p] \in IF IsInit(p) THEN {"CREATING", "CREATED", "STARTING", "RUNNING"}
@@ -346,38 +413,47 @@ ProcessExits(p) ==                         \* PID 1 reaped it (once)
   /\ ~exited[p]
   /\ ~Pending(M(p, "EXITED"))
   /\ queue' = Append(queue, M(p, "EXITED"))
-  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper, fvars>>
 
 PipesEOF(p) ==                             \* the output pipes reached EOF
   /\ procState[p] # "NEW"
   /\ ~ioDone[p]
   /\ ioDone' = [ioDone EXCEPT ![p] = TRUE]
   /\ queue' = Append(queue, M(p, "IO_DONE"))
-  /\ UNCHANGED <<procState, exited, helper, exitReported, ctrState, ctrHelper>>
+  /\ UNCHANGED <<procState, exited, helper, exitReported, ctrState, ctrHelper, fvars>>
 
 CtrHelperDone ==
   /\ ctrHelper
   /\ ctrHelper' = FALSE
   /\ \E e \in {"HELPER_OK", "HELPER_FAILED"} : queue' = Append(queue, M("ctr", e))
-  /\ UNCHANGED <<procState, pvars, ctrState>>
+  /\ UNCHANGED <<procState, pvars, ctrState, fvars>>
 
 ProcTimer(p) ==
   /\ procState[p] \in PWaiting
   /\ ~Pending(M(p, "TIMEOUT"))
   /\ queue' = Append(queue, M(p, "TIMEOUT"))
-  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper, fvars>>
+
+(* The freezer reports the cgroup frozen (cgroup.events "frozen 1"); the *)
+(* poll sees it and posts FROZEN, and stops.                              *)
+CtrFrozen ==
+  /\ freezePoll
+  /\ freeze
+  /\ freezePoll' = FALSE
+  /\ queue' = Append(queue, M("ctr", "FROZEN"))
+  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper, freeze, pauseCall>>
 
 CtrTimer ==
   /\ ctrState \in CWaiting
   /\ ~Pending(M("ctr", "TIMEOUT"))
   /\ queue' = Append(queue, M("ctr", "TIMEOUT"))
-  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper>>
+  /\ UNCHANGED <<procState, pvars, ctrState, ctrHelper, fvars>>
 
 Next ==
   \/ Dispatch
   \/ Host
   \/ \E p \in Procs : HelperDone(p) \/ ProcessExits(p) \/ PipesEOF(p) \/ ProcTimer(p)
-  \/ CtrHelperDone \/ CtrTimer
+  \/ CtrHelperDone \/ CtrTimer \/ CtrFrozen
 
 Spec ==
   /\ Init
@@ -403,6 +479,17 @@ CtrActiveMeansInitCreated ==
   ctrState = "ACTIVE" => procState["init"] \notin {"NEW", "CREATING"}
 CtrStoppedMeansInitStopped ==
   ctrState = "STOPPED" => procState["init"] = "STOPPED"
+
+(* The host's PauseContainer is answered whenever PAUSING is left.        *)
+CtrPauseAnswered == pauseCall => ctrState = "PAUSING"
+
+(* The freezer follows the machine: a PAUSED container is frozen, an      *)
+(* ACTIVE one is not.  CtrActiveMeansThawed fails in one corner: when    *)
+(* the thaw write of ctr_act_freeze_failed fails, its error is ignored and *)
+(* Ctr_PAUSING_TIMEOUT still goes to ACTIVE with cgroup.freeze = "1" (the  *)
+(* container may then freeze after the host was told the pause failed).   *)
+CtrPausedMeansFrozen == ctrState = "PAUSED" => freeze
+CtrActiveMeansThawed == ctrState = "ACTIVE" => ~freeze
 
 EveryWaitingStateLeft ==
   /\ \A p \in Procs, s \in PWaiting : (procState[p] = s) ~> (procState[p] # s)

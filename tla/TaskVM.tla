@@ -27,12 +27,14 @@
 (***************************************************************************)
 EXTENDS Naturals, Sequences
 
-TaskStates == {"NEW", "CREATING", "CREATED", "STARTING", "RUNNING", "EXITING",
-               "STOPPED", "DELETING", "DELETED"}
+(* task: core/task_fsm.c fsm_def.version 2; vm: core/vm_fsm.c version 1. *)
+TaskStates == {"NEW", "CREATING", "CREATED", "STARTING", "RUNNING", "PAUSING",
+               "PAUSED", "RESUMING", "EXITING", "STOPPED", "DELETING", "DELETED"}
 TaskEvents == {"CREATE", "VM_READY", "AGENT_CREATED", "AGENT_FAILED", "START",
-               "AGENT_STARTED", "KILL", "EXITED", "IO_DRAINED", "VM_DIED",
-               "DELETE", "VM_STOPPED", "TIMEOUT", "FAIL"}
-TaskWaiting == {"CREATING", "STARTING", "EXITING", "DELETING"}
+               "AGENT_STARTED", "KILL", "PAUSE", "AGENT_PAUSED", "RESUME",
+               "AGENT_RESUMED", "EXITED", "IO_DRAINED", "VM_DIED", "DELETE",
+               "VM_STOPPED", "TIMEOUT", "FAIL"}
+TaskWaiting == {"CREATING", "STARTING", "PAUSING", "RESUMING", "EXITING", "DELETING"}
 
 VMStates == {"NEW", "SPAWNING", "BOOTING", "READY", "STOPPING", "STOPPED"}
 VMEvents == {"SPAWN", "QMP_READY", "AGENT_READY", "STOP", "AGENT_LOST",
@@ -44,12 +46,12 @@ VMWaiting == {"SPAWNING", "BOOTING", "STOPPING"}
 (* kiln-fsmcheck checks the same thing on the compiled tables.            *)
 WaitingOf == [task |-> TaskWaiting, vm |-> VMWaiting]
 TimeoutRowsOf ==
-  [task |-> {"CREATING", "STARTING", "EXITING", "DELETING"},
+  [task |-> {"CREATING", "STARTING", "PAUSING", "RESUMING", "EXITING", "DELETING"},
    \* vm: STOPPING and STOPPED explicitly, every other state via FSM_ANY
    vm   |-> VMStates]
 
 Qemu == {"none", "running", "killed", "gone"}
-Calls == {"create", "wait", "start"}           \* agent calls in flight
+Calls == {"create", "wait", "start", "pause", "resume"}   \* agent calls in flight
 Deferreds == {"vm_ready", "vm_stopped", "agent_lost"}
 
 M(to, ev) == [to |-> to, ev |-> ev]
@@ -69,13 +71,26 @@ TaskHasRow(s, e) ==
        <<"STARTING", "TIMEOUT">>, <<"STARTING", "EXITED">>,
        <<"STARTING", "KILL">>, <<"STARTING", "VM_DIED">>,
        <<"RUNNING", "KILL">>, <<"RUNNING", "EXITED">>, <<"RUNNING", "VM_DIED">>,
+       <<"RUNNING", "PAUSE">>,
+       <<"PAUSING", "AGENT_PAUSED">>, <<"PAUSING", "AGENT_FAILED">>,
+       <<"PAUSING", "TIMEOUT">>, <<"PAUSING", "EXITED">>, <<"PAUSING", "KILL">>,
+       <<"PAUSING", "VM_DIED">>,
+       <<"PAUSED", "RESUME">>, <<"PAUSED", "KILL">>, <<"PAUSED", "EXITED">>,
+       <<"PAUSED", "VM_DIED">>,
+       <<"RESUMING", "AGENT_RESUMED">>, <<"RESUMING", "AGENT_FAILED">>,
+       <<"RESUMING", "TIMEOUT">>, <<"RESUMING", "EXITED">>,
+       <<"RESUMING", "KILL">>, <<"RESUMING", "VM_DIED">>,
        <<"EXITING", "IO_DRAINED">>, <<"EXITING", "TIMEOUT">>,
        <<"EXITING", "KILL">>, <<"EXITING", "VM_DIED">>,
+       <<"EXITING", "AGENT_PAUSED">>, <<"EXITING", "AGENT_RESUMED">>,
+       <<"EXITING", "AGENT_FAILED">>,
        <<"STOPPED", "KILL">>, <<"STOPPED", "DELETE">>, <<"STOPPED", "VM_DIED">>,
        <<"STOPPED", "EXITED">>,
        <<"DELETING", "VM_STOPPED">>, <<"DELETING", "TIMEOUT">>,
        <<"DELETING", "VM_DIED">>, <<"DELETING", "EXITED">>,
-       <<"DELETING", "AGENT_FAILED">>, <<"DELETING", "AGENT_CREATED">>}
+       <<"DELETING", "AGENT_FAILED">>, <<"DELETING", "AGENT_CREATED">>,
+       <<"DELETING", "VM_READY">>,
+       <<"DELETED", "VM_DIED">>, <<"DELETED", "VM_STOPPED">>, <<"DELETED", "VM_READY">>}
 
 VMHasRow(s, e) ==
   \/ e \in {"QEMU_EXITED", "TIMEOUT", "STOP", "AGENT_LOST", "FAIL"}
@@ -88,11 +103,12 @@ VMHasRow(s, e) ==
 
 VARIABLES
   taskState, exited, exitPublished, drainPending,   \* the task
+  pauseCall,         \* t->pending holds containerd's Pause/Resume, unanswered
   vmState, qemu, qmpUp, agentUp, stopRequested,     \* the vm
   chanUp, calls,                                    \* the agent connection
   queue, deferred                                   \* fsm_env and reactor
 
-tvars == <<taskState, exited, exitPublished, drainPending>>
+tvars == <<taskState, exited, exitPublished, drainPending, pauseCall>>
 vvars == <<vmState, qemu, qmpUp, agentUp, stopRequested>>
 vars == <<tvars, vvars, chanUp, calls, queue, deferred>>
 
@@ -101,6 +117,7 @@ TypeOK ==
   /\ exited \in BOOLEAN
   /\ exitPublished \in Nat
   /\ drainPending \in BOOLEAN
+  /\ pauseCall \in BOOLEAN
   /\ vmState \in VMStates
   /\ qemu \in Qemu
   /\ qmpUp \in BOOLEAN
@@ -116,6 +133,7 @@ Init ==
   /\ exited = FALSE
   /\ exitPublished = 0
   /\ drainPending = FALSE
+  /\ pauseCall = FALSE
   /\ vmState = "NEW"
   /\ qemu = "none"
   /\ qmpUp = FALSE
@@ -162,13 +180,13 @@ Task_NEW_CREATE ==
   /\ taskState = "NEW"
   /\ \/ TGo("CREATING", << M("vm", "SPAWN") >>)   \* vm_new + vm_start
      \/ TFail                                     \* no VM was made
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_NEW_FAIL ==
   /\ TRecv("FAIL")
   /\ taskState = "NEW"
   /\ TGo("DELETED", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_CREATING_VM_READY ==                  \* task_act_agent_create
   /\ TRecv("VM_READY")
@@ -176,19 +194,19 @@ Task_CREATING_VM_READY ==                  \* task_act_agent_create
   /\ IF chanUp
      THEN TSame(<< >>) /\ calls' = calls \union {"create", "wait"}
      ELSE TSame(<< M("task", "AGENT_FAILED") >>) /\ UNCHANGED calls
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, deferred>>
 
 Task_CREATING_AGENT_CREATED ==
   /\ TRecv("AGENT_CREATED")
   /\ taskState = "CREATING"
   /\ TGo("CREATED", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 CreateFailed(e) ==                         \* task_act_create_failed
   /\ TRecv(e)
   /\ taskState = "CREATING"
   /\ StopVM("DELETING")
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vmState, qemu, qmpUp, agentUp,
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vmState, qemu, qmpUp, agentUp,
                  chanUp, calls, deferred>>
 
 Task_CREATING_AGENT_FAILED == CreateFailed("AGENT_FAILED")
@@ -201,14 +219,14 @@ Task_CREATED_START ==                      \* task_act_start
   /\ IF chanUp
      THEN TGo("STARTING", << >>) /\ calls' = calls \union {"start"}
      ELSE TFail /\ UNCHANGED calls
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, deferred>>
 
 Kill(s) ==                                 \* task_act_kill
   /\ TRecv("KILL")
   /\ taskState = s
   /\ \/ chanUp /\ TSame(<< >>)             \* SignalProcess sent
      \/ TFail                              \* bad signal, or no channel
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_CREATED_KILL == Kill("CREATED")
 
@@ -218,7 +236,7 @@ Exited(s) ==                               \* task_act_exited
   /\ TGo("EXITING", << >>)
   /\ exited' = TRUE
   /\ drainPending' = TRUE
-  /\ UNCHANGED <<exitPublished, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exitPublished, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_CREATED_EXITED == Exited("CREATED")
 
@@ -226,7 +244,7 @@ Delete(s) ==                               \* task_act_delete
   /\ TRecv("DELETE")
   /\ taskState = s
   /\ StopVM("DELETING")
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vmState, qemu, qmpUp, agentUp,
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vmState, qemu, qmpUp, agentUp,
                  chanUp, calls, deferred>>
 
 Task_CREATED_DELETE == Delete("CREATED")
@@ -237,21 +255,21 @@ Task_STARTING_AGENT_STARTED_exited ==
   /\ exited
   /\ TGo("EXITING", << >>)
   /\ drainPending' = TRUE                  \* task_do_reply_started drains
-  /\ UNCHANGED <<exited, exitPublished, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_STARTING_AGENT_STARTED ==
   /\ TRecv("AGENT_STARTED")
   /\ taskState = "STARTING"
   /\ ~exited
   /\ TGo("RUNNING", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 StartFailed(e) ==                          \* task_act_start_failed: 255
   /\ TRecv(e)
   /\ taskState = "STARTING"
   /\ TGo("STOPPED", << >>)
   /\ exited' = TRUE
-  /\ UNCHANGED <<exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_STARTING_AGENT_FAILED == StartFailed("AGENT_FAILED")
 Task_STARTING_TIMEOUT      == StartFailed("TIMEOUT")
@@ -261,18 +279,66 @@ Task_STARTING_EXITED ==                    \* task_act_record_exit
   /\ taskState = "STARTING"
   /\ TSame(<< >>)
   /\ exited' = TRUE
-  /\ UNCHANGED <<exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_STARTING_KILL  == Kill("STARTING")
 Task_RUNNING_KILL   == Kill("RUNNING")
 Task_RUNNING_EXITED == Exited("RUNNING")
+
+(* task_act_pause / task_act_resume: PauseContainer / ResumeContainer to  *)
+(* the agent (answered AGENT_PAUSED / AGENT_RESUMED / AGENT_FAILED), the  *)
+(* timer armed; no channel: the action fails, containerd is answered.     *)
+PauseCall(s, e, to, c) ==
+  /\ TRecv(e)
+  /\ taskState = s
+  /\ IF chanUp
+     THEN TGo(to, << >>) /\ calls' = calls \union {c} /\ pauseCall' = TRUE
+     ELSE TFail /\ UNCHANGED <<calls, pauseCall>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, deferred>>
+
+Task_RUNNING_PAUSE == PauseCall("RUNNING", "PAUSE", "PAUSING", "pause")
+
+(* task_act_paused / task_act_resumed / task_act_pause_failed: the call   *)
+(* in t->pending is answered, the timer stopped.                           *)
+PauseAnswer(s, e, to) ==
+  /\ TRecv(e)
+  /\ taskState = s
+  /\ TGo(to, << >>)
+  /\ pauseCall' = FALSE
+  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+
+Task_PAUSING_AGENT_PAUSED == PauseAnswer("PAUSING", "AGENT_PAUSED", "PAUSED")
+Task_PAUSING_AGENT_FAILED == PauseAnswer("PAUSING", "AGENT_FAILED", "RUNNING")
+Task_PAUSING_TIMEOUT      == PauseAnswer("PAUSING", "TIMEOUT", "RUNNING")
+
+ExitedMidway(s) ==                         \* task_act_exited_midway
+  /\ TRecv("EXITED")
+  /\ taskState = s
+  /\ TGo("EXITING", << >>)
+  /\ exited' = TRUE
+  /\ drainPending' = TRUE
+  /\ pauseCall' = FALSE
+  /\ UNCHANGED <<exitPublished, vvars, chanUp, calls, deferred>>
+
+Task_PAUSING_EXITED == ExitedMidway("PAUSING")
+Task_PAUSING_KILL   == Kill("PAUSING")
+
+Task_PAUSED_RESUME == PauseCall("PAUSED", "RESUME", "RESUMING", "resume")
+Task_PAUSED_KILL   == Kill("PAUSED")
+Task_PAUSED_EXITED == Exited("PAUSED")
+
+Task_RESUMING_AGENT_RESUMED == PauseAnswer("RESUMING", "AGENT_RESUMED", "RUNNING")
+Task_RESUMING_AGENT_FAILED  == PauseAnswer("RESUMING", "AGENT_FAILED", "PAUSED")
+Task_RESUMING_TIMEOUT       == PauseAnswer("RESUMING", "TIMEOUT", "PAUSED")
+Task_RESUMING_EXITED        == ExitedMidway("RESUMING")
+Task_RESUMING_KILL          == Kill("RESUMING")
 
 Publish(e) ==                              \* task_act_stopped: TaskExit
   /\ TRecv(e)
   /\ taskState = "EXITING"
   /\ TGo("STOPPED", << >>)
   /\ exitPublished' = exitPublished + 1
-  /\ UNCHANGED <<exited, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_EXITING_IO_DRAINED == Publish("IO_DRAINED")
 Task_EXITING_TIMEOUT    == Publish("TIMEOUT")
@@ -281,7 +347,7 @@ KillFinished(s) ==                         \* task_act_kill_finished: NOT_FOUND
   /\ TRecv("KILL")
   /\ taskState = s
   /\ TFail
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_EXITING_KILL   == KillFinished("EXITING")
 Task_STOPPED_KILL   == KillFinished("STOPPED")
@@ -291,8 +357,11 @@ Ignore(s, e) ==                            \* a row with no action, FSM_SAME
   /\ TRecv(e)
   /\ taskState = s
   /\ TSame(<< >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
+Task_EXITING_AGENT_PAUSED  == Ignore("EXITING", "AGENT_PAUSED")
+Task_EXITING_AGENT_RESUMED == Ignore("EXITING", "AGENT_RESUMED")
+Task_EXITING_AGENT_FAILED  == Ignore("EXITING", "AGENT_FAILED")
 Task_STOPPED_VM_DIED == Ignore("STOPPED", "VM_DIED")
 Task_STOPPED_EXITED  == Ignore("STOPPED", "EXITED")
 
@@ -300,7 +369,7 @@ TaskDeleted(e) ==                          \* task_act_deleted
   /\ TRecv(e)
   /\ taskState = "DELETING"
   /\ Deleted
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vmState, qmpUp, agentUp,
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vmState, qmpUp, agentUp,
                  chanUp, calls, deferred>>
 
 Task_DELETING_VM_STOPPED    == TaskDeleted("VM_STOPPED")
@@ -309,32 +378,40 @@ Task_DELETING_VM_DIED       == Ignore("DELETING", "VM_DIED")
 Task_DELETING_EXITED        == Ignore("DELETING", "EXITED")
 Task_DELETING_AGENT_FAILED  == Ignore("DELETING", "AGENT_FAILED")
 Task_DELETING_AGENT_CREATED == Ignore("DELETING", "AGENT_CREATED")
+Task_DELETING_VM_READY      == Ignore("DELETING", "VM_READY")
+Task_DELETED_VM_DIED        == Ignore("DELETED", "VM_DIED")
+Task_DELETED_VM_STOPPED     == Ignore("DELETED", "VM_STOPPED")
+Task_DELETED_VM_READY       == Ignore("DELETED", "VM_READY")
 
 VMDied(s) ==                               \* task_act_vm_died: 137, TaskExit
-  /\ TRecv("VM_DIED")
+  /\ TRecv("VM_DIED")                      \* and t->pending answered
   /\ taskState = s
   /\ TGo("STOPPED", << >>)
   /\ exited' = TRUE
   /\ exitPublished' = exitPublished + 1
+  /\ pauseCall' = FALSE
   /\ UNCHANGED <<drainPending, vvars, chanUp, calls, deferred>>
 
 Task_CREATED_VM_DIED  == VMDied("CREATED")
 Task_STARTING_VM_DIED == VMDied("STARTING")
 Task_RUNNING_VM_DIED  == VMDied("RUNNING")
+Task_PAUSING_VM_DIED  == VMDied("PAUSING")
+Task_PAUSED_VM_DIED   == VMDied("PAUSED")
+Task_RESUMING_VM_DIED == VMDied("RESUMING")
 Task_EXITING_VM_DIED  == Publish("VM_DIED")          \* task_act_stopped
 
 Task_ANY_FAIL ==
   /\ TRecv("FAIL")
   /\ taskState # "NEW"
   /\ TSame(<< >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 Task_Reject ==
   /\ queue # << >>
   /\ Head(queue).to = "task"
   /\ ~TaskHasRow(taskState, Head(queue).ev)
   /\ TSame(<< >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
 
 TaskDispatch ==
   \/ Task_NEW_CREATE \/ Task_NEW_FAIL
@@ -345,14 +422,23 @@ TaskDispatch ==
   \/ Task_STARTING_AGENT_STARTED_exited \/ Task_STARTING_AGENT_STARTED
   \/ Task_STARTING_AGENT_FAILED \/ Task_STARTING_TIMEOUT
   \/ Task_STARTING_EXITED \/ Task_STARTING_KILL
-  \/ Task_RUNNING_KILL \/ Task_RUNNING_EXITED
+  \/ Task_RUNNING_KILL \/ Task_RUNNING_EXITED \/ Task_RUNNING_PAUSE
+  \/ Task_PAUSING_AGENT_PAUSED \/ Task_PAUSING_AGENT_FAILED \/ Task_PAUSING_TIMEOUT
+  \/ Task_PAUSING_EXITED \/ Task_PAUSING_KILL
+  \/ Task_PAUSED_RESUME \/ Task_PAUSED_KILL \/ Task_PAUSED_EXITED
+  \/ Task_RESUMING_AGENT_RESUMED \/ Task_RESUMING_AGENT_FAILED
+  \/ Task_RESUMING_TIMEOUT \/ Task_RESUMING_EXITED \/ Task_RESUMING_KILL
   \/ Task_EXITING_IO_DRAINED \/ Task_EXITING_TIMEOUT \/ Task_EXITING_KILL
+  \/ Task_EXITING_AGENT_PAUSED \/ Task_EXITING_AGENT_RESUMED
+  \/ Task_EXITING_AGENT_FAILED
   \/ Task_STOPPED_KILL \/ Task_STOPPED_DELETE \/ Task_STOPPED_VM_DIED
   \/ Task_STOPPED_EXITED
   \/ Task_DELETING_VM_STOPPED \/ Task_DELETING_TIMEOUT \/ Task_DELETING_VM_DIED
   \/ Task_DELETING_EXITED \/ Task_DELETING_AGENT_FAILED
-  \/ Task_DELETING_AGENT_CREATED
+  \/ Task_DELETING_AGENT_CREATED \/ Task_DELETING_VM_READY
+  \/ Task_DELETED_VM_DIED \/ Task_DELETED_VM_STOPPED \/ Task_DELETED_VM_READY
   \/ Task_CREATED_VM_DIED \/ Task_STARTING_VM_DIED \/ Task_RUNNING_VM_DIED
+  \/ Task_PAUSING_VM_DIED \/ Task_PAUSED_VM_DIED \/ Task_RESUMING_VM_DIED
   \/ Task_EXITING_VM_DIED
   \/ Task_ANY_FAIL
   \/ Task_Reject
@@ -474,7 +560,8 @@ DeliverDeferred ==
 (* containerd's requests, between drains.                                  *)
 Containerd ==
   /\ queue = << >>
-  /\ \E e \in {"CREATE", "START", "KILL", "DELETE"} : queue' = << M("task", e) >>
+  /\ \E e \in {"CREATE", "START", "KILL", "PAUSE", "RESUME", "DELETE"} :
+       queue' = << M("task", e) >>
   /\ UNCHANGED <<tvars, vvars, chanUp, calls, deferred>>
 
 (* QEMU, QMP and the agent.  One-shot news may land behind a drain.        *)
@@ -500,7 +587,7 @@ AgentLost ==
   /\ chanUp
   /\ chanUp' = FALSE
   /\ calls' = {}
-  /\ queue' = queue \o (IF calls \cap {"create", "start"} # {}
+  /\ queue' = queue \o (IF calls \cap {"create", "start", "pause", "resume"} # {}
                         THEN << M("task", "AGENT_FAILED") >> ELSE << >>)
   /\ deferred' = Append(deferred, "agent_lost")
   /\ UNCHANGED <<tvars, vvars>>
@@ -508,6 +595,8 @@ AgentLost ==
 Replies(c) ==
   CASE c = "create" -> {"AGENT_CREATED", "AGENT_FAILED"}
     [] c = "start"  -> {"AGENT_STARTED", "AGENT_FAILED"}
+    [] c = "pause"  -> {"AGENT_PAUSED", "AGENT_FAILED"}
+    [] c = "resume" -> {"AGENT_RESUMED", "AGENT_FAILED"}
     [] c = "wait"   -> {"EXITED"}          \* WaitProcess: the exit
 
 AgentReplies ==
@@ -521,7 +610,7 @@ IODrained ==
   /\ drainPending
   /\ drainPending' = FALSE
   /\ queue' = Append(queue, M("task", "IO_DRAINED"))
-  /\ UNCHANGED <<taskState, exited, exitPublished, vvars, chanUp, calls, deferred>>
+  /\ UNCHANGED <<taskState, exited, exitPublished, pauseCall, vvars, chanUp, calls, deferred>>
 
 HostileGuest ==                            \* vm_abort from a bad stream frame
   /\ queue = << >>
@@ -595,7 +684,8 @@ VMNewsPending ==
 (* STOPPED" holds only once that news is delivered.                        *)
 NoRunningTaskWithStoppedVM ==
   (vmState = "STOPPED" /\ ~VMNewsPending)
-    => taskState \notin {"STARTING", "RUNNING", "CREATED"}
+    => taskState \notin {"CREATING", "CREATED", "STARTING", "RUNNING",
+                         "PAUSING", "PAUSED", "RESUMING"}
 
 (* Stronger: once the news is in, the task is over.                        *)
 NoLiveTaskWithStoppedVM ==
@@ -611,6 +701,11 @@ NoLiveTaskWithStoppedVM ==
 DeleteStopsVM ==
   taskState = "DELETED" => /\ qemu # "running"
                            /\ vmState \in {"NEW", "STOPPED"} \/ stopRequested
+
+(* containerd's Pause/Resume (t->pending) is answered whenever the task   *)
+(* leaves PAUSING/RESUMING: by the answer rows, task_act_exited_midway or *)
+(* task_do_vm_died.                                                        *)
+PauseAnswered == pauseCall => taskState \in {"PAUSING", "RESUMING"}
 
 (* Every waiting state of each machine has a TIMEOUT row (static).         *)
 WaitingStatesTimeout ==

@@ -87,13 +87,16 @@ running() { ctr_ task ps busy | awk 'NR > 1' | wc -l; }
 several() { [[ $(running) -ge 3 ]]; }
 wait_for 60 several
 ok $? "two execs in flight at once (ps lists $(running) processes)"
-ctr_ task kill -s SIGKILL --exec-id e3 busy
+# An exec still being started refuses signals (FAILED_PRECONDITION): retry.
+kill_e3() { ctr_ task kill -s SIGKILL --exec-id e3 busy 2>/dev/null; }
+wait_for 60 kill_e3
 ok $? "ctr task kill --exec-id"
 wait "$e3"
 rc=$?
 [[ $rc == 137 ]]
 ok $? "the killed exec exits 137 (got $rc)"
-ctr_ task kill -s SIGKILL --exec-id e4 busy && wait "$e4"
+kill_e4() { ctr_ task kill -s SIGKILL --exec-id e4 busy 2>/dev/null; }
+wait_for 60 kill_e4 && wait "$e4"
 ctr_ task exec --exec-id e1 busy true >/dev/null 2>&1
 ok $? "an exec id can be used again once deleted"
 ctr_ task exec --exec-id bad/id busy true >/dev/null 2>&1 && rc=1 || rc=0
