@@ -272,6 +272,7 @@ void		 core_answer_waiters(struct task_waiter_q *, uint32_t status,
 uint32_t	 task_agent_call(struct task *, const char *method,
 		    const ProtobufCMessage *, const ProtobufCMessageDescriptor *,
 		    uint64_t timeout_ms, proto_reply_cb, void *);
+void		 core_killed_cb(const struct proto_reply *, void *call);
 void		 task_publish(struct task *, const char *topic,
 		    const char *type_url, const ProtobufCMessage *);
 struct task	*task_new(struct shim *, const char *id);

@@ -268,20 +268,6 @@ exec_do_start_failed(struct exec_proc *e)
 	core_answer_waiters(&e->waiters, e->exit_status, e->exited_ns);
 }
 
-static void
-exec_killed_cb(const struct proto_reply *rep, void *arg)
-{
-	Google__Protobuf__Empty em = GOOGLE__PROTOBUF__EMPTY__INIT;
-	struct proto_call *call = arg;
-
-	if (rep->code == PROTO_OK)
-		proto_call_reply(call, &em.base);
-	else
-		proto_call_fail(call, rep->code == PROTO_NOT_FOUND ||
-		    rep->code == PROTO_FAILED_PRECONDITION ? rep->code :
-		    PROTO_UNKNOWN, "kill: %s", rep->message);
-}
-
 int
 exec_do_kill(struct exec_proc *e, const void *data, struct err *err)
 {
@@ -295,7 +281,7 @@ exec_do_kill(struct exec_proc *e, const void *data, struct err *err)
 	sr.exec_id = e->id;
 	sr.signal = k->req->signal;
 	if (task_agent_call(e->t, "SignalProcess", &sr.base,
-	    &google__protobuf__empty__descriptor, AGENT_MS(e->t), exec_killed_cb,
+	    &google__protobuf__empty__descriptor, AGENT_MS(e->t), core_killed_cb,
 	    k->call) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
 	return 0;

@@ -489,8 +489,9 @@ task_do_fail_start(struct task *t)
 	task_answer_waiters(t);
 }
 
-static void
-task_killed_cb(const struct proto_reply *rep, void *arg)
+/* The agent's answer to a signal answers containerd's Kill (init/exec). */
+void
+core_killed_cb(const struct proto_reply *rep, void *arg)
 {
 	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
 	struct proto_call *call = arg;
@@ -517,7 +518,7 @@ task_do_kill(struct task *t, const void *data, struct err *err)
 	sr.signal = k->req->signal;
 	sr.all = k->req->all;
 	if (task_agent_call(t, "SignalProcess", &sr.base,
-	    &google__protobuf__empty__descriptor, AGENT_MS(t), task_killed_cb,
+	    &google__protobuf__empty__descriptor, AGENT_MS(t), core_killed_cb,
 	    k->call) == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
 	return 0;

@@ -298,6 +298,8 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(DELETING), E(AGENT_CREATED), NULL, NULL, FSM_SAME),
 	/* A VM that came up after the task gave up on it: being stopped. */
 	FSM_ROW(S(DELETING), E(VM_READY), NULL, NULL, FSM_SAME),
+	/* Delete after a failed create: answered when the VM is gone. */
+	FSM_ROW(S(DELETING), E(DELETE), NULL, NULL, FSM_SAME),
 
 	/* Late news from a VM the task is done with. */
 	FSM_ROW(S(DELETED), E(VM_DIED), NULL, NULL, FSM_SAME),
@@ -329,7 +331,7 @@ static const struct fsm_row task_fsm_rows[] = {
 
 const struct fsm_def task_fsm_def = {
 	.name = "task",
-	.version = 3,
+	.version = 4,
 	.state_names = task_state_names,
 	.nstates = TASK_ST__COUNT,
 	.event_names = task_event_names,

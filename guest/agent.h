@@ -30,7 +30,7 @@
 #define AGENT_MAX_PROCESSES	64	/* per container, execs included */
 #define AGENT_MAX_EVENTS	256	/* guest events not yet fetched */
 #define AGENT_MAX_SPEC		(1024 * 1024)
-#define AGENT_HELPER_MS		30000	/* crun create/start/delete */
+#define AGENT_HELPER_MS		120000	/* crun create/start/delete; under load */
 #define AGENT_DRAIN_MS		30000	/* no output progress after exit */
 #define AGENT_FREEZE_MS		10000	/* cgroup freezer to report frozen */
 

@@ -287,20 +287,28 @@ proc_never_ran(struct agent_process *p)
 	proc_forget_exec(p);
 }
 
-static int
-proc_act_create_failed(struct fsm *m, const void *data, struct err *err)
+/*
+ * crun create or start failed, or timed out (its helper still running):
+ * stop it, answer the pending call, and end the process unborn.
+ */
+static void
+proc_helper_failed(struct agent_process *p, const char *what)
 {
-	struct agent_process *p = PROC(m);
-
-	(void)data;
-	(void)err;
 	reactor_timer_stop(p->timer);
 	if (p->helper_pid > 0)
-		snprintf(p->last_error, sizeof p->last_error,
-		    "crun create timed out");
+		snprintf(p->last_error, sizeof p->last_error, "%s timed out",
+		    what);
 	proc_kill_helper(p);
 	proc_reply_error(p, PROTO_UNKNOWN);
 	proc_never_ran(p);
+}
+
+static int
+proc_act_create_failed(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	proc_helper_failed(PROC(m), "crun create");
 	return 0;
 }
 
@@ -325,17 +333,9 @@ proc_act_started(struct fsm *m, const void *data, struct err *err)
 static int
 proc_act_start_failed(struct fsm *m, const void *data, struct err *err)
 {
-	struct agent_process *p = PROC(m);
-
 	(void)data;
 	(void)err;
-	reactor_timer_stop(p->timer);
-	if (p->helper_pid > 0)
-		snprintf(p->last_error, sizeof p->last_error,
-		    "start timed out");
-	proc_kill_helper(p);
-	proc_reply_error(p, PROTO_UNKNOWN);
-	proc_never_ran(p);
+	proc_helper_failed(PROC(m), "start");
 	return 0;
 }
 

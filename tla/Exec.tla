@@ -8,14 +8,20 @@
 (* engine refusing an event with no row.                                   *)
 (*                                                                         *)
 (* The world is open (containerd and the agent may send what they like),   *)
-(* with one piece of the coupling made explicit: the exec hears VM_DIED    *)
-(* only from task_do_vm_died() (core/task.c), which posts it to every exec *)
-(* of the task.  task_do_vm_died is the action of the task's VM_DIED rows  *)
-(* from CREATED, STARTING, RUNNING, PAUSING, PAUSED and RESUMING only; the *)
-(* task's EXITING VM_DIED row runs task_act_stopped and its STOPPED,       *)
-(* DELETING and DELETED VM_DIED rows run nothing.  `taskRelays` says       *)
-(* whether the task is still in a state whose VM_DIED row relays; it       *)
-(* becomes FALSE once the init has exited, and never TRUE again.           *)
+(* with the coupling to the VM made explicit:                              *)
+(*                                                                         *)
+(*  * the exec hears VM_DIED from task_vm_stopped_cb() (core/task.c), the  *)
+(*    VM's on_stopped callback, which posts it to every exec of the task   *)
+(*    whenever QEMU is gone (crashed or not), in any task state.           *)
+(*    vm_do_stopped defers that callback, so it runs a loop turn after the *)
+(*    VM went STOPPED (`vmGone`); `vmNotified` says it has run.            *)
+(*  * an exec exists only once h_exec (core/task_service.c) made it, which *)
+(*    it refuses unless task_status() is RUNNING (task STARTING, RUNNING   *)
+(*    or EXITING).  The callback then posts the task VM_DIED (stop is not  *)
+(*    requested in those states: only the rows into DELETING/DELETED call  *)
+(*    vm_stop/vm_kill), and every task VM_DIED row from a live state ends  *)
+(*    in STOPPED or DELETING, which never lead back: after the callback no *)
+(*    exec is made.  An exec made before it is in t->execs and told.       *)
 (*                                                                         *)
 (* fsm semantics as in Task.tla: first matching row wins, a failed action  *)
 (* keeps the state and posts FAIL, posted events drain first.              *)
@@ -88,9 +94,9 @@ VARIABLES
   drainPending,   \* exec_do_drain ran: IO_DRAINED will follow
   queue,          \* events posted to this machine, not yet dispatched
   vmGone,         \* the VM (and the agent channel with it) is gone
-  taskRelays      \* the task's VM_DIED row would run task_do_vm_died
+  vmNotified      \* task_vm_stopped_cb has run
 
-vars == <<execState, exited, exitPublished, drainPending, queue, vmGone, taskRelays>>
+vars == <<execState, exited, exitPublished, drainPending, queue, vmGone, vmNotified>>
 
 TypeOK ==
   /\ execState \in States
@@ -99,7 +105,7 @@ TypeOK ==
   /\ drainPending \in BOOLEAN
   /\ queue \in Seq(Events)
   /\ vmGone \in BOOLEAN
-  /\ taskRelays \in BOOLEAN
+  /\ vmNotified \in BOOLEAN
 
 Init ==
   /\ execState = "NEW"
@@ -108,7 +114,7 @@ Init ==
   /\ drainPending = FALSE
   /\ queue = << >>
   /\ vmGone = FALSE
-  /\ taskRelays = TRUE
+  /\ vmNotified = FALSE
 
 ----------------------------------------------------------------------------
 (* Helpers.                                                                *)
@@ -116,7 +122,7 @@ Recv(e) == queue # << >> /\ Head(queue) = e
 Goto(s, posted) == execState' = s /\ queue' = Tail(queue) \o posted
 Same(posted) == Goto(execState, posted)
 Fail == Same(<< "FAIL" >>)
-World == <<vmGone, taskRelays>>
+World == <<vmGone, vmNotified>>
 
 (* A row whose action neither publishes nor records an exit.               *)
 Move(s, e, to) ==
@@ -277,9 +283,10 @@ Containerd ==
   /\ execState # "NEW"
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
-ContainerdAdds ==
-  /\ queue = << >>
-  /\ execState = "NEW"
+ContainerdAdds ==                          \* h_exec: only while the task is
+  /\ queue = << >>                          \* RUNNING, never again after
+  /\ execState = "NEW"                      \* task_vm_stopped_cb
+  /\ ~vmNotified
   /\ queue' = << "ADD" >>
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
@@ -301,26 +308,32 @@ Timer ==
   /\ queue' = Append(queue, "TIMEOUT")
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
-(* The container's init exits: the task leaves the states whose VM_DIED   *)
-(* row runs task_do_vm_died (RUNNING -> EXITING -> STOPPED -> ...).        *)
-InitEnds ==
-  /\ taskRelays
-  /\ taskRelays' = FALSE
-  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, queue, vmGone>>
-
-(* QEMU dies.  The exec hears of it only through task_do_vm_died.          *)
+(* QEMU is gone (crashed, killed or shut down: the VM is STOPPED, the      *)
+(* agent channel with it), whatever the task's state.                      *)
 VMDies ==
   /\ ~vmGone
   /\ vmGone' = TRUE
-  /\ queue' = IF taskRelays THEN Append(queue, "VM_DIED") ELSE queue
-  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, taskRelays>>
+  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, queue, vmNotified>>
+
+(* The deferred on_stopped callback, task_vm_stopped_cb: VM_DIED to every *)
+(* exec of the task, i.e. to this one once h_exec made it (ADD sent).      *)
+VMStoppedCb ==
+  /\ vmGone
+  /\ ~vmNotified
+  /\ vmNotified' = TRUE
+  /\ queue' = IF execState # "NEW" \/ Recv("ADD")
+              THEN Append(queue, "VM_DIED") ELSE queue
+  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, vmGone>>
 
 Next ==
   \/ Dispatch
   \/ Containerd \/ ContainerdAdds \/ Agent \/ Drained \/ Timer
-  \/ InitEnds \/ VMDies
+  \/ VMDies \/ VMStoppedCb
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ WF_vars(Timer)
+(* The loop runs (dispatch and deferred callbacks) and timers fire.       *)
+Spec ==
+  /\ Init /\ [][Next]_vars
+  /\ WF_vars(Dispatch) /\ WF_vars(Timer) /\ WF_vars(VMStoppedCb)
 
 ----------------------------------------------------------------------------
 (* Properties (names shared with kiln-fsmcheck where it checks them).     *)
@@ -346,12 +359,13 @@ TerminalIsFinal == [][execState \in Terminal => execState' = execState]_vars
 EveryWaitingStateLeft == \A s \in Waiting : (execState = s) ~> (execState # s)
 
 (* Once the VM is gone, a created or running exec is eventually stopped  *)
-(* (its Waits answered, its TaskExit published).  VIOLATED by the tables  *)
-(* as coupled today: CREATED and RUNNING have no TIMEOUT and hear of the  *)
-(* VM's death only through task_do_vm_died; if the init exited first (the *)
-(* task is EXITING or STOPPED), the task's VM_DIED row does not relay it  *)
-(* and the exec stays RUNNING until the task is deleted (exec_free fails  *)
-(* its Waits with NOT_FOUND; no TaskExit is ever published).              *)
+(* (its Waits answered, its TaskExit published).  CREATED and RUNNING     *)
+(* have no TIMEOUT; what ends them is task_vm_stopped_cb's VM_DIED, which *)
+(* every exec made before the callback gets (CREATED/RUNNING VM_DIED ->   *)
+(* exec_act_vm_died -> STOPPED), and no exec is made after it.  Holds     *)
+(* now that the callback tells the execs; it failed while they were told  *)
+(* only by task_do_vm_died, from the task's live VM_DIED rows (an init    *)
+(* that exited first left a RUNNING exec hanging).                        *)
 ExecEndsWithVM ==
   \A s \in {"CREATED", "RUNNING"} :
     (vmGone /\ execState = s) ~> (execState # s)

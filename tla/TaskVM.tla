@@ -27,7 +27,7 @@
 (***************************************************************************)
 EXTENDS Naturals, Sequences
 
-(* task: core/task_fsm.c fsm_def.version 2; vm: core/vm_fsm.c version 1. *)
+(* task: core/task_fsm.c fsm_def.version 3; vm: core/vm_fsm.c version 1. *)
 TaskStates == {"NEW", "CREATING", "CREATED", "STARTING", "RUNNING", "PAUSING",
                "PAUSED", "RESUMING", "EXITING", "STOPPED", "DELETING", "DELETED"}
 TaskEvents == {"CREATE", "VM_READY", "AGENT_CREATED", "AGENT_FAILED", "START",
@@ -57,9 +57,11 @@ Deferreds == {"vm_ready", "vm_stopped", "agent_lost"}
 M(to, ev) == [to |-> to, ev |-> ev]
 Msgs == {M("task", e) : e \in TaskEvents} \union {M("vm", e) : e \in VMEvents}
 
-(* Which (state, event) pairs have a row; the rest are rejected.          *)
+(* Which (state, event) pairs have a row; the rest are rejected.  Events *)
+(* with an FSM_ANY row have one in every state (task: the late agent      *)
+(* answers and FAIL; NEW FAIL is NEW's own row).                          *)
 TaskHasRow(s, e) ==
-  \/ e = "FAIL"
+  \/ e \in {"AGENT_PAUSED", "AGENT_RESUMED", "AGENT_FAILED", "FAIL"}
   \/ <<s, e>> \in {
        <<"NEW", "CREATE">>,
        <<"CREATING", "VM_READY">>, <<"CREATING", "AGENT_CREATED">>,
@@ -400,6 +402,20 @@ Task_PAUSED_VM_DIED   == VMDied("PAUSED")
 Task_RESUMING_VM_DIED == VMDied("RESUMING")
 Task_EXITING_VM_DIED  == Publish("VM_DIED")          \* task_act_stopped
 
+(* Agent answers after the task moved on: late news, ignored.  Each       *)
+(* FSM_ANY row leaves out the states with an earlier row for its event.   *)
+LateAnswer(e, earlier) ==
+  /\ TRecv(e)
+  /\ taskState \notin earlier
+  /\ TSame(<< >>)
+  /\ UNCHANGED <<exited, exitPublished, drainPending, pauseCall, vvars, chanUp, calls, deferred>>
+
+Task_ANY_AGENT_PAUSED  == LateAnswer("AGENT_PAUSED", {"PAUSING", "EXITING"})
+Task_ANY_AGENT_RESUMED == LateAnswer("AGENT_RESUMED", {"RESUMING", "EXITING"})
+Task_ANY_AGENT_FAILED  ==
+  LateAnswer("AGENT_FAILED", {"CREATING", "STARTING", "PAUSING", "RESUMING",
+                              "EXITING", "DELETING"})
+
 Task_ANY_FAIL ==
   /\ TRecv("FAIL")
   /\ taskState # "NEW"
@@ -440,6 +456,7 @@ TaskDispatch ==
   \/ Task_CREATED_VM_DIED \/ Task_STARTING_VM_DIED \/ Task_RUNNING_VM_DIED
   \/ Task_PAUSING_VM_DIED \/ Task_PAUSED_VM_DIED \/ Task_RESUMING_VM_DIED
   \/ Task_EXITING_VM_DIED
+  \/ Task_ANY_AGENT_PAUSED \/ Task_ANY_AGENT_RESUMED \/ Task_ANY_AGENT_FAILED
   \/ Task_ANY_FAIL
   \/ Task_Reject
 

@@ -57,6 +57,56 @@ sleeping_rss() {
 	ctr_ container rm "$id" >/dev/null 2>&1
 }
 
+# Exec latency: N x `ctr task exec ... true` into a sleeping container.
+exec_runs() {
+	local rt=$1 id=ex-$RANDOM i t0 t1 all=()
+	ctr_ run -d --runtime "$rt" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
+	for ((i = 0; i < N; i++)); do
+		t0=$(date +%s%N)
+		ctr_ task exec --exec-id "x$i" "$id" true >/dev/null 2>&1
+		t1=$(date +%s%N)
+		all+=($(( (t1 - t0) / 1000000 )))
+	done
+	kill_and_remove "$id"
+	printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR] = $1}
+		END {print v[1], v[int((NR + 1) / 2)], v[NR]}'
+}
+
+# Stdout throughput: a container writes 256 MiB, counted at ctr.
+throughput() {
+	local rt=$1 t0 t1 bytes
+	t0=$(date +%s%N)
+	bytes=$(ctr_ run --rm --runtime "$rt" "$IMAGE" "tp-$RANDOM" \
+		sh -c 'dd if=/dev/zero bs=65536 count=4096 2>/dev/null' | wc -c)
+	t1=$(date +%s%N)
+	awk -v b="$bytes" -v ns=$((t1 - t0)) 'BEGIN {printf "%.1f", b / 1048576 / (ns / 1e9)}'
+}
+
+# Context switches of the shim in 5 idle seconds (a benchmark may sleep).
+idle_wakeups() {
+	local rt=$1 id=idle-$RANDOM pid a b
+	ctr_ run -d --runtime "$rt" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
+	pid=$(pgrep -f "containerd-shim-.*-id $id" | head -1)
+	sleep 2
+	a=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/"$pid"/task/*/status)
+	sleep 5
+	b=$(awk '/ctxt_switches/ {s += $2} END {print s}' /proc/"$pid"/task/*/status)
+	kill_and_remove "$id"
+	awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f", (b - a) / 5}'
+}
+
+kill_and_remove() {
+	ctr_ task kill -s SIGKILL "$1" >/dev/null
+	local deadline=$((SECONDS + 60))
+	while ((SECONDS < deadline)); do
+		[[ $(timeout -s KILL 10 ctr -a "$KILN_CTR_SOCK" task ls |
+			awk -v id="$1" '$1 == id {print $3}') == STOPPED ]] && break
+		sleep 0.1
+	done
+	ctr_ task delete "$1" >/dev/null 2>&1
+	ctr_ container rm "$1" >/dev/null 2>&1
+}
+
 echo "kiln bench: $(nproc) cores, accelerator $(cat "$KILN_GUEST_DIR/accel" 2>/dev/null || echo tcg), $(date -u +%F), N=$N"
 read -r kmin kmed kmax < <(time_runs io.containerd.kiln.v1)
 read -r rmin rmed rmax < <(time_runs io.containerd.runc.v2)
@@ -68,3 +118,11 @@ read -r rshim _ < <(sleeping_rss io.containerd.runc.v2)
 printf 'shim RSS, sleeping container   kiln: %6d kB   runc: %6d kB   ratio %.2f\n' \
 	"$kshim" "$rshim" "$(awk -v a="$kshim" -v b="$rshim" 'BEGIN {print a / b}')"
 printf 'QEMU RSS (the VM)              %6d kB\n' "${kqemu:-0}"
+read -r emin emed emax < <(exec_runs io.containerd.kiln.v1)
+read -r xmin xmed xmax < <(exec_runs io.containerd.runc.v2)
+printf 'ctr task exec true  kiln: min %5d / median %5d / max %5d ms\n' "$emin" "$emed" "$emax"
+printf '                    runc: min %5d / median %5d / max %5d ms\n' "$xmin" "$xmed" "$xmax"
+printf 'stdout, 256 MiB at ctr       kiln: %s MiB/s   runc: %s MiB/s\n' \
+	"$(throughput io.containerd.kiln.v1)" "$(throughput io.containerd.runc.v2)"
+printf 'idle shim wake-ups per second kiln: %s   runc: %s\n' \
+	"$(idle_wakeups io.containerd.kiln.v1)" "$(idle_wakeups io.containerd.runc.v2)"

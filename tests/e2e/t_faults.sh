@@ -22,7 +22,10 @@ CYCLES=${KILN_FAULT_CYCLES:-50}
 export KILN_GUEST_DIR=$ROOT/build/guest
 # A small guest: twenty of them run at once on a 2-core host.
 dir=$(mktemp -d /tmp/kiln-faults-XXXXXX)
-echo '{"memory_mib": 128}' >"$dir/kiln.json"
+# Twenty guests booting at once on two emulated cores are slow: generous
+# deadlines (the defaults are for one VM at a time).
+echo '{"memory_mib": 128, "boot_timeout_ms": 600000,' \
+	'"agent_timeout_ms": 600000}' >"$dir/kiln.json"
 export KILN_CONFIG=$dir/kiln.json
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 
@@ -71,11 +74,13 @@ ok $? "nothing left after the restart scenario"
 # --- twenty at once -----------------------------------------------------
 pids=()
 for i in $(seq 1 20); do
-	ctr_ run -d --runtime "$RT" "$IMAGE" "c$i" sleep 1000 >/dev/null 2>&1 &
+	ctr_ run -d --runtime "$RT" "$IMAGE" "c$i" sleep 1000 \
+		>"$dir/run-c$i.log" 2>&1 &
 	pids+=($!)
 done
 fails=0
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+cat "$dir"/run-c*.log | sed 's/^/# /' | head -20
 ok $(( fails != 0 )) "twenty containers started concurrently ($fails failed)"
 all_running() { [[ $(count_status RUNNING) == 20 ]]; }
 wait_for 120 all_running
@@ -86,8 +91,12 @@ diag "shim RSS (kB, ASan build): $(tr '\n' ' ' <<<"$rss")"
 spread=$(awk 'NR == 1 {lo = $1} {hi = $1} END {print hi - lo}' <<<"$rss")
 [[ -n $spread && $spread -lt 4096 ]]
 ok $? "shim RSS steady across twenty shims (spread $spread kB)"
-for i in $(seq 1 20); do ctr_ task kill -s SIGKILL "c$i" >/dev/null 2>&1 & done
-wait
+pids=()
+for i in $(seq 1 20); do
+	ctr_ task kill -s SIGKILL "c$i" >/dev/null 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"
 wait_for 120 none_running
 fails=0
 for i in $(seq 1 20); do

@@ -234,6 +234,23 @@ _kiln_ctr_unmount_all() {
 	done
 }
 
+# What containerd does for a task whose shim is gone: run the shim binary's
+# `delete` action in each bundle, so a shim's own leftovers (VMs, run
+# dirs, mounts) go too. Quiet; bounded by a timeout.
+_kiln_ctr_shim_delete() {
+	local dir=$1 b ns id bin
+	for b in "$dir"/state/io.containerd.runtime.v2.task/*/*; do
+		[[ -f $b/shim-binary-path ]] || continue
+		bin=$(cat "$b/shim-binary-path")
+		id=${b##*/}
+		ns=${b%/*}
+		ns=${ns##*/}
+		(cd "$b" && timeout -s KILL 30 "$bin" -namespace "$ns" \
+			-address "$dir/containerd.sock" -id "$id" -bundle "$b" \
+			delete) >/dev/null 2>&1 </dev/null || true
+	done
+}
+
 kiln_containerd_stop() {
 	local dir=${KILN_CTR_DIR:-}
 	[[ -n $dir ]] || return 0
@@ -241,6 +258,7 @@ kiln_containerd_stop() {
 	[[ $dir != / ]] || return 1
 	_kiln_ctr_kill_containerd "${KILN_CTR_PID:-}"
 	_kiln_ctr_kill_leftovers "$dir"
+	_kiln_ctr_shim_delete "$dir"
 	_kiln_ctr_runc_delete "$dir"
 	_kiln_ctr_remove_sockets "$dir"
 	_kiln_ctr_unmount_all "$dir"
