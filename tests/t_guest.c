@@ -274,6 +274,29 @@ test_malformed(void)
 	    "malformed: the agent still serves afterwards");
 }
 
+/*
+ * TestHang: the agent stops answering. Every call then times out with a
+ * clear error, and the VM can still be powered off (the agent's loop runs).
+ */
+static void
+test_hang(void)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	Kiln__Agent__V1__PingRequest ping = KILN__AGENT__V1__PING_REQUEST__INIT;
+	struct vmt_reply hang, rep;
+
+	vmt_call_deadline(&V, "TestHang", &e.base, &hang, 2000);
+	vmt_call_deadline(&V, "Ping", &ping.base, &rep, 2000);
+	ok(vmt_run_until(&V, &rep.done, 60000) && rep.code ==
+	    PROTO_DEADLINE_EXCEEDED, "hang: a Ping after TestHang times out "
+	    "(%s)", rep.message);
+	ok(vmt_run_until(&V, &hang.done, 60000) && hang.code ==
+	    PROTO_DEADLINE_EXCEEDED, "hang: TestHang itself is never "
+	    "answered");
+	vmt_reply_fini(&rep);
+	vmt_reply_fini(&hang);
+}
+
 int
 main(void)
 {
@@ -301,6 +324,7 @@ main(void)
 	test_stdin_and_bulk();
 	test_malformed();
 	ok(!V.protocol_error, "no malformed stream frame from the guest");
+	test_hang();
 	ok(vmt_powerdown(&V, &err) == 0, "the ACPI power button (QMP "
 	    "system_powerdown) powers the guest off (%s)", err.msg);
 	ok(WIFEXITED(V.qemu_status) && WEXITSTATUS(V.qemu_status) == 0,

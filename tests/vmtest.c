@@ -220,11 +220,19 @@ void
 vmt_call_async(struct vmt *v, const char *method, const ProtobufCMessage *req,
     struct vmt_reply *rep)
 {
+	vmt_call_deadline(v, method, req, rep, 0);
+}
+
+void
+vmt_call_deadline(struct vmt *v, const char *method,
+    const ProtobufCMessage *req, struct vmt_reply *rep, uint64_t ttrpc_ms)
+{
+	struct proto_call_opts o = { ttrpc_ms, NULL };
 	struct err err;
 
 	memset(rep, 0, sizeof *rep);
 	if (v->conn == NULL || proto_conn_call(v->conn, "kiln.agent.v1.Agent",
-	    method, req, vmt_reply_desc(method), NULL, vmt_reply_cb, rep,
+	    method, req, vmt_reply_desc(method), &o, vmt_reply_cb, rep,
 	    &err) == 0) {
 		rep->done = true;
 		rep->code = PROTO_UNAVAILABLE;

@@ -71,6 +71,9 @@ int	 vmt_call(struct vmt *, const char *method, const ProtobufCMessage *,
 /* Start a call without waiting; its reply lands in rep. */
 void	 vmt_call_async(struct vmt *, const char *method,
 	    const ProtobufCMessage *, struct vmt_reply *);
+/* The same with a ttrpc deadline on the call itself (0: none). */
+void	 vmt_call_deadline(struct vmt *, const char *method,
+	    const ProtobufCMessage *, struct vmt_reply *, uint64_t ttrpc_ms);
 /* Run the loop until *flag or the deadline; true if flag. */
 bool	 vmt_run_until(struct vmt *, const bool *flag, uint64_t timeout_ms);
 void	 vmt_reply_fini(struct vmt_reply *);

@@ -16,7 +16,7 @@
 (***************************************************************************)
 EXTENDS Naturals, Sequences
 
-(* Mirrors core/task_fsm.c at fsm_def.version 3 (core/core_int.h         *)
+(* Mirrors core/task_fsm.c at fsm_def.version 4 (core/core_int.h         *)
 (* TASK_STATES/TASK_EVENTS).                                               *)
 States == {"NEW", "CREATING", "CREATED", "STARTING", "RUNNING", "PAUSING",
            "PAUSED", "RESUMING", "EXITING", "STOPPED", "DELETING", "DELETED"}
@@ -83,6 +83,7 @@ Rows == <<
   R("DELETING", "AGENT_FAILED", "", "", "SAME"),
   R("DELETING", "AGENT_CREATED", "", "", "SAME"),
   R("DELETING", "VM_READY", "", "", "SAME"),
+  R("DELETING", "DELETE", "", "", "SAME"),
   R("DELETED", "VM_DIED", "", "", "SAME"),
   R("DELETED", "VM_STOPPED", "", "", "SAME"),
   R("DELETED", "VM_READY", "", "", "SAME"),
@@ -446,6 +447,10 @@ Task_DELETING_AGENT_CREATED ==
 (* A VM that came up after the task gave up on it: being stopped.          *)
 Task_DELETING_VM_READY == Ignore("DELETING", "VM_READY")
 
+(* Delete after a failed create (task v4): held, answered when the VM is  *)
+(* gone (the VM_STOPPED/TIMEOUT rows); the state does not change.         *)
+Task_DELETING_DELETE == Ignore("DELETING", "DELETE")
+
 (* Late news from a VM the task is done with.                              *)
 Task_DELETED_VM_DIED    == Ignore("DELETED", "VM_DIED")
 Task_DELETED_VM_STOPPED == Ignore("DELETED", "VM_STOPPED")
@@ -549,7 +554,7 @@ Dispatch ==
   \/ Task_STOPPED_EXITED
   \/ Task_DELETING_VM_STOPPED \/ Task_DELETING_TIMEOUT \/ Task_DELETING_VM_DIED
   \/ Task_DELETING_EXITED \/ Task_DELETING_AGENT_FAILED
-  \/ Task_DELETING_AGENT_CREATED \/ Task_DELETING_VM_READY
+  \/ Task_DELETING_AGENT_CREATED \/ Task_DELETING_VM_READY \/ Task_DELETING_DELETE
   \/ Task_DELETED_VM_DIED \/ Task_DELETED_VM_STOPPED \/ Task_DELETED_VM_READY
   \/ Task_CREATED_VM_DIED \/ Task_STARTING_VM_DIED \/ Task_RUNNING_VM_DIED
   \/ Task_PAUSING_VM_DIED \/ Task_PAUSED_VM_DIED \/ Task_RESUMING_VM_DIED

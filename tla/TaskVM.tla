@@ -27,7 +27,7 @@
 (***************************************************************************)
 EXTENDS Naturals, Sequences
 
-(* task: core/task_fsm.c fsm_def.version 3; vm: core/vm_fsm.c version 1. *)
+(* task: core/task_fsm.c fsm_def.version 4; vm: core/vm_fsm.c version 1. *)
 TaskStates == {"NEW", "CREATING", "CREATED", "STARTING", "RUNNING", "PAUSING",
                "PAUSED", "RESUMING", "EXITING", "STOPPED", "DELETING", "DELETED"}
 TaskEvents == {"CREATE", "VM_READY", "AGENT_CREATED", "AGENT_FAILED", "START",
@@ -91,7 +91,7 @@ TaskHasRow(s, e) ==
        <<"DELETING", "VM_STOPPED">>, <<"DELETING", "TIMEOUT">>,
        <<"DELETING", "VM_DIED">>, <<"DELETING", "EXITED">>,
        <<"DELETING", "AGENT_FAILED">>, <<"DELETING", "AGENT_CREATED">>,
-       <<"DELETING", "VM_READY">>,
+       <<"DELETING", "VM_READY">>, <<"DELETING", "DELETE">>,
        <<"DELETED", "VM_DIED">>, <<"DELETED", "VM_STOPPED">>, <<"DELETED", "VM_READY">>}
 
 VMHasRow(s, e) ==
@@ -381,6 +381,7 @@ Task_DELETING_EXITED        == Ignore("DELETING", "EXITED")
 Task_DELETING_AGENT_FAILED  == Ignore("DELETING", "AGENT_FAILED")
 Task_DELETING_AGENT_CREATED == Ignore("DELETING", "AGENT_CREATED")
 Task_DELETING_VM_READY      == Ignore("DELETING", "VM_READY")
+Task_DELETING_DELETE        == Ignore("DELETING", "DELETE")  \* v4: held till the VM is gone
 Task_DELETED_VM_DIED        == Ignore("DELETED", "VM_DIED")
 Task_DELETED_VM_STOPPED     == Ignore("DELETED", "VM_STOPPED")
 Task_DELETED_VM_READY       == Ignore("DELETED", "VM_READY")
@@ -451,7 +452,7 @@ TaskDispatch ==
   \/ Task_STOPPED_EXITED
   \/ Task_DELETING_VM_STOPPED \/ Task_DELETING_TIMEOUT \/ Task_DELETING_VM_DIED
   \/ Task_DELETING_EXITED \/ Task_DELETING_AGENT_FAILED
-  \/ Task_DELETING_AGENT_CREATED \/ Task_DELETING_VM_READY
+  \/ Task_DELETING_AGENT_CREATED \/ Task_DELETING_VM_READY \/ Task_DELETING_DELETE
   \/ Task_DELETED_VM_DIED \/ Task_DELETED_VM_STOPPED \/ Task_DELETED_VM_READY
   \/ Task_CREATED_VM_DIED \/ Task_STARTING_VM_DIED \/ Task_RUNNING_VM_DIED
   \/ Task_PAUSING_VM_DIED \/ Task_PAUSED_VM_DIED \/ Task_RESUMING_VM_DIED
