@@ -198,6 +198,10 @@ vmt_reply_cb(const struct proto_reply *rep, void *arg)
 		r->len = protobuf_c_message_get_packed_size(rep->msg);
 		r->packed = xmalloc(r->len);
 		protobuf_c_message_pack(rep->msg, r->packed);
+		/* Replies are reused by the tests: the driver owns buffers. */
+		r->v->allocs = xreallocarray(r->v->allocs, r->v->nallocs + 1,
+		    sizeof *r->v->allocs);
+		r->v->allocs[r->v->nallocs++] = r->packed;
 	}
 	r->done = true;
 }
@@ -231,6 +235,7 @@ vmt_call_deadline(struct vmt *v, const char *method,
 	struct err err;
 
 	memset(rep, 0, sizeof *rep);
+	rep->v = v;
 	if (v->conn == NULL || proto_conn_call(v->conn, "kiln.agent.v1.Agent",
 	    method, req, vmt_reply_desc(method), &o, vmt_reply_cb, rep,
 	    &err) == 0) {
@@ -261,8 +266,8 @@ vmt_call(struct vmt *v, const char *method, const ProtobufCMessage *req,
 void
 vmt_reply_fini(struct vmt_reply *rep)
 {
-	free(rep->packed);
 	rep->packed = NULL;
+	rep->len = 0;
 }
 
 struct vmt_proc *
@@ -513,6 +518,9 @@ vmt_fini(struct vmt *v)
 			vmt_proc_release(&v->procs[i]);
 	vsock_free(v->chan);
 	reactor_child_free(v->qemu_watch);
+	while (v->nallocs > 0)
+		free(v->allocs[--v->nallocs]);
+	free(v->allocs);
 	reactor_free(v->r);
 	fsm_env_free(v->env);
 	free(v->image_dir);

@@ -50,10 +50,13 @@ struct vmt {
 	uint64_t		 t_ready_ns;
 	struct vmt_proc		 procs[VMT_MAX_PROCS];
 	bool			 protocol_error; /* a bad frame from the guest */
+	void			**allocs;	/* reply buffers, freed at fini */
+	size_t			 nallocs;
 };
 
 /* A finished call: code, message and the packed reply. */
 struct vmt_reply {
+	struct vmt	*v;		/* borrowed */
 	bool		 done;
 	int		 code;
 	char		 message[512];
@@ -76,6 +79,7 @@ void	 vmt_call_deadline(struct vmt *, const char *method,
 	    const ProtobufCMessage *, struct vmt_reply *, uint64_t ttrpc_ms);
 /* Run the loop until *flag or the deadline; true if flag. */
 bool	 vmt_run_until(struct vmt *, const bool *flag, uint64_t timeout_ms);
+/* Forget the reply's buffer (the driver frees them all at vmt_fini). */
 void	 vmt_reply_fini(struct vmt_reply *);
 /* The capture slot of cid/eid (created on first use). */
 struct vmt_proc *vmt_proc(struct vmt *, const char *cid, const char *eid);
