@@ -159,7 +159,7 @@ main(int argc, char **argv)
 	char rootfs[] = "/tmp/kiln-bench-rootfs-XXXXXX", cmd[256];
 	int runs = argc > 1 ? atoi(argv[1]) : 3, i, n = 0;
 	struct sample s[64], med;
-	struct err err;
+	struct err err = { 0 };
 
 	log_init("bench-guest", LOG_LVL_WARN, 2);
 	if (runs < 1 || runs > 64 || mkdtemp(rootfs) == NULL)

@@ -51,7 +51,7 @@ b_serve(int lfd)
 {
 	struct reactor *r;
 	struct fsm_env *env;
-	struct err err;
+	struct err err = { 0 };
 
 	r = reactor_new(&err);
 	env = fsm_env_new();
@@ -116,7 +116,7 @@ main(int argc, char **argv)
 	long calls = argc > 1 ? atol(argv[1]) : 200000;
 	struct bench b = { 0 };
 	struct fsm_env *env;
-	struct err err;
+	struct err err = { 0 };
 	pid_t pid;
 	int lfd;
 

@@ -156,7 +156,7 @@ send_hostile_frames(struct proto_conn *c)
 	struct proto_stream_msg m = { "someone-else", "", 1,
 	    (const uint8_t *)"x", 1, false, 0 };
 	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
-	struct err err;
+	struct err err = { 0 };
 
 	(void)proto_stream_send(c, &m, &err);
 	(void)proto_conn_send_frame(c, PROTO_FT_KILN_STREAM, junk,
@@ -269,7 +269,7 @@ int
 main(int argc, char **argv)
 {
 	char *agent = NULL, *qmp = NULL;
-	struct err err;
+	struct err err = { 0 };
 	int i;
 
 	log_init("fake-qemu", LOG_LVL_WARN, 2);

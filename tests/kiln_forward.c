@@ -83,7 +83,7 @@ main(int argc, char **argv)
 	struct reactor_timer *t;
 	struct fsm_env *env;
 	struct proto_conn *c;
-	struct err err;
+	struct err err = { 0 };
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: kiln-forward SOCKET NAMESPACE ID "

@@ -135,7 +135,7 @@ test_qemu(void)
 int
 main(void)
 {
-	struct err err;
+	struct err err = { 0 };
 
 	log_init("t_core", LOG_LVL_ERROR, 2);
 	test_args();

@@ -45,7 +45,7 @@ test_scripts(struct fsm_env *env)
 	for (i = 0; i < ARRAY_SIZE(door_scripts); i++) {
 		const struct door_script *sc = &door_scripts[i];
 		struct door d = { .has_key = sc->has_key };
-		struct err err;
+		struct err err = { 0 };
 		bool good = true;
 
 		fsm_init(&d.fsm, &door_fsm_def, env, "d1", &d);
@@ -69,7 +69,7 @@ test_rejected(struct fsm_env *env)
 	struct door d = { .has_key = true };
 	const struct fsm_trace_rec *rec;
 	uint64_t before = fsm_env_rejected(env);
-	struct err err;
+	struct err err = { 0 };
 	int ret;
 
 	fsm_init(&d.fsm, &door_fsm_def, env, "rej", &d);
@@ -98,7 +98,7 @@ test_guarded(struct fsm_env *env)
 {
 	struct door d = { .has_key = false };
 	const struct fsm_trace_rec *rec;
-	struct err err;
+	struct err err = { 0 };
 
 	fsm_init(&d.fsm, &door_fsm_def, env, "grd", &d);
 	is_int(fsm_dispatch(&d.fsm, DOOR_EV_LOCK, NULL, &err), -1,
@@ -120,7 +120,7 @@ test_failed_action(struct fsm_env *env)
 {
 	struct door d = { .motor_broken = true };
 	const struct fsm_trace_rec *fail, *alarm;
-	struct err err;
+	struct err err = { 0 };
 
 	fsm_init(&d.fsm, &door_fsm_def, env, "fail", &d);
 	is_int(fsm_dispatch(&d.fsm, DOOR_EV_OPEN, NULL, &err), -1,
@@ -145,7 +145,7 @@ test_post_order(struct fsm_env *env)
 {
 	struct door d = { .auto_open = true };
 	const struct fsm_trace_rec *a, *b;
-	struct err err;
+	struct err err = { 0 };
 
 	fsm_init(&d.fsm, &door_fsm_def, env, "post", &d);
 	is_int(fsm_dispatch(&d.fsm, DOOR_EV_OPEN, NULL, &err), 0,
@@ -171,7 +171,7 @@ test_trace_file(struct fsm_env *env)
 {
 	char path[] = "/tmp/kiln-t_fsm-XXXXXX", line[1024];
 	struct door d = { 0 };
-	struct err err;
+	struct err err = { 0 };
 	FILE *f;
 	int fd, lines = 0;
 
@@ -245,7 +245,7 @@ check_broken(const struct fsm_row *rows, int nrows, uint64_t waiting,
 static void
 test_check(void)
 {
-	struct err err;
+	struct err err = { 0 };
 
 	ok(fsm_check(&door_fsm_def, &err) == 0, "fsm_check: door table is "
 	    "valid");

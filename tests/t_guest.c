@@ -52,7 +52,7 @@ static void
 test_basic(const char *release)
 {
 	struct utsname host;
-	struct err err;
+	struct err err = { 0 };
 	uint32_t st = 0;
 
 	ok(vmt_run(&V, "echo", ARGS("echo", "hello"), true, NULL, 0, &st,
@@ -191,7 +191,7 @@ static void
 test_stdin_and_bulk(void)
 {
 	struct vmt_proc *p;
-	struct err err;
+	struct err err = { 0 };
 	uint8_t *data;
 	uint32_t st = 0;
 	size_t i, n = 3 * 1024 * 1024 + 123;
@@ -301,7 +301,7 @@ int
 main(void)
 {
 	char release[65] = "", rootfs[64] = "/tmp/kiln-rootfs-XXXXXX", cmd[256];
-	struct err err;
+	struct err err = { 0 };
 
 	log_init("t_guest", LOG_LVL_WARN, 2);
 	if (mkdtemp(rootfs) == NULL)

@@ -159,7 +159,7 @@ call_connect(struct proto_conn *c, const char *id, int slot,
 	Containerd__Task__V2__ConnectRequest req =
 	    CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
 	struct proto_call_opts o = { timeout_ms, "default" };
-	struct err err;
+	struct err err = { 0 };
 
 	req.id = (char *)(uintptr_t)id;
 	return proto_conn_call(c, SVC, "Connect", &req.base,
@@ -174,7 +174,7 @@ call_method(struct proto_conn *c, const char *svc, const char *method,
 	Containerd__Task__V2__WaitRequest req =
 	    CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
 	struct proto_call_opts o = { timeout_ms, NULL };
-	struct err err;
+	struct err err = { 0 };
 
 	req.id = (char *)(uintptr_t)"x";
 	return proto_conn_call(c, svc, method, &req.base,
@@ -508,7 +508,7 @@ test_unix_socket(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct proto_conn *c;
-	struct err err;
+	struct err err = { 0 };
 	int fd;
 
 	snprintf(sun.sun_path, sizeof sun.sun_path, "/tmp/kiln-t_proto-%d",
@@ -538,7 +538,7 @@ test_trace(void)
 {
 	const struct fsm_trace_rec *rec;
 	struct proto_conn *c = pair();
-	struct err err;
+	struct err err = { 0 };
 	const char *states[8];
 	int i, n = 0;
 
@@ -563,7 +563,7 @@ test_trace(void)
 int
 main(void)
 {
-	struct err err;
+	struct err err = { 0 };
 
 	log_init("t_proto", LOG_LVL_ERROR, 2);
 	W.r = reactor_new(&err);

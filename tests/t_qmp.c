@@ -423,7 +423,7 @@ opts(const char *name)
 static int
 call(struct qmp *q, const char *cmd, json_t *args, uint64_t ms, int slot)
 {
-	struct err err;
+	struct err err = { 0 };
 	int id;
 
 	id = qmp_call(q, cmd, args, ms, reply_cb, (void *)(intptr_t)slot,
@@ -438,7 +438,7 @@ static struct qmp *
 connect_ready(const char *name)
 {
 	struct qmp_opts o = opts(name);
-	struct err err;
+	struct err err = { 0 };
 	struct qmp *q;
 
 	reset();
@@ -454,7 +454,7 @@ static void
 test_table(void)
 {
 	const struct fsm_def *def = fsm_registry_find("qmp");
-	struct err err;
+	struct err err = { 0 };
 
 	ok(def != NULL, "qmp: the machine is registered as \"qmp\"");
 	ok(def != NULL && fsm_check(def, &err) == 0, "qmp: the table passes "
@@ -562,7 +562,7 @@ test_timeouts(struct qmp *q)
 static void
 test_errors_args(struct qmp *q)
 {
-	struct err err;
+	struct err err = { 0 };
 
 	ok(qmp_call(q, "x", json_integer(1), 0, reply_cb, NULL, &err) < 0 &&
 	    err.code == EINVAL, "qmp: non-object arguments are refused "
@@ -577,7 +577,7 @@ test_errors_args(struct qmp *q)
 static void
 test_hangup(struct qmp *q)
 {
-	struct err err;
+	struct err err = { 0 };
 	int i, closed = 0;
 
 	reset();
@@ -792,7 +792,7 @@ static void
 test_bad_path(void)
 {
 	char path[200];
-	struct err err;
+	struct err err = { 0 };
 
 	memset(path, 'a', sizeof path - 1);
 	path[sizeof path - 1] = '\0';
@@ -942,7 +942,7 @@ int
 main(void)
 {
 	struct qmp *q;
-	struct err err;
+	struct err err = { 0 };
 
 	log_init("t_qmp", LOG_LVL_ERROR, 2);
 	str_copy(W.dir, "/tmp/t_qmp.XXXXXX", sizeof W.dir);

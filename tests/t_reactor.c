@@ -306,7 +306,7 @@ int
 main(void)
 {
 	struct ctx c = { 0 };
-	struct err err;
+	struct err err = { 0 };
 	int sv[2];
 
 	log_init("t_reactor", LOG_LVL_ERROR, 2);

@@ -57,7 +57,7 @@ vmt_stream_cb(struct proto_conn *c, const uint8_t *d, size_t n, void *arg)
 	struct proto_stream_msg m, credit;
 	struct vmt *v = arg;
 	struct vmt_proc *p;
-	struct err err;
+	struct err err = { 0 };
 
 	if (proto_stream_decode(d, n, &f, &m, &err) < 0) {
 		v->protocol_error = true;
@@ -232,7 +232,7 @@ vmt_call_deadline(struct vmt *v, const char *method,
     const ProtobufCMessage *req, struct vmt_reply *rep, uint64_t ttrpc_ms)
 {
 	struct proto_call_opts o = { ttrpc_ms, NULL };
-	struct err err;
+	struct err err = { 0 };
 
 	memset(rep, 0, sizeof *rep);
 	rep->v = v;
@@ -312,7 +312,7 @@ vmt_stdin(struct vmt *v, struct vmt_proc *p, const void *data, size_t len,
     bool close)
 {
 	struct proto_stream_msg m = { p->cid, p->eid, 0, NULL, 0, false, 0 };
-	struct err err;
+	struct err err = { 0 };
 
 	if (data != NULL) {
 		p->stdin_data = data;
