@@ -33,10 +33,9 @@ cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 ctr_() { timeout -s KILL 300 ctr -a "$KILN_CTR_SOCK" "$@"; }
-BASE_QEMUS=$(pgrep -f 'qemu-system.*/run/kiln/' | wc -l)
-BASE_SHIMS=$(pgrep -f containerd-shim-kiln-v1 | wc -l)
-qemus() { echo $(( $(pgrep -f 'qemu-system.*/run/kiln/' | wc -l) - BASE_QEMUS )); }
-shims() { echo $(( $(pgrep -f containerd-shim-kiln-v1 | wc -l) - BASE_SHIMS )); }
+# Only this containerd's QEMUs (rootfs under its state) and shims.
+qemus() { pgrep -f "qemu-system.*$KILN_CTR_DIR" | wc -l; }
+shims() { pgrep -f "containerd-shim-kiln-v1.*$KILN_CTR_SOCK" | wc -l; }
 clean() { [[ $(qemus) == 0 && $(shims) == 0 ]] && ! grep -q "$dir" /proc/mounts; }
 count_status() { ctr_ task ls | awk -v s="$1" '$3 == s' | wc -l; }
 
@@ -85,7 +84,7 @@ ok $(( fails != 0 )) "twenty containers started concurrently ($fails failed)"
 all_running() { [[ $(count_status RUNNING) == 20 ]]; }
 wait_for 120 all_running
 ok $? "all twenty RUNNING"
-rss=$(for p in $(pgrep -f 'containerd-shim-kiln-v1.*-id c'); do
+rss=$(for p in $(pgrep -f "containerd-shim-kiln-v1.*-id c[0-9]* -address $KILN_CTR_SOCK"); do
 	awk '/^VmRSS/ {print $2}' "/proc/$p/status"; done | sort -n)
 diag "shim RSS (kB, ASan build): $(tr '\n' ' ' <<<"$rss")"
 spread=$(awk 'NR == 1 {lo = $1} {hi = $1} END {print hi - lo}' <<<"$rss")

@@ -29,10 +29,9 @@ ok $? "private containerd up"
 	kiln_ctr images import "$dir/bb.tar" >/dev/null
 ok $? "busybox image imported"
 
-# Counted against what ran before this test (other runs may share the host).
-BASE_SHIMS=$(pgrep -f containerd-shim-kiln-v1 | wc -l)
-fakes() { pgrep -f "$BUILD/tests/fake-qemu" | wc -l; }
-shims() { echo $(( $(pgrep -f containerd-shim-kiln-v1 | wc -l) - BASE_SHIMS )); }
+# Only this containerd's fakes (rootfs under its state) and shims.
+fakes() { pgrep -f "fake-qemu.*$KILN_CTR_DIR" | wc -l; }
+shims() { pgrep -f "containerd-shim-kiln-v1.*$KILN_CTR_SOCK" | wc -l; }
 clean() { [[ $(fakes) == 0 && $(shims) == 0 ]] &&
 	! grep -q "$dir" /proc/mounts; }
 # Run one container against the fake in mode $1; sets rc and out.

@@ -27,13 +27,13 @@ run() { ctr_ run --rm --runtime "$RT" "$IMAGE" "$@"; }
 # QEMU processes of kiln VMs, kiln shims, our mounts, kiln sockets: counted
 # against what was there before this test started (other runs may share the
 # machine).
-qemus() { echo $(( $(pgrep -f 'qemu-system.*/run/kiln/' | wc -l) - BASE_QEMUS )); }
-shims() { echo $(( $(pgrep -f 'containerd-shim-kiln-v1' | wc -l) - BASE_SHIMS )); }
+# QEMUs share rootfs paths under this containerd's state; shims name its
+# socket: neither can be another run's.
+qemus() { pgrep -f "qemu-system.*$KILN_CTR_DIR" | wc -l; }
+shims() { pgrep -f "containerd-shim-kiln-v1.*$KILN_CTR_SOCK" | wc -l; }
 kiln_mounts() { grep -c "$KILN_CTR_DIR" /proc/mounts; }
 kiln_socks() { echo $(( $(find /run/kiln -name '*.sock' 2>/dev/null | wc -l) - BASE_SOCKS )); }
 run_dirs() { find /run/kiln -mindepth 1 -maxdepth 1 -type d ! -name s 2>/dev/null | wc -l; }
-BASE_QEMUS=$(pgrep -f 'qemu-system.*/run/kiln/' | wc -l)
-BASE_SHIMS=$(pgrep -f 'containerd-shim-kiln-v1' | wc -l)
 BASE_SOCKS=$(find /run/kiln -name '*.sock' 2>/dev/null | wc -l)
 BASE_DIRS=$(run_dirs)
 task_status() { ctr_ task ls | awk -v id="$1" '$1 == id {print $3}'; }
@@ -110,7 +110,7 @@ ok $? "... and no QEMU, shim, mount or socket is left"
 leftovers
 
 ctr_ run -d --runtime "$RT" "$IMAGE" t-skill sleep 1000 >/dev/null
-spid=$(pgrep -f 'containerd-shim-kiln-v1.*-id t-skill' | head -1)
+spid=$(pgrep -f "containerd-shim-kiln-v1.*-id t-skill -address $KILN_CTR_SOCK" | head -1)
 kill -9 "$spid"
 no_qemu() { [[ $(qemus) == 0 ]]; }
 wait_for 60 no_qemu
