@@ -222,6 +222,7 @@ struct exec_proc {
 	uint32_t		 exit_status;
 	uint64_t		 exited_ns;
 	char			 error[512];
+	bool			 terminal;
 	uint32_t		 op_call;	/* agent Exec/Start in flight */
 	uint32_t		 wait_call;	/* agent WaitProcess */
 };

@@ -30,6 +30,7 @@ exec_new(struct task *t, const char *id,
 
 	e->t = t;
 	snprintf(e->id, sizeof e->id, "%s", id);
+	e->terminal = req->terminal;
 	e->stdin_path = xstrdup(req->stdin);
 	e->stdout_path = xstrdup(req->stdout);
 	e->stderr_path = xstrdup(req->stderr);
@@ -134,6 +135,7 @@ exec_do_add(struct exec_proc *e)
 	r.exec_id = e->id;
 	r.process_json.data = e->process_json;
 	r.process_json.len = e->process_len;
+	r.terminal = e->terminal;
 	r.stdin = e->stdin_path[0] != '\0';
 	r.stdout = e->stdout_path[0] != '\0';
 	r.stderr = e->stderr_path[0] != '\0';

@@ -192,9 +192,7 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	};
 	_cleanup_free_ char *share = NULL;
 
-	if (req->terminal)
-		return err_set(err, ERR_UNIMPLEMENTED, "terminal (tty) tasks "
-		    "are not supported yet");
+	t->terminal = req->terminal;
 	t->bundle = xstrdup(req->bundle);
 	t->rootfs = xasprintf("%s/rootfs", req->bundle);
 	t->stdin_path = xstrdup(req->stdin);
@@ -327,6 +325,7 @@ task_do_agent_create(struct task *t)
 	cr.rootfs_tag = (char *)(uintptr_t)"rootfs";
 	cr.spec_json.data = (uint8_t *)t->spec_json;
 	cr.spec_json.len = t->spec_len;
+	cr.terminal = t->terminal;
 	cr.stdin = t->stdin_path[0] != '\0';
 	cr.stdout = t->stdout_path[0] != '\0';
 	cr.stderr = t->stderr_path[0] != '\0';

@@ -343,6 +343,42 @@ h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static void
+resized_cb(const struct proto_reply *rep, void *arg)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	if (rep->code == PROTO_OK)
+		proto_call_reply(arg, &e.base);
+	else
+		proto_call_fail(arg, rep->code == PROTO_NOT_FOUND ?
+		    PROTO_NOT_FOUND : PROTO_UNKNOWN, "resize: %s",
+		    rep->message);
+}
+
+/* ResizePty: the pty lives in the guest; the agent sets its size. */
+static void
+h_resize(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__ResizePtyRequest *req = (const void *)m;
+	Kiln__Agent__V1__ResizePtyRequest r =
+	    KILN__AGENT__V1__RESIZE_PTY_REQUEST__INIT;
+	struct exec_proc *e;
+	struct task *t = find_proc(arg, call, req->id, req->exec_id, &e);
+
+	if (t == NULL)
+		return;
+	r.container_id = t->id;
+	r.exec_id = e != NULL ? e->id : (char *)(uintptr_t)"";
+	r.width = req->width;
+	r.height = req->height;
+	if (task_agent_call(t, "ResizePty", &r.base,
+	    &google__protobuf__empty__descriptor, AGENT_MS(t), resized_cb,
+	    call) == 0)
+		proto_call_fail(call, PROTO_FAILED_PRECONDITION, "task %s: no "
+		    "VM", t->id);
+}
+
+static void
 h_delete(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__DeleteRequest *req = (const void *)m;
@@ -442,9 +478,6 @@ h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (exec_find(t, req->exec_id) != NULL)
 		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
 		    "exec %s: already exists", req->exec_id);
-	if (req->terminal)
-		return (void)proto_call_fail(call, PROTO_UNIMPLEMENTED,
-		    "terminal (tty) execs are not supported yet");
 	if (req->spec == NULL || req->spec->value.len == 0)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "exec %s: no process spec", req->exec_id);
@@ -503,7 +536,7 @@ const struct proto_method shim_task_methods[] = {
 	{ "Checkpoint", D(checkpoint_task_request), h_unimplemented },
 	{ "Kill", D(kill_request), h_kill },
 	{ "Exec", D(exec_process_request), h_exec },
-	{ "ResizePty", D(resize_pty_request), h_unimplemented },
+	{ "ResizePty", D(resize_pty_request), h_resize },
 	{ "CloseIO", D(close_iorequest), h_close_io },
 	{ "Update", D(update_task_request), h_unimplemented },
 	{ "Wait", D(wait_request), h_wait },

@@ -103,6 +103,11 @@ struct agent_process {
 	char			 exec_id[PROTO_ID_MAX + 1];
 	bool			 is_init;
 	bool			 want_stdin;
+	bool			 terminal;	/* a pty from crun's console */
+	int			 console_fd;	/* listening, until crun sends */
+	struct winsize_req {
+		uint16_t	rows, cols;
+	}			 winsize;
 	pid_t			 pid;
 	bool			 exited;
 	int			 wait_status;
@@ -256,6 +261,10 @@ int		 agent_stdio_open(struct agent_process *, int child[3],
 void		 agent_stdio_close(struct agent_process *);
 void		 agent_stdio_frame(struct agent *, const uint8_t *, size_t);
 void		 agent_stdio_close_stdin(struct agent_process *);
+/* A terminal process: the pty master crun sent becomes stdout and stdin. */
+void		 agent_stdio_adopt_pty(struct agent_process *, int master);
+int		 agent_stdio_resize(struct agent_process *, uint16_t rows,
+		    uint16_t cols, struct err *);
 /* Re-evaluate read interest after credit arrived or the host came back. */
 void		 agent_stdio_kick(struct agent_process *);
 

@@ -205,6 +205,7 @@ agent_process_new(struct agent_container *c, const char *exec_id)
 		buf_init(&p->streams[i].pending);
 	}
 	TAILQ_INIT(&p->waiters);
+	p->console_fd = -1;
 	p->timer = reactor_timer_new(c->a->r, agent_proc_timer_cb, p);
 	snprintf(id, sizeof id, "%s/%s", c->id, p->is_init ? "init" :
 	    exec_id);
@@ -232,6 +233,7 @@ agent_process_free(struct agent_process *p)
 		proto_call_fail(p->pending, PROTO_UNAVAILABLE, "process gone");
 	reactor_child_free(p->helper);
 	reactor_timer_free(p->timer);
+	close_fd(&p->console_fd);
 	fsm_fini(&p->fsm);
 	TAILQ_REMOVE(&p->c->procs, p, entry);
 	p->c->nprocs--;

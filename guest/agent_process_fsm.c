@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "guest/agent.h"
@@ -30,6 +32,9 @@ static const char *const agent_proc_event_names[] = {
 #define PROC(m)	((struct agent_process *)(m)->ctx)
 
 static void	proc_forget_exec(struct agent_process *);
+static int	proc_console_listen(struct agent_process *, char **,
+		    struct err *);
+static int	proc_console_receive(struct agent_process *);
 
 /* ---- helpers: crun runs ---------------------------------------------- */
 
@@ -103,6 +108,15 @@ proc_helper_cb(pid_t pid, int status, void *arg)
 		snprintf(p->last_error, sizeof p->last_error,
 		    "crun left no pid file");
 		ev = AGENT_PROC_EV_HELPER_FAILED;
+	} else if (p->console_fd >= 0) {
+		int master = proc_console_receive(p);
+
+		if (master < 0) {
+			snprintf(p->last_error, sizeof p->last_error,
+			    "crun sent no terminal");
+			ev = AGENT_PROC_EV_HELPER_FAILED;
+		} else
+			agent_stdio_adopt_pty(p, master);
 	}
 	(void)agent_proc_event(p, ev, NULL, &err);
 	if (ev == AGENT_PROC_EV_HELPER_OK && p->pid > 0 && !p->exited &&
@@ -134,6 +148,55 @@ close_child_fds(int child[3])
 		close_fd(&child[i]);
 }
 
+/* ---- terminals ------------------------------------------------------- */
+
+/*
+ * A terminal process: crun connects to this socket and sends the pty
+ * master (--console-socket, SCM_RIGHTS) before it exits.
+ */
+static int
+proc_console_listen(struct agent_process *p, char **path, struct err *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	*path = proc_file(p, "console");
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", *path);
+	unlink(*path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+	    listen(fd, 1) < 0) {
+		close_fd(&fd);
+		return err_set(err, errno, "console socket %s: %m", *path);
+	}
+	p->console_fd = fd;
+	return 0;
+}
+
+/* The pty master crun sent, or -1. */
+static int
+proc_console_receive(struct agent_process *p)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte[64];
+	struct iovec iov = { byte, sizeof byte };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *cm;
+	int conn, fd = -1;
+
+	conn = accept4(p->console_fd, NULL, NULL, SOCK_CLOEXEC);
+	close_fd(&p->console_fd);
+	if (conn < 0)
+		return -1;
+	if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0 &&
+	    (cm = CMSG_FIRSTHDR(&msg)) != NULL &&
+	    cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	close(conn);
+	return fd;
+}
+
 /* ---- guards ---------------------------------------------------------- */
 
 static bool
@@ -159,13 +222,20 @@ proc_act_spawn_create(struct fsm *m, const void *data, struct err *err)
 	_cleanup_free_ char *log = agent_path(p->c, "crun.log");
 	_cleanup_free_ char *logopt = xasprintf("--log=file:%s", log);
 	_cleanup_free_ char *pidf = proc_file(p, "pid");
+	_cleanup_free_ char *console = NULL;
 	char *argv[] = { (char *)AGENT_CRUN, logopt, (char *)"create",
 	    (char *)"--bundle", p->c->dir, (char *)"--pid-file", pidf, p->c->id,
-	    NULL };
+	    NULL, NULL, NULL };
 	int child[3] = { -1, -1, -1 }, ret;
 
 	(void)data;
-	if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
+	if (p->terminal) {
+		if (proc_console_listen(p, &console, err) < 0)
+			return -1;
+		argv[7] = (char *)"--console-socket";
+		argv[8] = console;
+		argv[9] = p->c->id;
+	} else if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
 		return -1;
 	ret = proc_run_crun(p, argv, child, err);
 	close_child_fds(child);
@@ -198,13 +268,20 @@ proc_act_spawn_exec(struct fsm *m, const void *data, struct err *err)
 	struct agent_process *p = PROC(m);
 	_cleanup_free_ char *json = proc_file(p, "json");
 	_cleanup_free_ char *pidf = proc_file(p, "pid");
+	_cleanup_free_ char *console = NULL;
 	char *argv[] = { (char *)AGENT_CRUN, (char *)"exec", (char *)"-d",
 	    (char *)"--pid-file", pidf, (char *)"--process", json, p->c->id,
-	    NULL };
+	    NULL, NULL, NULL };
 	int child[3] = { -1, -1, -1 }, ret;
 
 	(void)data;
-	if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
+	if (p->terminal) {
+		if (proc_console_listen(p, &console, err) < 0)
+			return -1;
+		argv[7] = (char *)"--console-socket";
+		argv[8] = console;
+		argv[9] = p->c->id;
+	} else if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
 		return -1;
 	ret = proc_run_crun(p, argv, child, err);
 	close_child_fds(child);

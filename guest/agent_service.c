@@ -95,9 +95,6 @@ create_check(struct agent *a, const Kiln__Agent__V1__CreateContainerRequest
 		return err_set(err, EINVAL, "invalid container id");
 	if (!ident_valid(req->rootfs_tag, 31))
 		return err_set(err, EINVAL, "invalid rootfs tag");
-	if (req->terminal)
-		return err_set(err, ERR_UNIMPLEMENTED, "terminal containers "
-		    "are not supported yet");
 	if (agent_container_find(a, req->container_id) != NULL)
 		return err_set(err, EEXIST, "container %s: already exists",
 		    req->container_id);
@@ -135,6 +132,11 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	json_decref(spec);
 	p = agent_process_new(c, "");
 	p->want_stdin = req->stdin;
+	p->terminal = req->terminal;
+	p->winsize.rows = (uint16_t)(req->console_height <= 0xffff ?
+	    req->console_height : 0);
+	p->winsize.cols = (uint16_t)(req->console_width <= 0xffff ?
+	    req->console_width : 0);
 	p->pending = call;
 	if (agent_proc_event(p, AGENT_PROC_EV_CREATE, NULL, &err) < 0) {
 		p->pending = NULL;
@@ -190,15 +192,13 @@ h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (c->nprocs >= AGENT_MAX_PROCESSES)
 		return (void)proto_call_fail(call, PROTO_RESOURCE_EXHAUSTED,
 		    "too many processes");
-	if (req->terminal)
-		return (void)proto_call_fail(call, PROTO_UNIMPLEMENTED,
-		    "terminal processes are not supported yet");
 	proc = agent_spec_process(req->process_json.data,
 	    req->process_json.len, &err);
 	if (proc == NULL)
 		return reply_err(call, &err);
 	p = agent_process_new(c, req->exec_id);
 	p->want_stdin = req->stdin;
+	p->terminal = req->terminal;
 	if (agent_proc_event(p, AGENT_PROC_EV_CREATE, proc, &err) < 0) {
 		agent_process_free(p);
 		reply_err(call, &err);
@@ -356,6 +356,25 @@ h_close_stdin(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static void
+h_resize(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Kiln__Agent__V1__ResizePtyRequest *req = (const void *)m;
+	struct agent_process *p;
+	struct err err;
+
+	if (!agent_enter(arg, call) ||
+	    (p = lookup(arg, call, req->container_id, req->exec_id)) == NULL)
+		return;
+	if (req->width > 0xffff || req->height > 0xffff)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "terminal size %ux%u", req->width, req->height);
+	if (agent_stdio_resize(p, (uint16_t)req->height,
+	    (uint16_t)req->width, &err) < 0)
+		return reply_err(call, &err);
+	reply_empty(call);
+}
+
+static void
 h_remove(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Kiln__Agent__V1__ContainerRef *req = (const void *)m;
@@ -468,17 +487,6 @@ h_test_hang(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proto_call_drop(call);
 }
 
-static void
-h_unimplemented(struct proto_call *call, const ProtobufCMessage *m,
-    void *arg)
-{
-	(void)m;
-	if (!agent_enter(arg, call))
-		return;
-	proto_call_fail(call, PROTO_UNIMPLEMENTED, "%s: not implemented",
-	    proto_call_method(call));
-}
-
 #define D(name)	&kiln__agent__v1__##name##__descriptor
 const struct proto_method agent_methods[] = {
 	{ "Ping", D(ping_request), h_ping },
@@ -492,7 +500,7 @@ const struct proto_method agent_methods[] = {
 	{ "PauseContainer", D(container_ref), h_pause },
 	{ "ResumeContainer", D(container_ref), h_resume },
 	{ "CloseStdin", D(process_ref), h_close_stdin },
-	{ "ResizePty", D(resize_pty_request), h_unimplemented },
+	{ "ResizePty", D(resize_pty_request), h_resize },
 	{ "Stats", D(container_ref), h_stats },
 	{ "RemoveContainer", D(container_ref), h_remove },
 	{ "NextEvent", D(next_event_request), h_next_event },

@@ -35,7 +35,7 @@ spec_strings(const json_t *a, size_t min)
 	return true;
 }
 
-/* process: args (non-empty), cwd (absolute), env, terminal. */
+/* process: args (non-empty), cwd (absolute), env. */
 static int
 spec_check_process(json_t *proc, struct err *err)
 {
@@ -53,9 +53,6 @@ spec_check_process(json_t *proc, struct err *err)
 	env = json_object_get(proc, "env");
 	if (env != NULL && !spec_strings(env, 0))
 		return spec_bad(err, "process.env must be an array of strings");
-	if (json_is_true(json_object_get(proc, "terminal")))
-		return err_set(err, ERR_UNIMPLEMENTED, "terminal processes "
-		    "are not supported yet");
 	return 0;
 }
 

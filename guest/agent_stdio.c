@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 
 #include "guest/agent.h"
 
@@ -75,6 +77,45 @@ agent_stdio_open(struct agent_process *p, int child[3], bool want_stdin,
 	/* Stdin that came (and maybe ended) before the process existed. */
 	if (p->streams[0].eof_seen && buf_used(&p->streams[0].pending) == 0)
 		stdio_close_stream(&p->streams[0]);
+	return 0;
+}
+
+void
+agent_stdio_adopt_pty(struct agent_process *p, int master)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		p->streams[i].opened = true;
+	fd_set_nonblock_cloexec(master);
+	p->streams[1].fd = master;
+	p->streams[0].fd = p->want_stdin ? fcntl(master, F_DUPFD_CLOEXEC, 3) :
+	    -1;
+	if (!p->want_stdin)
+		p->streams[0].eof_seen = true;
+	/* A terminal has one output stream: stderr is the pty too. */
+	p->streams[2].eof_seen = p->streams[2].eof_sent = true;
+	if (p->winsize.rows > 0)
+		(void)agent_stdio_resize(p, p->winsize.rows, p->winsize.cols,
+		    NULL);
+	for (i = 0; i < 2; i++)
+		stdio_watch(&p->streams[i]);
+	if (p->streams[0].eof_seen && buf_used(&p->streams[0].pending) == 0)
+		stdio_close_stream(&p->streams[0]);
+}
+
+int
+agent_stdio_resize(struct agent_process *p, uint16_t rows, uint16_t cols,
+    struct err *err)
+{
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+
+	p->winsize.rows = rows;
+	p->winsize.cols = cols;
+	if (!p->terminal || p->streams[1].fd < 0)
+		return 0;	/* applied when the pty arrives */
+	if (ioctl(p->streams[1].fd, TIOCSWINSZ, &ws) < 0)
+		return err_set(err, errno, "TIOCSWINSZ: %m");
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# tests/e2e/t_task_api.sh -- Pause/Resume, metrics and exec through containerd.
+# tests/e2e/t_task_api.sh -- Pause/Resume, metrics, exec, terminals and OOM
+# through containerd.
 #
 # A busy container is paused (ctr task ls says PAUSED, /tasks/paused is
 # published, its guest CPU time stops growing), resumed (RUNNING again,
@@ -106,6 +107,20 @@ added() { grep -q '/tasks/exec-added' "$dir/events" &&
 wait_for 30 added
 ok $? "TaskExecAdded and TaskExecStarted were published"
 
+# Terminals: ctr needs a console, so it runs under script(1)'s pty with a
+# known size; the guest's pty must be a tty of that size (ResizePty).
+tty_out=$(timeout -s KILL 120 script -qec "stty rows 20 cols 70; ctr -a \
+	$KILN_CTR_SOCK task exec -t --exec-id t1 busy sh -c 'tty; stty size; \
+	exit 6'" /dev/null 2>&1)
+rc=$?
+diag "$tty_out"
+[[ $tty_out == *"/dev/pts/"* ]]
+ok $? "ctr task exec -t: the process has a terminal"
+[[ $tty_out == *"20 70"* ]]
+ok $? "ctr task exec -t: ResizePty reached the guest (stty size 20 70)"
+[[ $rc == 6 ]]
+ok $? "ctr task exec -t: exit code 6 (got $rc)"
+
 ctr_ task kill -s SIGKILL busy
 stopped() { [[ $(status) == STOPPED ]]; }
 wait_for 60 stopped
@@ -117,6 +132,14 @@ wait_for 30 seen
 ok $? "TaskPaused and TaskResumed were published"
 ctr_ task metrics nosuch >/dev/null 2>&1 && rc=1 || rc=0
 ok $rc "metrics of an unknown task fail"
+
+tty_out=$(timeout -s KILL 120 script -qec "stty rows 33 cols 111; ctr -a \
+	$KILN_CTR_SOCK run --rm -t --runtime io.containerd.kiln.v1 $IMAGE \
+	tty1 sh -c 'tty; stty size; exit 4'" /dev/null 2>&1)
+rc=$?
+diag "$tty_out"
+[[ $tty_out == *"/dev/pts/"* && $tty_out == *"33 111"* && $rc == 4 ]]
+ok $? "ctr run -t: a terminal of the console's size, exit code 4 (got $rc)"
 
 # Out of memory: the guest's kernel kills it, the status is SIGKILL's, and
 # TaskOOM is published, as a runc user would see.

@@ -59,7 +59,6 @@ fz_check_process(const json_t *proc)
 	cwd = json_object_get(proc, "cwd");
 	FZ_ASSERT(cwd == NULL || (json_is_string(cwd) &&
 	    json_string_value(cwd)[0] == '/'));
-	FZ_ASSERT(!json_is_true(json_object_get(proc, "terminal")));
 }
 
 /* What agent_spec_prepare() promises about the spec it returns. */
