@@ -11,20 +11,6 @@
 
 #include "core/core_int.h"
 
-static void
-reply_empty(struct proto_call *call)
-{
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-
-	proto_call_reply(call, &e.base);
-}
-
-static void
-reply_err(struct proto_call *call, const struct err *err)
-{
-	proto_call_fail(call, proto_code_from_err(err), "%s", err->msg);
-}
-
 /* The live task named id, or NULL after answering NOT_FOUND. */
 static struct task *
 find_task(struct shim *s, struct proto_call *call, const char *id)
@@ -75,7 +61,7 @@ with_pending(struct proto_call *call, struct proto_call **pending,
 	*pending = call;
 	if (fsm_send(m, ev, data, 0, &err) < 0) {
 		*pending = NULL;
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	}
 }
 
@@ -104,7 +90,7 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	s->task->pending = call;
 	if (task_event(s->task, TASK_EV_CREATE, req, &err) < 0) {
 		s->task->pending = NULL;
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	}
 }
 
@@ -264,7 +250,7 @@ h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		return;
 	if ((e != NULL ? exec_event(e, EXEC_EV_KILL, &k, &err) :
 	    task_event(t, TASK_EV_KILL, &k, &err)) < 0)
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 }
 
 /* Pause, Resume: the task's table decides; the agent answers later. */
@@ -494,7 +480,7 @@ h_shutdown(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	struct shim *s = arg;
 
 	(void)m;
-	reply_empty(call);
+	proto_call_reply_empty(call);
 	shim_maybe_exit(s);
 }
 
@@ -511,7 +497,7 @@ h_close_io(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	io = e != NULL ? e->stdio : t->stdio;
 	if (req->stdin && io != NULL)
 		core_stdio_close_stdin(io);
-	reply_empty(call);
+	proto_call_reply_empty(call);
 }
 
 static void

@@ -197,6 +197,31 @@ proc_console_receive(struct agent_process *p)
 	return fd;
 }
 
+/*
+ * Run crun create or exec with the process's stdio: pipes, or for a
+ * terminal its console socket, inserted before the container id, which
+ * is argv[id_at] (two free slots follow it).
+ */
+static int
+proc_spawn_stdio(struct agent_process *p, char *argv[], int id_at,
+    struct err *err)
+{
+	_cleanup_free_ char *console = NULL;
+	int child[3] = { -1, -1, -1 }, ret;
+
+	if (p->terminal) {
+		if (proc_console_listen(p, &console, err) < 0)
+			return -1;
+		argv[id_at + 2] = argv[id_at];
+		argv[id_at] = (char *)"--console-socket";
+		argv[id_at + 1] = console;
+	} else if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
+		return -1;
+	ret = proc_run_crun(p, argv, child, err);
+	close_child_fds(child);
+	return ret;
+}
+
 /* ---- guards ---------------------------------------------------------- */
 
 static bool
@@ -222,24 +247,12 @@ proc_act_spawn_create(struct fsm *m, const void *data, struct err *err)
 	_cleanup_free_ char *log = agent_path(p->c, "crun.log");
 	_cleanup_free_ char *logopt = xasprintf("--log=file:%s", log);
 	_cleanup_free_ char *pidf = proc_file(p, "pid");
-	_cleanup_free_ char *console = NULL;
 	char *argv[] = { (char *)AGENT_CRUN, logopt, (char *)"create",
 	    (char *)"--bundle", p->c->dir, (char *)"--pid-file", pidf, p->c->id,
 	    NULL, NULL, NULL };
-	int child[3] = { -1, -1, -1 }, ret;
 
 	(void)data;
-	if (p->terminal) {
-		if (proc_console_listen(p, &console, err) < 0)
-			return -1;
-		argv[7] = (char *)"--console-socket";
-		argv[8] = console;
-		argv[9] = p->c->id;
-	} else if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
-		return -1;
-	ret = proc_run_crun(p, argv, child, err);
-	close_child_fds(child);
-	return ret;
+	return proc_spawn_stdio(p, argv, 7, err);
 }
 
 /* Exec: validate-and-write happened in the handler; data is the JSON. */
@@ -268,24 +281,12 @@ proc_act_spawn_exec(struct fsm *m, const void *data, struct err *err)
 	struct agent_process *p = PROC(m);
 	_cleanup_free_ char *json = proc_file(p, "json");
 	_cleanup_free_ char *pidf = proc_file(p, "pid");
-	_cleanup_free_ char *console = NULL;
 	char *argv[] = { (char *)AGENT_CRUN, (char *)"exec", (char *)"-d",
 	    (char *)"--pid-file", pidf, (char *)"--process", json, p->c->id,
 	    NULL, NULL, NULL };
-	int child[3] = { -1, -1, -1 }, ret;
 
 	(void)data;
-	if (p->terminal) {
-		if (proc_console_listen(p, &console, err) < 0)
-			return -1;
-		argv[7] = (char *)"--console-socket";
-		argv[8] = console;
-		argv[9] = p->c->id;
-	} else if (agent_stdio_open(p, child, p->want_stdin, err) < 0)
-		return -1;
-	ret = proc_run_crun(p, argv, child, err);
-	close_child_fds(child);
-	return ret;
+	return proc_spawn_stdio(p, argv, 7, err);
 }
 
 static void

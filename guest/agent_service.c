@@ -30,20 +30,6 @@ agent_enter(struct agent *a, struct proto_call *call)
 	return false;
 }
 
-static void
-reply_empty(struct proto_call *call)
-{
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-
-	proto_call_reply(call, &e.base);
-}
-
-static void
-reply_err(struct proto_call *call, const struct err *err)
-{
-	proto_call_fail(call, proto_code_from_err(err), "%s", err->msg);
-}
-
 static bool
 exec_id_ok(const char *id)
 {
@@ -117,17 +103,17 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (!agent_enter(a, call))
 		return;
 	if (create_check(a, req, &err) < 0)
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	rootfs = xasprintf("%s/%s/rootfs", AGENT_RUN_DIR, req->container_id);
 	spec = agent_spec_prepare(req->spec_json.data, req->spec_json.len,
 	    req->container_id, rootfs, &err);
 	free(rootfs);
 	if (spec == NULL)
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	c = agent_container_new(a, req->container_id);
 	if (agent_ctr_prepare(c, req->rootfs_tag, spec, &err) < 0) {
 		json_decref(spec);
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	}
 	json_decref(spec);
 	p = agent_process_new(c, "");
@@ -140,7 +126,7 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	p->pending = call;
 	if (agent_proc_event(p, AGENT_PROC_EV_CREATE, NULL, &err) < 0) {
 		p->pending = NULL;
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	}
 }
 
@@ -160,7 +146,7 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	p->pending = call;
 	if (agent_proc_event(p, AGENT_PROC_EV_START, NULL, &err) < 0) {
 		p->pending = NULL;
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	}
 }
 
@@ -185,7 +171,7 @@ h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		    "container %s: not found", req->container_id);
 	/* Only a running container takes execs: the table decides. */
 	if (agent_ctr_event(c, AGENT_CTR_EV_EXEC, &err) < 0)
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	if (agent_process_find(c, req->exec_id) != NULL)
 		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
 		    "exec %s: already exists", req->exec_id);
@@ -195,15 +181,15 @@ h_exec(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proc = agent_spec_process(req->process_json.data,
 	    req->process_json.len, &err);
 	if (proc == NULL)
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	p = agent_process_new(c, req->exec_id);
 	p->want_stdin = req->stdin;
 	p->terminal = req->terminal;
 	if (agent_proc_event(p, AGENT_PROC_EV_CREATE, proc, &err) < 0) {
 		agent_process_free(p);
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	} else
-		reply_empty(call);
+		proto_call_reply_empty(call);
 	json_decref(proc);
 }
 
@@ -221,7 +207,7 @@ h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		    "invalid signal %u", req->signal);
 	if (req->all) {
 		agent_container_kill_all(p->c, (int)req->signal);
-		return reply_empty(call);
+		return proto_call_reply_empty(call);
 	}
 	if (p->exited)
 		return (void)proto_call_fail(call, PROTO_NOT_FOUND,
@@ -232,7 +218,7 @@ h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (kill(p->pid, (int)req->signal) < 0)
 		return (void)proto_call_fail(call, PROTO_UNKNOWN, "kill: %s",
 		    strerror(errno));
-	reply_empty(call);
+	proto_call_reply_empty(call);
 }
 
 static void
@@ -352,7 +338,7 @@ h_close_stdin(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	    (p = lookup(arg, call, req->container_id, req->exec_id)) == NULL)
 		return;
 	agent_stdio_close_stdin(p);
-	reply_empty(call);
+	proto_call_reply_empty(call);
 }
 
 static void
@@ -370,8 +356,8 @@ h_resize(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		    "terminal size %ux%u", req->width, req->height);
 	if (agent_stdio_resize(p, (uint16_t)req->height,
 	    (uint16_t)req->width, &err) < 0)
-		return reply_err(call, &err);
-	reply_empty(call);
+		return proto_call_fail_err(call, &err);
+	proto_call_reply_empty(call);
 }
 
 static void
@@ -390,7 +376,7 @@ h_remove(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	c->pending = call;
 	if (agent_ctr_event(c, AGENT_CTR_EV_REMOVE, &err) < 0) {
 		c->pending = NULL;
-		reply_err(call, &err);
+		proto_call_fail_err(call, &err);
 	}
 }
 
@@ -431,10 +417,10 @@ pause_resume(struct proto_call *call, const ProtobufCMessage *m, void *arg,
 	if (agent_ctr_event(c, ev, &err) < 0) {
 		if (ev == AGENT_CTR_EV_PAUSE)
 			c->pending = NULL;
-		return reply_err(call, &err);
+		return proto_call_fail_err(call, &err);
 	}
 	if (ev != AGENT_CTR_EV_PAUSE)
-		reply_empty(call);
+		proto_call_reply_empty(call);
 }
 
 static void
@@ -470,7 +456,7 @@ h_shutdown(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	(void)m;
 	if (!agent_enter(arg, call))
 		return;
-	reply_empty(call);
+	proto_call_reply_empty(call);
 	agent_power_off(arg);
 }
 

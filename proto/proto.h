@@ -214,6 +214,10 @@ size_t		 proto_server_conns(const struct proto_server *);
 /* Answer with resp (borrowed; packed at once) and free call. */
 void		 proto_call_reply(struct proto_call *,
 		    const ProtobufCMessage *resp);
+/* Answer with google.protobuf.Empty and free call. */
+void		 proto_call_reply_empty(struct proto_call *);
+/* Answer with err's message and the gRPC code for err's code. */
+void		 proto_call_fail_err(struct proto_call *, const struct err *);
 /* Answer with an error status and free call. */
 void		 proto_call_fail(struct proto_call *, int code,
 		    const char *fmt, ...) PRINTF_LIKE(3, 4);

@@ -322,6 +322,20 @@ proto_call_fail(struct proto_call *call, int code, const char *fmt, ...)
 }
 
 void
+proto_call_reply_empty(struct proto_call *call)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	proto_call_reply(call, &e.base);
+}
+
+void
+proto_call_fail_err(struct proto_call *call, const struct err *err)
+{
+	proto_call_fail(call, proto_code_from_err(err), "%s", err->msg);
+}
+
+void
 proto_call_drop(struct proto_call *call)
 {
 	proto_call_free(call);

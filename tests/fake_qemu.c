@@ -132,21 +132,13 @@ qmp_accept_cb(int fd, int what, void *arg)
 /* ---- the agent's side ------------------------------------------------ */
 
 static void
-reply_empty(struct proto_call *call)
-{
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-
-	proto_call_reply(call, &e.base);
-}
-
-static void
 h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	(void)m;
 	(void)arg;
 	if (strcmp(F.mode, "die-create") == 0)
 		exit(3);
-	reply_empty(call);
+	proto_call_reply_empty(call);
 }
 
 /* Stream frames no honest agent sends. */
@@ -200,7 +192,7 @@ h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (strcmp(F.mode, "hang") == 0)
 		proto_call_drop(call);
 	else
-		reply_empty(call);
+		proto_call_reply_empty(call);
 }
 
 static void
@@ -208,7 +200,7 @@ h_other(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	(void)m;
 	(void)arg;
-	reply_empty(call);
+	proto_call_reply_empty(call);
 }
 
 #define D(name)	&kiln__agent__v1__##name##__descriptor
