@@ -33,6 +33,7 @@ struct core_vm_opts {
 	struct core_share	 shares[CORE_MAX_SHARES];
 	int			 nshares;
 	const char		*cmdline_extra;	/* appended, may be NULL */
+	int			 hotplug_ports;	/* PCIe root ports kiln-rpN */
 };
 
 /*

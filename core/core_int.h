@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 #include "qmp/qmp.h"
 #include "vsock/vsock.h"
+#include "cni/cni_nl.h"
 #include "containerd/task.pb-c.h"
 #include "containerd/events.pb-c.h"
 #include "kiln/agent.pb-c.h"
@@ -72,6 +73,7 @@ struct vm_opts {
 	const char		*id;		/* trace id */
 	const char		*run_dir;	/* sockets and console log */
 	const char		*share_dir;	/* rootfs shared over 9p */
+	int			 netns_fd;	/* QEMU joins it; -1: ours */
 	vm_ready_cb		 on_ready;
 	vm_stopped_cb		 on_stopped;
 	proto_stream_cb		 on_stream;
@@ -142,6 +144,82 @@ void		 core_stdio_when_drained(struct core_stdio *,
 void		 core_stdio_close_stdin(struct core_stdio *);
 void		 core_stdio_free(struct core_stdio *);
 
+/* ---- the VM's network (net.c, nic_fsm.c) ----------------------------- */
+
+/*
+ * One NIC: a veth that CNI made in the VM's namespace, a TAP beside it
+ * with tc redirects both ways, and a virtio-net device hot-added through
+ * QMP (getfd, netdev_add, device_add) that the agent then configures.
+ */
+#define NIC_STATES(X, P) X(P, NEW) X(P, GETFD) X(P, NETDEV) X(P, DEVICE) \
+	X(P, CONFIGURING) X(P, UP) X(P, FAILED)
+#define NIC_EVENTS(X, P) X(P, PLUG) X(P, QMP_OK) X(P, QMP_FAILED) \
+	X(P, AGENT_OK) X(P, AGENT_FAILED) X(P, VM_GONE) X(P, TIMEOUT) \
+	X(P, FAIL)
+
+enum nic_state { NIC_STATES(FSM_X_ENUM, NIC_ST_) NIC_ST__COUNT };
+enum nic_event { NIC_EVENTS(FSM_X_ENUM, NIC_EV_) NIC_EV__COUNT };
+extern const struct fsm_def nic_fsm_def;
+
+#define CORE_MAX_NICS	2	/* PCIe root ports on the command line */
+#define NIC_MAX_ADDRS	8
+#define NIC_MAX_ROUTES	16
+
+struct core_net;
+
+struct nic {
+	struct fsm		 fsm;
+	struct core_net		*net;		/* borrowed: owner */
+	int			 index;		/* names tap/net/nic/port */
+	char			 name[IF_NAMESIZE];	/* the veth */
+	int			 veth_ifindex;
+	uint8_t			 mac[6];
+	uint32_t		 mtu;
+	int			 tap_fd;
+	int			 tap_ifindex;
+	struct cni_nl_addr	 addrs[NIC_MAX_ADDRS];
+	int			 naddrs;
+	struct cni_nl_route	 routes[NIC_MAX_ROUTES];
+	int			 nroutes;
+	struct reactor_timer	*timer;
+	int			 qmp_id;
+	uint32_t		 agent_id;
+	bool			 netdev_added, device_added;
+	char			 error[256];
+};
+
+struct task;
+
+struct core_net {
+	struct task		*t;		/* borrowed: owner */
+	char			*netns_path;	/* the VM's namespace, or NULL */
+	bool			 owned;		/* made by kiln: removed by it */
+	int			 nsfd;
+	struct nic		*nics[CORE_MAX_NICS];
+	int			 nnics;
+	int			 plugging;	/* nics[plugging] is on, or -1 */
+};
+
+/* Pick or make the VM's namespace from the spec's linux.namespaces. */
+struct core_net	*core_net_new(struct task *, const json_t *spec,
+		    const char *run_dir, struct err *);
+/*
+ * Wire every interface CNI made in the namespace since the last call;
+ * the task hears TASK_EV_NET_READY or TASK_EV_NET_FAILED (posted).
+ */
+void		 core_net_wire(struct core_net *);
+/* The VM is gone: NICs in flight fail. */
+void		 core_net_vm_gone(struct core_net *);
+/* Close TAPs, drop the tc qdiscs, remove kiln's namespace. */
+void		 core_net_free(struct core_net *);
+/* nic.c: what nic_fsm.c's actions do. */
+int		 nic_do_plug(struct nic *, struct err *);
+int		 nic_do_netdev(struct nic *, struct err *);
+int		 nic_do_device(struct nic *, struct err *);
+int		 nic_do_configure(struct nic *, struct err *);
+void		 nic_do_up(struct nic *);
+void		 nic_do_failed(struct nic *);
+
 /* ---- the task machine (task.c, task_fsm.c) ---------------------------- */
 
 #define TASK_STATES(X, P) X(P, NEW) X(P, CREATING) X(P, CREATED) \
@@ -152,7 +230,8 @@ void		 core_stdio_free(struct core_stdio *);
 	X(P, AGENT_FAILED) X(P, START) X(P, AGENT_STARTED) X(P, KILL) \
 	X(P, PAUSE) X(P, AGENT_PAUSED) X(P, RESUME) X(P, AGENT_RESUMED) \
 	X(P, EXITED) X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) \
-	X(P, VM_STOPPED) X(P, TIMEOUT) X(P, FAIL)
+	X(P, VM_STOPPED) X(P, NET_READY) X(P, NET_FAILED) X(P, TIMEOUT) \
+	X(P, FAIL)
 
 enum task_state { TASK_STATES(FSM_X_ENUM, TASK_ST_) TASK_ST__COUNT };
 enum task_event { TASK_EVENTS(FSM_X_ENUM, TASK_EV_) TASK_EV__COUNT };
@@ -189,8 +268,10 @@ struct task {
 	char			*stdin_path, *stdout_path, *stderr_path;
 	bool			 terminal;
 	char			*spec_json;	/* config.json as sent */
+	char			*hostname;	/* the spec's, if valid */
 	size_t			 spec_len;
 	char			*run_dir;	/* SHIM_RUN_DIR/<hash> */
+	struct core_net		*net;
 	struct vm		*vm;
 	struct core_stdio	*stdio;
 	struct reactor_timer	*timer;
@@ -286,6 +367,8 @@ void		 task_do_agent_create(struct task *);
 void		 task_do_reply_created(struct task *);
 void		 task_do_fail_create(struct task *);
 int		 task_do_start(struct task *, struct err *);
+void		 task_do_wire(struct task *);
+void		 task_do_net_failed(struct task *);
 void		 task_do_reply_started(struct task *);
 void		 task_do_fail_start(struct task *);
 int		 task_do_kill(struct task *, const void *req, struct err *);

@@ -244,8 +244,13 @@ delete_remove_dir(const char *dir)
 {
 	static const char *const files[] = { "agent.sock", "qmp.sock",
 	    "console.log", "qemu.log" };
+	_cleanup_free_ char *netns = xasprintf("%s/netns", dir);
+	struct err err;
 	size_t i;
 
+	/* kiln's network namespace: its veths and TAPs go with it. */
+	if (cni_netns_remove(netns, &err) < 0)
+		log_warnx("%s", err.msg);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", dir, files[i]);
 

@@ -58,6 +58,7 @@ task_free(struct task *t)
 	if (t->pending != NULL)
 		proto_call_fail(t->pending, PROTO_UNAVAILABLE, "shim exiting");
 	vm_free(t->vm);
+	core_net_free(t->net);
 	core_stdio_free(t->stdio);
 	reactor_timer_free(t->timer);
 	reactor_defer_cancel(t->shim->r, t);
@@ -68,6 +69,7 @@ task_free(struct task *t)
 	free(t->stdout_path);
 	free(t->stderr_path);
 	free(t->spec_json);
+	free(t->hostname);
 	free(t->run_dir);
 	free(t);
 }
@@ -155,25 +157,41 @@ task_mount_rootfs(struct task *t,
 
 /* Without rootfs mounts (ctr run --rootfs), share root.path itself. */
 static char *
-task_share_dir(struct task *t, struct err *err)
+task_share_dir(struct task *t, const json_t *spec, struct err *err)
 {
-	json_error_t jerr;
 	const char *path;
-	char *dir = NULL;
-	json_t *spec;
 
 	if (t->rootfs_mounted)
 		return xstrdup(t->rootfs);
-	spec = json_loadb(t->spec_json, t->spec_len, 0, &jerr);
 	path = json_string_value(json_object_get(json_object_get(spec,
 	    "root"), "path"));
-	if (path == NULL)
+	if (path == NULL) {
 		err_set(err, EINVAL, "config.json: no root.path");
-	else
-		dir = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s",
-		    t->bundle, path);
-	json_decref(spec);
-	return dir;
+		return NULL;
+	}
+	return path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", t->bundle,
+	    path);
+}
+
+/* The spec as JSON, for the few fields the host side needs. */
+static json_t *
+task_parse_spec(struct task *t, struct err *err)
+{
+	const char *host;
+	json_error_t jerr;
+	json_t *spec;
+
+	spec = json_loadb(t->spec_json, t->spec_len, 0, &jerr);
+	if (!json_is_object(spec)) {
+		json_decref(spec);
+		err_set(err, EINVAL, "config.json: line %d: %s", jerr.line,
+		    jerr.text);
+		return NULL;
+	}
+	host = json_string_value(json_object_get(spec, "hostname"));
+	if (host != NULL && ident_valid(host, 63))
+		t->hostname = xstrdup(host);
+	return spec;
 }
 
 static void	task_vm_ready_cb(struct vm *, struct proto_conn *, void *);
@@ -191,6 +209,8 @@ task_do_create(struct task *t, const void *data, struct err *err)
 		.arg = t,
 	};
 	_cleanup_free_ char *share = NULL;
+	json_t *spec = NULL;
+	int rc = -1;
 
 	t->terminal = req->terminal;
 	t->bundle = xstrdup(req->bundle);
@@ -199,14 +219,24 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	t->stdout_path = xstrdup(req->stdout);
 	t->stderr_path = xstrdup(req->stderr);
 	t->run_dir = core_run_dir(t->shim->namespace, t->id);
-	if (task_read_spec(t, err) < 0 || task_mount_rootfs(t, req, err) < 0)
-		return -1;
-	if ((share = task_share_dir(t, err)) == NULL)
-		return -1;
+	if (task_read_spec(t, err) < 0 ||
+	    (spec = task_parse_spec(t, err)) == NULL ||
+	    task_mount_rootfs(t, req, err) < 0 ||
+	    (share = task_share_dir(t, spec, err)) == NULL)
+		goto out;
+	mkdir(t->run_dir, 0700);
+	if ((t->net = core_net_new(t, spec, t->run_dir, err)) == NULL)
+		goto out;
 	t->stdio = core_stdio_new(t->shim->r, t->id, "", req->stdin,
 	    req->stdout, req->stderr, err);
 	if (t->stdio == NULL)
+		goto out;
+	rc = 0;
+out:
+	json_decref(spec);
+	if (rc < 0)
 		return -1;
+	vo.netns_fd = t->net->nsfd;
 	vo.run_dir = t->run_dir;
 	vo.share_dir = share;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
@@ -426,6 +456,20 @@ task_do_start(struct task *t, struct err *err)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
 	reactor_timer_start(t->timer, AGENT_MS(t), false);
 	return 0;
+}
+
+/* Wire what CNI made (NET_READY or NET_FAILED follows), under a deadline. */
+void
+task_do_wire(struct task *t)
+{
+	reactor_timer_start(t->timer, 2 * AGENT_MS(t), false);
+	core_net_wire(t->net);
+}
+
+void
+task_do_net_failed(struct task *t)
+{
+	log_warnx("task=%s %s", t->id, t->error);
 }
 
 void
@@ -668,6 +712,8 @@ task_cleanup_host(struct task *t)
 	t->rootfs_mounted = false;
 	core_stdio_free(t->stdio);
 	t->stdio = NULL;
+	core_net_free(t->net);
+	t->net = NULL;
 	unlink(state);
 	if (t->run_dir != NULL) {
 		_cleanup_free_ char *log = xasprintf("%s/console.log",
@@ -733,6 +779,7 @@ task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
 	(void)vm;
 	TAILQ_FOREACH(e, &t->execs, entry)
 		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
+	core_net_vm_gone(t->net);
 	if (crashed)
 		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
 	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,

@@ -2,9 +2,11 @@
 /*
  * The task machine: the container's init process as containerd sees it.
  *
- *   NEW --CREATE--> CREATING (rootfs mounted, VM booting)
- *     --VM_READY--> (agent CreateContainer) --AGENT_CREATED--> CREATED
- *   CREATED --START--> STARTING --AGENT_STARTED--> RUNNING
+ *   NEW --CREATE--> CREATING (rootfs mounted, netns, VM booting)
+ *     --VM_READY--> (NICs wired) --NET_READY--> (agent CreateContainer)
+ *     --AGENT_CREATED--> CREATED
+ *   CREATED --START--> STARTING (NICs CNI added since are wired)
+ *     --NET_READY--> (agent StartProcess) --AGENT_STARTED--> RUNNING
  *   RUNNING --PAUSE--> PAUSING --AGENT_PAUSED--> PAUSED
  *     --RESUME--> RESUMING --AGENT_RESUMED--> RUNNING
  *   RUNNING --EXITED--> EXITING (output drains into the fifos)
@@ -40,6 +42,36 @@ task_act_agent_create(struct fsm *m, const void *data, struct err *err)
 	(void)data;
 	(void)err;
 	task_do_agent_create(TASK(m));
+	return 0;
+}
+
+static int
+task_act_wire(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_wire(TASK(m));
+	return 0;
+}
+
+static int
+task_act_net_failed_create(struct fsm *m, const void *data,
+    struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_net_failed(TASK(m));
+	task_do_fail_create(TASK(m));
+	return 0;
+}
+
+static int
+task_act_net_failed_start(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_net_failed(TASK(m));
+	task_do_fail_start(TASK(m));
 	return 0;
 }
 
@@ -220,8 +252,12 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(NEW), E(CREATE), NULL, task_act_create, S(CREATING)),
 	FSM_ROW(S(NEW), E(FAIL), NULL, NULL, S(DELETED)),
 
-	FSM_ROW(S(CREATING), E(VM_READY), NULL, task_act_agent_create,
+	/* VM up: wire what CNI made, then the agent creates. */
+	FSM_ROW(S(CREATING), E(VM_READY), NULL, task_act_wire, FSM_SAME),
+	FSM_ROW(S(CREATING), E(NET_READY), NULL, task_act_agent_create,
 	    FSM_SAME),
+	FSM_ROW(S(CREATING), E(NET_FAILED), NULL, task_act_net_failed_create,
+	    S(DELETING)),
 	FSM_ROW(S(CREATING), E(AGENT_CREATED), NULL, task_act_created,
 	    S(CREATED)),
 	FSM_ROW(S(CREATING), E(AGENT_FAILED), NULL, task_act_create_failed,
@@ -231,7 +267,11 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(CREATING), E(TIMEOUT), NULL, task_act_create_failed,
 	    S(DELETING)),
 
-	FSM_ROW(S(CREATED), E(START), NULL, task_act_start, S(STARTING)),
+	/* Start: what CNI added since Create is wired first. */
+	FSM_ROW(S(CREATED), E(START), NULL, task_act_wire, S(STARTING)),
+	FSM_ROW(S(STARTING), E(NET_READY), NULL, task_act_start, FSM_SAME),
+	FSM_ROW(S(STARTING), E(NET_FAILED), NULL, task_act_net_failed_start,
+	    S(STOPPED)),
 	FSM_ROW(S(CREATED), E(KILL), NULL, task_act_kill, FSM_SAME),
 	FSM_ROW(S(CREATED), E(EXITED), NULL, task_act_exited, S(EXITING)),
 	FSM_ROW(S(CREATED), E(DELETE), NULL, task_act_delete, S(DELETING)),
@@ -322,6 +362,8 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(FSM_ANY, E(AGENT_PAUSED), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(AGENT_RESUMED), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(NET_READY), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(NET_FAILED), NULL, NULL, FSM_SAME),
 
 	/* A failed action was answered by its caller; the state holds. */
 	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),
@@ -331,7 +373,7 @@ static const struct fsm_row task_fsm_rows[] = {
 
 const struct fsm_def task_fsm_def = {
 	.name = "task",
-	.version = 4,
+	.version = 5,
 	.state_names = task_state_names,
 	.nstates = TASK_ST__COUNT,
 	.event_names = task_event_names,

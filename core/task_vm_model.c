@@ -43,6 +43,7 @@ struct ms {
 	uint8_t	pend_create;		/* agent calls awaiting a reply */
 	uint8_t	pend_start;
 	uint8_t	pend_wait;
+	uint8_t	pend_net;		/* NICs being wired */
 };
 
 struct node {
@@ -174,6 +175,7 @@ task_effects(const struct fsm_row *r, struct ms *s)
 	if (action_is(r, "task_act_create"))
 		q_push(s->qi, &s->nqi, QI_VM | VM_EV_SPAWN, s);
 	if (action_is(r, "task_act_create_failed") ||
+	    action_is(r, "task_act_net_failed_create") ||
 	    action_is(r, "task_act_delete")) {
 		if (s->vm == VM_ST_STOPPED)
 			q_push(s->qi, &s->nqi, TASK_EV_VM_STOPPED, s);
@@ -192,6 +194,9 @@ task_effects(const struct fsm_row *r, struct ms *s)
 	/* CreateContainer and WaitProcess go out; StartProcess likewise. */
 	if (action_is(r, "task_act_agent_create"))
 		s->pend_create = s->pend_wait = 1;
+	/* Wiring answers with NET_READY or NET_FAILED, once. */
+	if (action_is(r, "task_act_wire"))
+		s->pend_net = 1;
 	if (action_is(r, "task_act_start") || action_is(r, "task_act_pause") ||
 	    action_is(r, "task_act_resume"))
 		s->pend_start = 1;
@@ -346,6 +351,9 @@ world_sends_task(const struct ms *s, int ev)
 		return s->pend_create || s->pend_start;
 	case TASK_EV_EXITED:
 		return s->pend_wait && open;
+	case TASK_EV_NET_READY:
+	case TASK_EV_NET_FAILED:
+		return s->pend_net;
 	case TASK_EV_IO_DRAINED:
 		return s->task == TASK_ST_EXITING;
 	case TASK_EV_TIMEOUT:
@@ -414,6 +422,8 @@ model_violation(const struct model *m, const struct ms *s)
 static void
 model_answered(struct ms *s, int ev)
 {
+	if (ev == TASK_EV_NET_READY || ev == TASK_EV_NET_FAILED)
+		s->pend_net = 0;
 	if (ev == TASK_EV_AGENT_CREATED ||
 	    (ev == TASK_EV_AGENT_FAILED && s->pend_create))
 		s->pend_create = 0;

@@ -7,6 +7,7 @@
  * of READY and STOPPED through deferred callbacks, outside any dispatch.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,9 +217,12 @@ vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
 
 /* ---- actions --------------------------------------------------------- */
 
-/* In the child: QEMU dies with the shim; stdio to /dev/null and a log. */
+/*
+ * In the child: QEMU dies with the shim; stdio to /dev/null and a log;
+ * it runs in the VM's network namespace, never the runtime's.
+ */
 static void __attribute__((noreturn))
-vm_exec_qemu(char **argv, const char *log)
+vm_exec_qemu(char **argv, const char *log, int netns_fd)
 {
 	int null = open("/dev/null", O_RDWR), lfd;
 	sigset_t none;
@@ -234,6 +238,10 @@ vm_exec_qemu(char **argv, const char *log)
 	dup2(null, 0);
 	dup2(null, 1);
 	dup2(lfd >= 0 ? lfd : null, 2);
+	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
+		dprintf(2, "kiln: setns to the VM's network namespace: %m\n");
+		_exit(126);
+	}
 	execvp(argv[0], argv);
 	_exit(127);
 }
@@ -276,6 +284,7 @@ vm_do_spawn(struct vm *vm, struct err *err)
 		.console_log = console,
 		.shares = { { vm->share_dir, "rootfs" } }, .nshares = 1,
 		.cmdline_extra = cfg->debug ? "kiln.debug" : NULL,
+		.hotplug_ports = vm->opts.netns_fd >= 0 ? CORE_MAX_NICS : 0,
 	};
 	char **argv = core_qemu_argv(&o);
 
@@ -284,7 +293,7 @@ vm_do_spawn(struct vm *vm, struct err *err)
 	vm->t_spawn_ns = time_mono_ns();
 	vm->qemu_pid = fork();
 	if (vm->qemu_pid == 0)
-		vm_exec_qemu(argv, qlog);
+		vm_exec_qemu(argv, qlog, vm->opts.netns_fd);
 	core_argv_free(argv);
 	if (vm->qemu_pid < 0)
 		return err_set(err, errno, "fork qemu: %m");

@@ -51,6 +51,10 @@ core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 		argv_pair(b, "-device", xasprintf("virtio-9p-pci,fsdev=fs%d,"
 		    "mount_tag=%s", i, o->shares[i].tag));
 	}
+	/* q35 hot-adds PCIe devices only below a root port. */
+	for (i = 0; i < o->hotplug_ports; i++)
+		argv_pair(b, "-device", xasprintf("pcie-root-port,id=kiln-rp%d,"
+		    "chassis=%d", i, i + 1));
 	if (o->qmp_sock != NULL)
 		argv_pair(b, "-qmp", xasprintf("unix:%s,server=on,wait=off",
 		    o->qmp_sock));

@@ -617,8 +617,11 @@ agent_main(struct agent *a)
 	a->boot_ns = agent_boottime_ns();
 	TAILQ_INIT(&a->containers);
 	TAILQ_INIT(&a->events);
+	TAILQ_INIT(&a->nics);
 	if (getpid() == 1 && agent_early_init(&err) < 0)
 		fatalx("early init: %s", err.msg);
+	if (getpid() == 1)
+		agent_net_lo_up();
 	logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	log_init("kiln-agent", LOG_LVL_INFO, logfd >= 0 ? logfd : 2);
 	agent_cmdline();

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "cni/cni_nl.h"
 #include "proto/proto.h"
 #include "kiln/agent.pb-c.h"
 
@@ -71,6 +72,50 @@ enum agent_ctr_event {
 	AGENT_CTR_EVENTS(FSM_X_ENUM, AGENT_CTR_EV_) AGENT_CTR_EV__COUNT
 };
 extern const struct fsm_def agent_ctr_fsm_def;
+
+/* ---- NIC machine (agent_net.c) ----------------------------------------- */
+#define AGENT_NIC_STATES(X, P) X(P, NEW) X(P, WAITING) X(P, UP) X(P, FAILED)
+#define AGENT_NIC_EVENTS(X, P) X(P, CONFIGURE) X(P, LINK_FOUND) \
+	X(P, TIMEOUT) X(P, FAIL)
+
+enum agent_nic_state {
+	AGENT_NIC_STATES(FSM_X_ENUM, AGENT_NIC_ST_) AGENT_NIC_ST__COUNT
+};
+enum agent_nic_event {
+	AGENT_NIC_EVENTS(FSM_X_ENUM, AGENT_NIC_EV_) AGENT_NIC_EV__COUNT
+};
+extern const struct fsm_def agent_nic_fsm_def;
+
+#define AGENT_MAX_NICS		8	/* being configured at once */
+#define AGENT_NIC_MAX_ADDRS	8
+#define AGENT_NIC_MAX_ROUTES	16
+#define AGENT_NIC_DNS_MAX	8
+
+/* One ConfigureNetwork in progress: the request as plain data. */
+struct agent_nic {
+	struct fsm		 fsm;
+	TAILQ_ENTRY(agent_nic)	 entry;
+	struct agent		*a;		/* borrowed */
+	struct proto_call	*pending;
+	struct reactor_timer	*timer;		/* link poll */
+	uint64_t		 deadline_ns;
+	char			 cid[PROTO_ID_MAX + 1];
+	char			 name[16];
+	char			 hostname[64];
+	uint8_t			 mac[6];
+	uint32_t		 mtu;
+	int			 ifindex;
+	struct cni_nl_addr	 addrs[AGENT_NIC_MAX_ADDRS];
+	int			 naddrs;
+	struct cni_nl_route	 routes[AGENT_NIC_MAX_ROUTES];
+	int			 nroutes;
+	char			*dns_ns[AGENT_NIC_DNS_MAX];
+	char			*dns_search[AGENT_NIC_DNS_MAX];
+	char			*dns_opts[AGENT_NIC_DNS_MAX];
+	size_t			 ndns_ns, ndns_search, ndns_opts;
+	char			 error[256];
+};
+TAILQ_HEAD(agent_nic_q, agent_nic);
 
 /* ---- stdio ------------------------------------------------------------ */
 
@@ -181,6 +226,8 @@ struct agent {
 	char			 kernel_release[65];
 	struct agent_container_q containers;
 	int			 ncontainers;
+	struct agent_nic_q	 nics;
+	int			 nnics;
 	struct agent_event_q	 events;
 	int			 nevents;
 	struct proto_call	*event_call;	/* NextEvent long-poll */
@@ -216,6 +263,12 @@ bool		 agent_claim_exit(struct agent *, pid_t, int *status);
 int		 agent_early_init(struct err *);
 int		 agent_load_modules(const char *list, struct err *);
 
+/* agent_net.c */
+void		 agent_net_configure(struct agent *, struct proto_call *,
+		    const Kiln__Agent__V1__NetworkConfig *);
+void		 agent_nics_free(struct agent *);
+/* Loopback up: the container shares the guest's network namespace. */
+void		 agent_net_lo_up(void);
 /* agent_service.c */
 extern const struct proto_method agent_methods[];
 extern const size_t agent_nmethods;

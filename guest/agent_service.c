@@ -394,6 +394,15 @@ h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		    "cgroup: not found", c->id);
 }
 
+static void
+h_configure_network(struct proto_call *call, const ProtobufCMessage *m,
+    void *arg)
+{
+	if (!agent_enter(arg, call))
+		return;
+	agent_net_configure(arg, call, (const void *)m);
+}
+
 /*
  * Pause and resume are container events: the table says when. A pause is
  * answered once the freezer reports the container frozen.
@@ -490,6 +499,7 @@ const struct proto_method agent_methods[] = {
 	{ "Stats", D(container_ref), h_stats },
 	{ "RemoveContainer", D(container_ref), h_remove },
 	{ "NextEvent", D(next_event_request), h_next_event },
+	{ "ConfigureNetwork", D(network_config), h_configure_network },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_shutdown },
 	{ "TestHang", &google__protobuf__empty__descriptor, h_test_hang },
 };

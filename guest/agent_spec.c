@@ -100,6 +100,31 @@ spec_drop_host_mounts(json_t *spec)
 	}
 }
 
+/*
+ * The VM is the container's network boundary: the container shares the
+ * guest's network namespace, where the agent configures the NICs. A path
+ * in the spec names a host namespace the guest cannot open (CRI's).
+ */
+static void
+spec_share_guest_network(json_t *linux_)
+{
+	json_t *nss = json_object_get(linux_, "namespaces"), *ns;
+	const char *type;
+	size_t i;
+
+	if (!json_is_array(nss))
+		return;
+	for (i = 0; i < json_array_size(nss); ) {
+		ns = json_array_get(nss, i);
+		type = json_string_value(json_object_get(ns, "type"));
+		if (type != NULL && strcmp(type, "network") == 0) {
+			json_array_remove(nss, i);
+			continue;
+		}
+		i++;
+	}
+}
+
 json_t *
 agent_spec_prepare(const uint8_t *data, size_t len, const char *id,
     const char *rootfs, struct err *err)
@@ -129,6 +154,7 @@ agent_spec_prepare(const uint8_t *data, size_t len, const char *id,
 	}
 	snprintf(cgroup, sizeof cgroup, "/%s/%s", AGENT_CGROUP_PARENT, id);
 	json_object_set_new(linux_, "cgroupsPath", json_string(cgroup));
+	spec_share_guest_network(linux_);
 	spec_drop_host_mounts(spec);
 	return spec;
 }

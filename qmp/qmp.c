@@ -15,6 +15,7 @@
  * and the outermost callback frees it on the way out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,6 +83,7 @@ qmp_create(struct reactor *r, struct fsm_env *env, const struct qmp_opts *o)
 
 	q->r = r;
 	q->fd = -1;
+	q->pass_fd = -1;
 	q->next_id = 1;
 	if (o != NULL)
 		q->opts = *o;
@@ -302,6 +304,11 @@ qmp_ready_notify_cb(void *arg)
 static void
 qmp_send(struct qmp *q, struct qmp_pending *p)
 {
+	if (p->pass_fd >= 0) {
+		/* The fd rides on the first byte of this call's line. */
+		q->pass_fd = take_fd(&p->pass_fd);
+		q->pass_at = buf_used(&q->out);
+	}
 	buf_append(&q->out, p->line, strlen(p->line));
 	free(p->line);
 	p->line = NULL;
@@ -334,6 +341,7 @@ static void
 qmp_pending_free(struct qmp_pending *p)
 {
 	reactor_timer_free(p->timer);
+	close_fd(&p->pass_fd);
 	free(p->command);
 	free(p->line);
 	free(p);
@@ -437,8 +445,8 @@ qmp_call_check(struct qmp *q, const char *command, json_t *args,
 	return ret;
 }
 
-int
-qmp_call(struct qmp *q, const char *command, json_t *args,
+static int
+qmp_call_common(struct qmp *q, const char *command, json_t *args, int fd,
     uint64_t timeout_ms, qmp_reply_cb cb, void *arg, struct err *err)
 {
 	struct qmp_pending *p;
@@ -458,6 +466,7 @@ qmp_call(struct qmp *q, const char *command, json_t *args,
 	p->line = line;
 	p->cb = cb;
 	p->arg = arg;
+	p->pass_fd = fd;
 	p->timeout_ms = timeout_ms;
 	p->timer = reactor_timer_new(q->r, qmp_pending_timeout_cb, p);
 	if (timeout_ms > 0)
@@ -467,6 +476,48 @@ qmp_call(struct qmp *q, const char *command, json_t *args,
 	if (qmp_ready(q))
 		qmp_send(q, p);
 	return id;
+}
+
+int
+qmp_call(struct qmp *q, const char *command, json_t *args,
+    uint64_t timeout_ms, qmp_reply_cb cb, void *arg, struct err *err)
+{
+	return qmp_call_common(q, command, args, -1, timeout_ms, cb, arg,
+	    err);
+}
+
+/* One fd in flight at a time keeps the byte it rides on unambiguous. */
+static bool
+qmp_fd_in_flight(const struct qmp *q)
+{
+	const struct qmp_pending *p;
+
+	if (q->pass_fd >= 0)
+		return true;
+	TAILQ_FOREACH(p, &q->pending, entry)
+		if (p->pass_fd >= 0)
+			return true;
+	return false;
+}
+
+int
+qmp_call_fd(struct qmp *q, const char *command, json_t *args, int fd,
+    uint64_t timeout_ms, qmp_reply_cb cb, void *arg, struct err *err)
+{
+	int dup_fd;
+
+	if (qmp_fd_in_flight(q)) {
+		json_decref(args);
+		return err_set(err, EBUSY, "qmp %s: %s: an fd is already "
+		    "being passed", q->name, command);
+	}
+	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		json_decref(args);
+		return err_set(err, errno, "qmp %s: %s: dup fd: %m", q->name,
+		    command);
+	}
+	return qmp_call_common(q, command, args, dup_fd, timeout_ms, cb,
+	    arg, err);
 }
 
 void
@@ -721,12 +772,45 @@ qmp_read(struct qmp *q)
 	qmp_parse(q);
 }
 
+/* Write the bytes before the fd plainly; the fd goes with the next. */
+static ssize_t
+qmp_write_some(struct qmp *q)
+{
+	union {
+		struct cmsghdr	c;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { (void *)(uintptr_t)buf_head(&q->out),
+	    buf_used(&q->out) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (q->pass_fd < 0)
+		return write(q->fd, iov.iov_base, iov.iov_len);
+	if (q->pass_at > 0) {
+		iov.iov_len = q->pass_at;
+		if ((n = write(q->fd, iov.iov_base, iov.iov_len)) > 0)
+			q->pass_at -= (size_t)n;
+		return n;
+	}
+	memset(&ctl, 0, sizeof ctl);
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof ctl.buf;
+	ctl.c.cmsg_level = SOL_SOCKET;
+	ctl.c.cmsg_type = SCM_RIGHTS;
+	ctl.c.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&ctl.c), &q->pass_fd, sizeof(int));
+	if ((n = sendmsg(q->fd, &mh, MSG_NOSIGNAL)) > 0)
+		close_fd(&q->pass_fd);
+	return n;
+}
+
 static void
 qmp_write(struct qmp *q)
 {
 	ssize_t n;
 
-	n = write(q->fd, buf_head(&q->out), buf_used(&q->out));
+	n = qmp_write_some(q);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
@@ -811,6 +895,7 @@ qmp_free_now(struct qmp *q)
 	reactor_timer_free(q->retry);
 	reactor_io_free(q->io);
 	close_fd(&q->fd);
+	close_fd(&q->pass_fd);
 	buf_fini(&q->in);
 	buf_fini(&q->out);
 	free(q->path);

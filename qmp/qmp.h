@@ -111,6 +111,15 @@ int		 qmp_call(struct qmp *, const char *command, json_t *args,
 		    uint64_t timeout_ms, qmp_reply_cb cb, void *arg,
 		    struct err *);
 /*
+ * qmp_call with an fd passed to QEMU by SCM_RIGHTS along with the
+ * command's bytes (getfd, add-fd). fd is borrowed: the qmp sends a dup of
+ * it and closes the dup once sent or when the call is dropped. One such
+ * call at a time: EBUSY while another fd is still on its way.
+ */
+int		 qmp_call_fd(struct qmp *, const char *command, json_t *args,
+		    int fd, uint64_t timeout_ms, qmp_reply_cb cb, void *arg,
+		    struct err *);
+/*
  * Forget call id: its callback will not run. A command already sent still
  * runs in QEMU; its reply is ignored. Unknown ids are a no-op. Any state.
  */

@@ -37,6 +37,7 @@ struct qmp_pending {
 	uint64_t		 timeout_ms;
 	qmp_reply_cb		 cb;
 	void			*arg;
+	int			 pass_fd;	/* SCM_RIGHTS with line, or -1 */
 };
 TAILQ_HEAD(qmp_pending_q, qmp_pending);
 
@@ -60,6 +61,8 @@ struct qmp {
 	struct err		 why;		/* reason for CLOSED */
 	uint64_t		 warn_ns;	/* last input warning */
 	unsigned		 warn_dropped;
+	int			 pass_fd;	/* to send with out's byte */
+	size_t			 pass_at;	/* ... at this offset, or -1 */
 	int			 busy;		/* callbacks on the stack */
 	bool			 doomed;	/* free once not busy */
 };
