@@ -220,6 +220,25 @@ int		 nic_do_configure(struct nic *, struct err *);
 void		 nic_do_up(struct nic *);
 void		 nic_do_failed(struct nic *);
 
+/* ---- OCI hooks in the runtime namespace (hooks.c) ------------------ */
+
+struct core_hooks;
+/* All hooks ran (error NULL) or one failed (error says which, borrowed). */
+typedef void	(*core_hooks_done_cb)(const char *error, void *arg);
+/*
+ * Run the spec's hooks of kinds (a NULL-terminated list, e.g.
+ * {"createRuntime", "prestart", NULL}) in order with state on stdin;
+ * done runs from the reactor, once. Free with core_hooks_free.
+ */
+struct core_hooks *core_hooks_run(struct reactor *, const json_t *spec,
+		    const char *const *kinds, const char *state,
+		    core_hooks_done_cb, void *);
+size_t		 core_hooks_count(const json_t *spec, const char *const *kinds);
+void		 core_hooks_free(struct core_hooks *);
+/* The OCI state JSON (malloc'd) a hook reads. */
+char		*core_oci_state(const char *id, const char *status, pid_t,
+		    const char *bundle, const json_t *spec);
+
 /* ---- the task machine (task.c, task_fsm.c) ---------------------------- */
 
 #define TASK_STATES(X, P) X(P, NEW) X(P, CREATING) X(P, CREATED) \
@@ -230,8 +249,8 @@ void		 nic_do_failed(struct nic *);
 	X(P, AGENT_FAILED) X(P, START) X(P, AGENT_STARTED) X(P, KILL) \
 	X(P, PAUSE) X(P, AGENT_PAUSED) X(P, RESUME) X(P, AGENT_RESUMED) \
 	X(P, EXITED) X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) \
-	X(P, VM_STOPPED) X(P, NET_READY) X(P, NET_FAILED) X(P, TIMEOUT) \
-	X(P, FAIL)
+	X(P, VM_STOPPED) X(P, NET_READY) X(P, NET_FAILED) X(P, HOOKS_DONE) \
+	X(P, HOOKS_FAILED) X(P, TIMEOUT) X(P, FAIL)
 
 enum task_state { TASK_STATES(FSM_X_ENUM, TASK_ST_) TASK_ST__COUNT };
 enum task_event { TASK_EVENTS(FSM_X_ENUM, TASK_EV_) TASK_EV__COUNT };
@@ -269,6 +288,9 @@ struct task {
 	bool			 terminal;
 	char			*spec_json;	/* config.json as sent */
 	char			*hostname;	/* the spec's, if valid */
+	json_t			*spec;		/* parsed, for hooks */
+	struct core_hooks	*hooks;		/* createRuntime..., poststop */
+	struct core_hooks	*hooks_bg;	/* poststart */
 	size_t			 spec_len;
 	char			*run_dir;	/* SHIM_RUN_DIR/<hash> */
 	struct core_net		*net;
@@ -368,6 +390,8 @@ void		 task_do_reply_created(struct task *);
 void		 task_do_fail_create(struct task *);
 int		 task_do_start(struct task *, struct err *);
 void		 task_do_wire(struct task *);
+void		 task_do_create_hooks(struct task *);
+void		 task_do_poststop(struct task *);
 void		 task_do_net_failed(struct task *);
 void		 task_do_reply_started(struct task *);
 void		 task_do_fail_start(struct task *);

@@ -70,6 +70,9 @@ task_free(struct task *t)
 	free(t->stderr_path);
 	free(t->spec_json);
 	free(t->hostname);
+	core_hooks_free(t->hooks);
+	core_hooks_free(t->hooks_bg);
+	json_decref(t->spec);
 	free(t->run_dir);
 	free(t);
 }
@@ -233,7 +236,7 @@ task_do_create(struct task *t, const void *data, struct err *err)
 		goto out;
 	rc = 0;
 out:
-	json_decref(spec);
+	t->spec = spec;
 	if (rc < 0)
 		return -1;
 	vo.netns_fd = t->net->nsfd;
@@ -458,6 +461,61 @@ task_do_start(struct task *t, struct err *err)
 	return 0;
 }
 
+/* ---- hooks ------------------------------------------------------------- */
+
+static const char *const task_create_hooks[] = { "createRuntime",
+    "prestart", NULL };
+static const char *const task_poststart_hooks[] = { "poststart", NULL };
+static const char *const task_poststop_hooks[] = { "poststop", NULL };
+
+static void
+task_hooks_cb(const char *error, void *arg)
+{
+	struct task *t = arg;
+
+	if (error != NULL)
+		snprintf(t->error, sizeof t->error, "hook: %s", error);
+	fsm_post(&t->fsm, error != NULL ? TASK_EV_HOOKS_FAILED :
+	    TASK_EV_HOOKS_DONE, NULL, 0);
+}
+
+/* Poststart and poststop failures are warnings (runtime-spec). */
+static void
+task_hooks_logged_cb(const char *error, void *arg)
+{
+	struct task *t = arg;
+
+	if (error != NULL)
+		log_warnx("task=%s poststart: %s", t->id, error);
+}
+
+static void
+task_run_hooks(struct task *t, struct core_hooks **slot,
+    const char *const *kinds, const char *status, core_hooks_done_cb cb)
+{
+	char *state = core_oci_state(t->id, status, (pid_t)task_pid(t),
+	    t->bundle, t->spec);
+
+	core_hooks_free(*slot);
+	*slot = core_hooks_run(t->shim->r, t->spec, kinds, state, cb, t);
+	free(state);
+}
+
+/* createRuntime and prestart: the VM's namespaces exist, QEMU's pid too. */
+void
+task_do_create_hooks(struct task *t)
+{
+	task_run_hooks(t, &t->hooks, task_create_hooks, "creating",
+	    task_hooks_cb);
+}
+
+void
+task_do_poststop(struct task *t)
+{
+	task_run_hooks(t, &t->hooks, task_poststop_hooks, "stopped",
+	    task_hooks_cb);
+}
+
 /* Wire what CNI made (NET_READY or NET_FAILED follows), under a deadline. */
 void
 task_do_wire(struct task *t)
@@ -487,6 +545,9 @@ task_do_reply_started(struct task *t)
 	ev.pid = task_pid(t);
 	task_publish(t, "/tasks/start", "containerd.events.TaskStart",
 	    &ev.base);
+	if (core_hooks_count(t->spec, task_poststart_hooks) > 0)
+		task_run_hooks(t, &t->hooks_bg, task_poststart_hooks,
+		    "running", task_hooks_logged_cb);
 	/* The exit may have come first: its drain starts now. */
 	if (t->exited_ns != 0)
 		task_do_drain(t);

@@ -3,7 +3,8 @@
  * The task machine: the container's init process as containerd sees it.
  *
  *   NEW --CREATE--> CREATING (rootfs mounted, netns, VM booting)
- *     --VM_READY--> (NICs wired) --NET_READY--> (agent CreateContainer)
+ *     --VM_READY--> (createRuntime, prestart hooks) --HOOKS_DONE-->
+ *     (NICs wired) --NET_READY--> (agent CreateContainer)
  *     --AGENT_CREATED--> CREATED
  *   CREATED --START--> STARTING (NICs CNI added since are wired)
  *     --NET_READY--> (agent StartProcess) --AGENT_STARTED--> RUNNING
@@ -12,7 +13,7 @@
  *   RUNNING --EXITED--> EXITING (output drains into the fifos)
  *     --IO_DRAINED--> STOPPED (Waits answered, TaskExit published)
  *   STOPPED --DELETE--> DELETING (VM stopped, rootfs unmounted)
- *     --VM_STOPPED--> DELETED
+ *     --VM_STOPPED--> (poststop hooks) --HOOKS_DONE--> DELETED
  *
  * The VM dying ends the task with 137 from any live state, exactly once;
  * a failed create goes straight to DELETING. Waiting states time out.
@@ -51,6 +52,24 @@ task_act_wire(struct fsm *m, const void *data, struct err *err)
 	(void)data;
 	(void)err;
 	task_do_wire(TASK(m));
+	return 0;
+}
+
+static int
+task_act_create_hooks(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_create_hooks(TASK(m));
+	return 0;
+}
+
+static int
+task_act_poststop(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_poststop(TASK(m));
 	return 0;
 }
 
@@ -252,8 +271,15 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(NEW), E(CREATE), NULL, task_act_create, S(CREATING)),
 	FSM_ROW(S(NEW), E(FAIL), NULL, NULL, S(DELETED)),
 
-	/* VM up: wire what CNI made, then the agent creates. */
-	FSM_ROW(S(CREATING), E(VM_READY), NULL, task_act_wire, FSM_SAME),
+	/*
+	 * VM up: createRuntime and prestart hooks on the host, then wire
+	 * what CNI (or a hook) made, then the agent creates.
+	 */
+	FSM_ROW(S(CREATING), E(VM_READY), NULL, task_act_create_hooks,
+	    FSM_SAME),
+	FSM_ROW(S(CREATING), E(HOOKS_DONE), NULL, task_act_wire, FSM_SAME),
+	FSM_ROW(S(CREATING), E(HOOKS_FAILED), NULL, task_act_create_failed,
+	    S(DELETING)),
 	FSM_ROW(S(CREATING), E(NET_READY), NULL, task_act_agent_create,
 	    FSM_SAME),
 	FSM_ROW(S(CREATING), E(NET_FAILED), NULL, task_act_net_failed_create,
@@ -329,7 +355,12 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(STOPPED), E(VM_DIED), NULL, NULL, FSM_SAME),
 	FSM_ROW(S(STOPPED), E(EXITED), NULL, NULL, FSM_SAME),
 
-	FSM_ROW(S(DELETING), E(VM_STOPPED), NULL, task_act_deleted,
+	/* The VM is gone: poststop hooks, then the answer. */
+	FSM_ROW(S(DELETING), E(VM_STOPPED), NULL, task_act_poststop,
+	    FSM_SAME),
+	FSM_ROW(S(DELETING), E(HOOKS_DONE), NULL, task_act_deleted,
+	    S(DELETED)),
+	FSM_ROW(S(DELETING), E(HOOKS_FAILED), NULL, task_act_deleted,
 	    S(DELETED)),
 	FSM_ROW(S(DELETING), E(TIMEOUT), NULL, task_act_deleted, S(DELETED)),
 	FSM_ROW(S(DELETING), E(VM_DIED), NULL, NULL, FSM_SAME),
@@ -364,6 +395,8 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(NET_READY), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(NET_FAILED), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(HOOKS_DONE), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(HOOKS_FAILED), NULL, NULL, FSM_SAME),
 
 	/* A failed action was answered by its caller; the state holds. */
 	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),

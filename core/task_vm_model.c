@@ -44,6 +44,7 @@ struct ms {
 	uint8_t	pend_start;
 	uint8_t	pend_wait;
 	uint8_t	pend_net;		/* NICs being wired */
+	uint8_t	pend_hooks;		/* OCI hooks running */
 };
 
 struct node {
@@ -197,6 +198,9 @@ task_effects(const struct fsm_row *r, struct ms *s)
 	/* Wiring answers with NET_READY or NET_FAILED, once. */
 	if (action_is(r, "task_act_wire"))
 		s->pend_net = 1;
+	if (action_is(r, "task_act_create_hooks") ||
+	    action_is(r, "task_act_poststop"))
+		s->pend_hooks = 1;
 	if (action_is(r, "task_act_start") || action_is(r, "task_act_pause") ||
 	    action_is(r, "task_act_resume"))
 		s->pend_start = 1;
@@ -354,6 +358,9 @@ world_sends_task(const struct ms *s, int ev)
 	case TASK_EV_NET_READY:
 	case TASK_EV_NET_FAILED:
 		return s->pend_net;
+	case TASK_EV_HOOKS_DONE:
+	case TASK_EV_HOOKS_FAILED:
+		return s->pend_hooks;
 	case TASK_EV_IO_DRAINED:
 		return s->task == TASK_ST_EXITING;
 	case TASK_EV_TIMEOUT:
@@ -424,6 +431,8 @@ model_answered(struct ms *s, int ev)
 {
 	if (ev == TASK_EV_NET_READY || ev == TASK_EV_NET_FAILED)
 		s->pend_net = 0;
+	if (ev == TASK_EV_HOOKS_DONE || ev == TASK_EV_HOOKS_FAILED)
+		s->pend_hooks = 0;
 	if (ev == TASK_EV_AGENT_CREATED ||
 	    (ev == TASK_EV_AGENT_FAILED && s->pend_create))
 		s->pend_create = 0;

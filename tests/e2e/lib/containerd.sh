@@ -28,6 +28,9 @@
 # kiln_containerd_pids [DIR]
 #   Prints the pids (other than the caller and its ancestors) whose cwd or
 #   arguments lie under DIR (default $KILN_CTR_DIR): containerd, shims, containers.
+# KILN_CTR_NETNS=/var/run/netns/NAME (optional, set before kiln_containerd_start)
+#   containerd runs in that network namespace (nsenter --net, not `ip netns exec`,
+#   which remounts /sys and hides the cgroup mount), and so do the shims.
 
 KILN_CTR_SHIM_SOCKDIR=/run/containerd/s
 KILN_CTR_RUNC_ROOT=/run/containerd/runc
@@ -96,7 +99,9 @@ kiln_containerd_start() {
 	export KILN_CTR_SOCK=$dir/containerd.sock
 	export KILN_CTR_TTRPC=$dir/containerd.sock.ttrpc
 	_kiln_ctr_config "$dir" >"$dir/config.toml" || return 1
-	PATH=$path containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
+	# nsenter execs containerd itself: $! stays containerd's pid.
+	PATH=$path ${KILN_CTR_NETNS:+nsenter --net="$KILN_CTR_NETNS"} \
+		containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
 	export KILN_CTR_PID=$!
 	if ! _kiln_ctr_wait_up; then
 		_kiln_ctr_log "containerd did not come up; last log lines:"
