@@ -5,7 +5,8 @@
  * socket, 64 calls in flight, asynchronous replies, timeouts, a peer that
  * closes mid-call, oversized frames, garbage, even stream ids, unknown
  * services and methods, malformed payloads, and the connection machine's
- * trace.
+ * trace. Also the vsock channel that adopts such a connection, where the
+ * greeting and teardown race.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "proto/proto.h"
 #include "containerd/task.pb-c.h"
 #include "tests/tap.h"
+#include "vsock/vsock_int.h"
 
 #define SVC	"kiln.test.v1.Test"
 
@@ -560,6 +562,129 @@ test_trace(void)
 	proto_conn_free(c);
 }
 
+/* ---- the vsock channel ---------------------------------------------- */
+
+struct vt {
+	int	ready;
+	int	closed;
+};
+
+static void
+vt_ready_cb(struct vsock_chan *ch, struct proto_conn *c, void *arg)
+{
+	struct vt *vt = arg;
+
+	(void)ch;
+	(void)c;
+	vt->ready++;
+}
+
+static void
+vt_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
+{
+	struct vt *vt = arg;
+
+	(void)ch;
+	(void)why;
+	vt->closed++;
+}
+
+/* Loop turns until *flag (or the channel's state is want), 10 s at most. */
+static bool
+vt_run_until(struct vsock_chan *ch, int want, const int *flag)
+{
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	while (!W.deadline && (flag != NULL ? *flag == 0 :
+	    ch->fsm.state != want))
+		reactor_run_once(W.r, true);
+	reactor_timer_free(t);
+	return !W.deadline;
+}
+
+/* A listening unix socket standing in for QEMU's agent chardev. */
+static int
+vt_listen(char *path, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(path, len, "/tmp/kiln-t_proto-vsock-%d", (int)getpid());
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	listen(fd, 4);
+	return fd;
+}
+
+/*
+ * HELLO made the channel READY and deferred the ready notice; CLOSE tore
+ * it down before that ran (issue 17's TLC trace, with CLOSE for the
+ * TIMEOUT). The owner must hear on_closed only, and no connection may be
+ * made on the closed fd.
+ */
+static void
+test_vsock_teardown_before_ready(void)
+{
+	struct vt vt = { 0, 0 };
+	struct vsock_opts o = { .name = "vt", .on_ready = vt_ready_cb,
+	    .on_closed = vt_closed_cb, .arg = &vt };
+	struct err err = { 0 };
+	struct vsock_chan *ch;
+	char path[108];
+	uint64_t rejected;
+	bool ran;
+	int lfd = vt_listen(path, sizeof path);
+
+	ch = vsock_dial_serial(W.r, W.env, path, &o, &err);
+	ok(ch != NULL && vt_run_until(ch, VSOCK_ST_AWAIT_HELLO, NULL),
+	    "vsock: dialed, waiting for the greeting");
+	(void)fsm_dispatch(&ch->fsm, VSOCK_EV_HELLO, NULL, &err);
+	(void)fsm_dispatch(&ch->fsm, VSOCK_EV_CLOSE, NULL, &err);
+	rejected = fsm_env_rejected(W.env);
+	/* Run first: ok()'s other arguments read the counts. */
+	ran = vt_run_until(ch, 0, &vt.closed);
+	ok(ran && vt.closed == 1 && vt.ready == 0, "vsock: torn down before "
+	    "the ready notice ran: on_closed only (ready %d, closed %d)",
+	    vt.ready, vt.closed);
+	/* A few more turns: nothing deferred may be left to fire. */
+	reactor_run_once(W.r, false);
+	reactor_run_once(W.r, false);
+	ok(vt.ready == 0 && vsock_conn(ch) == NULL && ch->conn == NULL &&
+	    fsm_env_rejected(W.env) == rejected, "vsock: the notice was "
+	    "cancelled, no connection on the closed fd");
+	vsock_free(ch);
+	close(lfd);
+	unlink(path);
+}
+
+/* The same greeting path with no teardown still tells the owner once. */
+static void
+test_vsock_ready(void)
+{
+	struct vt vt = { 0, 0 };
+	struct vsock_opts o = { .name = "vt2", .on_ready = vt_ready_cb,
+	    .on_closed = vt_closed_cb, .arg = &vt };
+	struct err err = { 0 };
+	struct vsock_chan *ch;
+	char path[108];
+	int lfd = vt_listen(path, sizeof path);
+
+	ch = vsock_dial_serial(W.r, W.env, path, &o, &err);
+	ok(ch != NULL && vt_run_until(ch, VSOCK_ST_AWAIT_HELLO, NULL),
+	    "vsock: dialed again");
+	(void)fsm_dispatch(&ch->fsm, VSOCK_EV_HELLO, NULL, &err);
+	ok(vt_run_until(ch, 0, &vt.ready) && vt.ready == 1 && vt.closed == 0 &&
+	    vsock_conn(ch) != NULL, "vsock: READY and the notice ran: "
+	    "on_ready once with a connection");
+	vsock_free(ch);
+	close(lfd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -576,6 +701,8 @@ main(void)
 	test_hostile();
 	test_unix_socket();
 	test_trace();
+	test_vsock_teardown_before_ready();
+	test_vsock_ready();
 	proto_server_free(W.server);
 	reactor_free(W.r);
 	fsm_env_free(W.env);
