@@ -206,10 +206,25 @@ void		 proto_server_free(struct proto_server *);
  */
 void		 proto_server_listen(struct proto_server *, int fd,
 		    bool same_uid);
+/*
+ * Limits on connections accepted from the listening socket (adopted ones
+ * are the caller's business): at most max_conns open at once (more are
+ * accepted and closed at once, logged and counted), and at most max_out
+ * bytes of replies a peer has not read before it is disconnected. 0
+ * keeps the default (PROTO_SERVER_MAX_CONNS, PROTO_SERVER_MAX_OUT).
+ */
+#define PROTO_SERVER_MAX_CONNS	128
+#define PROTO_SERVER_MAX_OUT	(2 * (PROTO_FRAME_MAX + PROTO_HDR_LEN))
+void		 proto_server_set_limits(struct proto_server *,
+		    size_t max_conns, size_t max_out);
 /* Serve one connected fd (taken), e.g. a socketpair or serial port. */
 struct proto_conn *proto_server_adopt(struct proto_server *, int fd,
 		    const struct proto_conn_opts *);
 size_t		 proto_server_conns(const struct proto_server *);
+/* Connections refused for being over max_conns, over the server's life. */
+uint64_t	 proto_server_refused(const struct proto_server *);
+/* Bytes the server's connections hold in their buffers (allocated). */
+size_t		 proto_server_buffered(const struct proto_server *);
 
 /* Answer with resp (borrowed; packed at once) and free call. */
 void		 proto_call_reply(struct proto_call *,

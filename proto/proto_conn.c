@@ -59,6 +59,7 @@ proto_conn_create(struct reactor *r, struct fsm_env *env, int fd,
 }
 
 static void	proto_conn_rearm(struct proto_conn *);
+static void	proto_conn_check_out(struct proto_conn *);
 
 /* Dispatch a life event, then watch what the new state needs. */
 void
@@ -175,6 +176,7 @@ proto_conn_queue_raw(struct proto_conn *c, uint32_t stream, uint8_t type,
 	buf_append(&c->out, hdr, sizeof hdr);
 	buf_append(&c->out, body, len);
 	proto_conn_rearm(c);
+	proto_conn_check_out(c);
 }
 
 void
@@ -192,6 +194,22 @@ proto_conn_queue_frame(struct proto_conn *c, uint32_t stream, uint8_t type,
 	protobuf_c_message_pack(msg, p + PROTO_HDR_LEN);
 	buf_commit(&c->out, PROTO_HDR_LEN + len);
 	proto_conn_rearm(c);
+	proto_conn_check_out(c);
+}
+
+/*
+ * A peer that never reads its replies must not grow our memory without
+ * end: past out_max bytes unread it is treated as gone (PEER_CLOSED tears
+ * down at once; draining would only wait for it to read).
+ */
+static void
+proto_conn_check_out(struct proto_conn *c)
+{
+	if (c->out_max == 0 || buf_used(&c->out) <= c->out_max)
+		return;
+	log_warnx("conn=%s unread=%zu max=%zu peer does not read its replies, "
+	    "closing", c->name, buf_used(&c->out), c->out_max);
+	proto_conn_event(c, PROTO_CONN_EV_PEER_CLOSED);
 }
 
 int

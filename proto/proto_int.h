@@ -65,6 +65,7 @@ struct proto_conn {
 	size_t			 npending;
 	struct proto_call_q	 calls;
 	size_t			 ncalls;
+	size_t			 out_max;	/* unread output bound; 0: none */
 	int			 busy;		/* callbacks on the stack */
 	bool			 doomed;	/* free once not busy */
 	bool			 notified;	/* on_closed has run */

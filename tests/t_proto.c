@@ -5,7 +5,8 @@
  * socket, 64 calls in flight, asynchronous replies, timeouts, a peer that
  * closes mid-call, oversized frames, garbage, even stream ids, unknown
  * services and methods, malformed payloads, and the connection machine's
- * trace. Also the vsock channel that adopts such a connection, where the
+ * trace; a listening server under bursts of connects, half-frame stallers
+ * and a client that never reads. Also the vsock channel that adopts such a connection, where the
  * greeting and teardown race.
  */
 #include <errno.h>
@@ -562,6 +563,254 @@ test_trace(void)
 	proto_conn_free(c);
 }
 
+/* ---- the listening server under load -------------------------------- */
+
+static char burst_path[108];
+
+static void	run_until_closed_count(size_t);
+
+/* A fresh listening socket for W.server, with a deliberately small
+ * backlog: proto_server_listen must make it a real one. */
+static void
+burst_listen(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(burst_path, sizeof burst_path, "/tmp/kiln-t_proto-burst-%d",
+	    (int)getpid());
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", burst_path);
+	unlink(burst_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	listen(fd, 16);
+	proto_server_listen(W.server, fd, true);
+}
+
+/* A non-blocking connect as Go's net.Dial makes it; -1 with errno. */
+static int
+burst_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", burst_path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* n connect/close pairs, as fast as possible; returns the failures. */
+static int
+burst_pairs(int n, int *first_errno)
+{
+	int i, failed = 0, fd;
+
+	*first_errno = 0;
+	for (i = 0; i < n; i++) {
+		if ((fd = burst_connect()) >= 0) {
+			close(fd);
+			continue;
+		}
+		if (failed++ == 0)
+			*first_errno = errno;
+	}
+	return failed;
+}
+
+/*
+ * 500 connect/close pairs with no loop turn in between (stricter than a
+ * client in another process, which the server would drain meanwhile):
+ * only a real backlog holds them; then the accept loop must empty it in a
+ * few turns so that the next real call is answered.
+ */
+static void
+test_burst(void)
+{
+	struct proto_conn *c;
+	struct err err = { 0 };
+	size_t before = proto_server_conns(W.server);
+	int failed, e;
+
+	burst_listen();
+	failed = burst_pairs(500, &e);
+	ok(failed == 0, "server: 500 connect/close pairs in a tight loop, "
+	    "every connect() succeeds (%d failed, first: %s)", failed,
+	    e != 0 ? strerror(e) : "none");
+	c = proto_conn_dial(W.r, W.env, burst_path, NULL, &err);
+	W.replies = 0;
+	if (c != NULL)
+		call_connect(c, "burst", 0, 5000);
+	ok(c != NULL && run_for_replies(1) && W.codes[0] == PROTO_OK &&
+	    W.values[0] == 5, "server: the real call right after the burst is "
+	    "answered");
+	proto_conn_free(c);
+	run_until_closed_count(before);
+	diag("refused over the bound during the burst: %llu",
+	    (unsigned long long)proto_server_refused(W.server));
+}
+
+/* Turns until the server is back to n connections (closes are async). */
+static void
+run_until_closed_count(size_t n)
+{
+	struct reactor_timer *t = reactor_timer_new(W.r, deadline_cb, NULL);
+
+	W.deadline = false;
+	reactor_timer_start(t, 10000, false);
+	while (proto_server_conns(W.server) > n && !W.deadline)
+		reactor_run_once(W.r, true);
+	reactor_timer_free(t);
+}
+
+#define STALLERS	50
+
+/* 50 peers each send half a frame and stall; a normal client is served. */
+static void
+test_stallers(void)
+{
+	struct proto_hdr h = { 1000, 1, PROTO_FT_REQUEST, 0 };
+	uint8_t frame[PROTO_HDR_LEN + 10] = { 0 };
+	int fds[STALLERS], i, good = 0;
+	size_t before = proto_server_conns(W.server), mem;
+	struct proto_conn *c;
+	struct err err = { 0 };
+
+	proto_hdr_encode(frame, &h);
+	for (i = 0; i < STALLERS; i++)
+		if ((fds[i] = burst_connect()) >= 0 &&
+		    write(fds[i], frame, sizeof frame) == (ssize_t)sizeof frame)
+			good++;
+	c = proto_conn_dial(W.r, W.env, burst_path, NULL, &err);
+	W.replies = 0;
+	for (i = 0; c != NULL && i < 20; i++)
+		call_connect(c, "stall", i, 5000);
+	ok(good == STALLERS && c != NULL && run_for_replies(20) &&
+	    W.codes[0] == PROTO_OK && W.codes[19] == PROTO_OK, "server: 50 "
+	    "half-frame stallers, a normal client's 20 calls are answered");
+	mem = proto_server_buffered(W.server);
+	ok(proto_server_conns(W.server) == before + STALLERS + 1 &&
+	    mem <= (STALLERS + 1) * 2 * 64 * 1024, "server: the stallers cost "
+	    "bounded memory (%zu KiB buffered for %zu connections)",
+	    mem / 1024, proto_server_conns(W.server));
+	proto_conn_free(c);
+	for (i = 0; i < STALLERS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	run_until_closed_count(before);
+	ok(proto_server_conns(W.server) == before, "server: stallers that "
+	    "hang up are freed");
+}
+
+/* A Connect request whose 4 KiB namespace the reply echoes back. */
+static size_t
+big_request(uint8_t *out, size_t outlen, uint32_t stream)
+{
+	Containerd__Task__V2__ConnectRequest req =
+	    CONTAINERD__TASK__V2__CONNECT_REQUEST__INIT;
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	Ttrpc__KeyValue kv = TTRPC__KEY_VALUE__INIT, *kvp[1] = { &kv };
+	static char ns[4096];
+	uint8_t body[512];
+	struct proto_hdr h;
+	size_t len;
+
+	memset(ns, 'n', sizeof ns - 1);
+	req.id = (char *)(uintptr_t)"x";
+	rq.service = (char *)(uintptr_t)SVC;
+	rq.method = (char *)(uintptr_t)"Connect";
+	rq.payload.len = protobuf_c_message_pack(&req.base, body);
+	rq.payload.data = body;
+	kv.key = (char *)(uintptr_t)"containerd-namespace-ttrpc";
+	kv.value = ns;
+	rq.metadata = kvp;
+	rq.n_metadata = 1;
+	len = protobuf_c_message_get_packed_size(&rq.base);
+	if (len + PROTO_HDR_LEN > outlen)
+		return 0;
+	h = (struct proto_hdr){ (uint32_t)len, stream, PROTO_FT_REQUEST, 0 };
+	proto_hdr_encode(out, &h);
+	protobuf_c_message_pack(&rq.base, out + PROTO_HDR_LEN);
+	return len + PROTO_HDR_LEN;
+}
+
+/*
+ * A client that sends requests with 4 KiB replies and never reads them:
+ * once more than max_out (64 KiB here) waits unread, it is disconnected.
+ */
+static void
+test_never_reads(void)
+{
+	static uint8_t frame[8192];
+	size_t before = proto_server_conns(W.server), len, off = 0;
+	int fd, sent = 0, turns;
+	uint64_t got = 0;
+	ssize_t n;
+	char sink[65536];
+
+	proto_server_set_limits(W.server, 0, 64 * 1024);
+	fd = burst_connect();
+	len = big_request(frame, sizeof frame, 1);
+	/* Write until the server hangs up on us, never reading. */
+	for (turns = 0; fd >= 0 && turns < 20000 && sent < 4000; turns++) {
+		n = write(fd, frame + off, len - off);
+		if (n > 0 && (off += (size_t)n) == len) {
+			off = 0;
+			sent++;
+		}
+		if (n < 0 && errno != EAGAIN)
+			break;
+		reactor_run_once(W.r, false);
+	}
+	run_until_closed_count(before);
+	ok(fd >= 0 && sent > 0 && proto_server_conns(W.server) == before,
+	    "server: a client that never reads is disconnected once its "
+	    "unread replies pass the bound (%d requests sent)", sent);
+	while (fd >= 0 && (n = read(fd, sink, sizeof sink)) > 0)
+		got += (uint64_t)n;
+	ok(fd >= 0 && sent > 0 && n == 0 && got < (uint64_t)sent * 4096,
+	    "server: it reads EOF after %llu KiB, not all %d replies",
+	    (unsigned long long)got / 1024, sent);
+	if (fd >= 0)
+		close(fd);
+	proto_server_set_limits(W.server, 0, 0);
+}
+
+/* Past max_conns, a connection is accepted and closed at once. */
+static void
+test_max_conns(void)
+{
+	size_t before = proto_server_conns(W.server);
+	uint64_t refused = proto_server_refused(W.server);
+	int fds[4], i, extra;
+	char b;
+
+	proto_server_set_limits(W.server, before + 3, 0);
+	for (i = 0; i < 4; i++)
+		fds[i] = burst_connect();
+	for (i = 0; i < 50 && proto_server_refused(W.server) == refused; i++)
+		reactor_run_once(W.r, true);
+	/* The refused one reads EOF; the others stay open (EAGAIN). */
+	extra = fds[3] >= 0 ? (int)read(fds[3], &b, 1) : -2;
+	ok(proto_server_conns(W.server) == before + 3 &&
+	    proto_server_refused(W.server) == refused + 1 && extra == 0,
+	    "server: over max_conns the peer is accepted, closed and counted "
+	    "(%zu open, %llu refused)", proto_server_conns(W.server),
+	    (unsigned long long)(proto_server_refused(W.server) - refused));
+	for (i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	run_until_closed_count(before);
+	proto_server_set_limits(W.server, 0, 0);
+}
+
 /* ---- the vsock channel ---------------------------------------------- */
 
 struct vt {
@@ -701,6 +950,11 @@ main(void)
 	test_hostile();
 	test_unix_socket();
 	test_trace();
+	test_burst();
+	test_stallers();
+	test_never_reads();
+	test_max_conns();
+	unlink(burst_path);
 	test_vsock_teardown_before_ready();
 	test_vsock_ready();
 	proto_server_free(W.server);
