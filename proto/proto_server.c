@@ -25,6 +25,7 @@ struct proto_server {
 	size_t				 nconns;
 	size_t				 max_conns;
 	size_t				 max_out;
+	uint64_t			 stall_ms;
 	uint64_t			 refused;
 	uint64_t			 refused_ns;	/* last refusal logged */
 };
@@ -49,16 +50,18 @@ proto_server_new(struct reactor *r, struct fsm_env *env,
 	s->listen_fd = -1;
 	s->max_conns = PROTO_SERVER_MAX_CONNS;
 	s->max_out = PROTO_SERVER_MAX_OUT;
+	s->stall_ms = PROTO_SERVER_STALL_MS;
 	TAILQ_INIT(&s->conns);
 	return s;
 }
 
 void
 proto_server_set_limits(struct proto_server *s, size_t max_conns,
-    size_t max_out)
+    size_t max_out, uint64_t stall_ms)
 {
 	s->max_conns = max_conns > 0 ? max_conns : PROTO_SERVER_MAX_CONNS;
 	s->max_out = max_out > 0 ? max_out : PROTO_SERVER_MAX_OUT;
+	s->stall_ms = stall_ms > 0 ? stall_ms : PROTO_SERVER_STALL_MS;
 }
 
 uint64_t
@@ -194,6 +197,7 @@ proto_server_accept_one(struct proto_server *s, int fd)
 	}
 	c = proto_server_adopt(s, cfd, NULL);
 	c->out_max = s->max_out;
+	c->stall_ms = s->stall_ms;
 	return true;
 }
 

@@ -672,17 +672,34 @@ run_until_closed_count(size_t n)
 
 #define STALLERS	50
 
-/* 50 peers each send half a frame and stall; a normal client is served. */
+/* Read (non-blocking) until EOF; false on EAGAIN or an error. */
+static bool
+drain_to_eof(int fd)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = read(fd, sink, sizeof sink)) > 0)
+		;
+	return n == 0;
+}
+
+/*
+ * 50 peers each send half a frame and stall; a normal client is served
+ * meanwhile, the stallers cost little, and the frame deadline (300 ms
+ * here) closes them while the normal client stays.
+ */
 static void
 test_stallers(void)
 {
 	struct proto_hdr h = { 1000, 1, PROTO_FT_REQUEST, 0 };
 	uint8_t frame[PROTO_HDR_LEN + 10] = { 0 };
-	int fds[STALLERS], i, good = 0;
+	int fds[STALLERS], i, good = 0, eofs;
 	size_t before = proto_server_conns(W.server), mem;
 	struct proto_conn *c;
 	struct err err = { 0 };
 
+	proto_server_set_limits(W.server, 0, 0, 300);
 	proto_hdr_encode(frame, &h);
 	for (i = 0; i < STALLERS; i++)
 		if ((fds[i] = burst_connect()) >= 0 &&
@@ -700,13 +717,26 @@ test_stallers(void)
 	    mem <= (STALLERS + 1) * 2 * 64 * 1024, "server: the stallers cost "
 	    "bounded memory (%zu KiB buffered for %zu connections)",
 	    mem / 1024, proto_server_conns(W.server));
+	/* The normal client stays; the stallers pass the 300 ms deadline. */
+	run_until_closed_count(before + 1);
+	for (i = 0, eofs = 0; i < STALLERS; i++)
+		if (fds[i] >= 0 && drain_to_eof(fds[i]))
+			eofs++;
+	ok(proto_server_conns(W.server) == before + 1 && eofs == STALLERS,
+	    "server: stalled frames are closed after the deadline (%d of %d "
+	    "read EOF), the normal client is kept", eofs, STALLERS);
+	W.replies = 0;
+	call_connect(c, "after", 0, 5000);
+	ok(run_for_replies(1) && W.codes[0] == PROTO_OK, "server: the normal "
+	    "client is still served");
 	proto_conn_free(c);
 	for (i = 0; i < STALLERS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	run_until_closed_count(before);
-	ok(proto_server_conns(W.server) == before, "server: stallers that "
-	    "hang up are freed");
+	ok(proto_server_conns(W.server) == before, "server: every connection "
+	    "freed");
+	proto_server_set_limits(W.server, 0, 0, 0);
 }
 
 /* A Connect request whose 4 KiB namespace the reply echoes back. */
@@ -755,7 +785,7 @@ test_never_reads(void)
 	ssize_t n;
 	char sink[65536];
 
-	proto_server_set_limits(W.server, 0, 64 * 1024);
+	proto_server_set_limits(W.server, 0, 64 * 1024, 0);
 	fd = burst_connect();
 	len = big_request(frame, sizeof frame, 1);
 	/* Write until the server hangs up on us, never reading. */
@@ -780,7 +810,7 @@ test_never_reads(void)
 	    (unsigned long long)got / 1024, sent);
 	if (fd >= 0)
 		close(fd);
-	proto_server_set_limits(W.server, 0, 0);
+	proto_server_set_limits(W.server, 0, 0, 0);
 }
 
 /* Past max_conns, a connection is accepted and closed at once. */
@@ -792,7 +822,7 @@ test_max_conns(void)
 	int fds[4], i, extra;
 	char b;
 
-	proto_server_set_limits(W.server, before + 3, 0);
+	proto_server_set_limits(W.server, before + 3, 0, 0);
 	for (i = 0; i < 4; i++)
 		fds[i] = burst_connect();
 	for (i = 0; i < 50 && proto_server_refused(W.server) == refused; i++)
@@ -808,7 +838,7 @@ test_max_conns(void)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	run_until_closed_count(before);
-	proto_server_set_limits(W.server, 0, 0);
+	proto_server_set_limits(W.server, 0, 0, 0);
 }
 
 /* ---- the vsock channel ---------------------------------------------- */
