@@ -201,8 +201,9 @@ struct proto_server *proto_server_new(struct reactor *, struct fsm_env *,
 		    const struct proto_service *services, size_t nservices);
 void		 proto_server_free(struct proto_server *);
 /*
- * Accept connections on listening socket fd (taken). If same_uid, peers
- * whose SO_PEERCRED uid/gid differ from ours are dropped (ttrpc's rule).
+ * Accept connections on listening socket fd (taken), whose backlog is
+ * raised to SOMAXCONN. If same_uid, peers whose SO_PEERCRED uid/gid
+ * differ from ours are dropped (ttrpc's rule).
  */
 void		 proto_server_listen(struct proto_server *, int fd,
 		    bool same_uid);
