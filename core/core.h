@@ -43,6 +43,14 @@ struct core_vm_opts {
 char		**core_qemu_argv(const struct core_vm_opts *);
 void		  core_argv_free(char **);
 /*
+ * s escaped for use as a value inside a QEMU option string (QemuOpts
+ * "key=value,..."): every ',' doubled, the only character QEMU treats
+ * specially there. Returns a malloc'd string the caller frees; never
+ * fails. Anything that puts a path or name into -chardev, -fsdev,
+ * -device, -netdev and the like must go through this.
+ */
+char		 *core_qemu_opt_escape(const char *s);
+/*
  * Resolve "auto" to "kvm" or "tcg" from the probe result that `make guest`
  * left in image_dir/accel (a KVM that cannot boot the guest counts as
  * none); "kvm" and "tcg" pass through. Returns a static string.

@@ -111,7 +111,8 @@ start_listen(const char *path, struct err *err)
 			return err_set(err, errno, "bind %s: %m", path);
 		}
 	}
-	if (listen(fd, 64) < 0 || chmod(path, 0600) < 0) {
+	/* A burst of containerd connects must not overflow the backlog. */
+	if (listen(fd, SOMAXCONN) < 0 || chmod(path, 0600) < 0) {
 		close(fd);
 		return err_set(err, errno, "listen %s: %m", path);
 	}

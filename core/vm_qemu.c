@@ -6,6 +6,12 @@
  * kernel command line, no default devices, the agent on a virtio-serial
  * port backed by a unix socket, rootfs shares over virtio-9p, QMP on a
  * unix socket. QEMU never reboots the guest: a guest reboot is its end.
+ *
+ * Every value spliced into a QEMU option string (QemuOpts: "key=value,...")
+ * goes through core_qemu_opt_escape(): paths come from the bundle, and an
+ * unescaped comma in one would start a new option. QMP and the console are
+ * plain -chardev backends (not the legacy "-qmp unix:" and "-serial file:"
+ * forms) so that one escaping rule covers every path.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,29 +41,83 @@ argv_pair(struct argv_builder *b, const char *flag, char *value)
 	argv_add(b, value);
 }
 
+char *
+core_qemu_opt_escape(const char *s)
+{
+	size_t i, n = 0;
+	char *out, *p;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += s[i] == ',' ? 2 : 1;
+	out = p = xmalloc(n + 1);
+	for (i = 0; s[i] != '\0'; i++) {
+		/* QemuOpts reads ",," inside a value as one literal comma. */
+		if (s[i] == ',')
+			*p++ = ',';
+		*p++ = s[i];
+	}
+	*p = '\0';
+	return out;
+}
+
+/* A unix socket chardev QEMU listens on, without waiting for a peer. */
+static void
+core_qemu_sock_chardev(struct argv_builder *b, const char *id,
+    const char *path)
+{
+	_cleanup_free_ char *e = core_qemu_opt_escape(path);
+
+	argv_pair(b, "-chardev", xasprintf("socket,id=%s,path=%s,"
+	    "server=on,wait=off", id, e));
+}
+
+static void
+core_qemu_share(struct argv_builder *b, int i, const struct core_share *sh)
+{
+	_cleanup_free_ char *dir = core_qemu_opt_escape(sh->dir);
+	_cleanup_free_ char *tag = core_qemu_opt_escape(sh->tag);
+
+	argv_pair(b, "-fsdev", xasprintf("local,id=fs%d,path=%s,"
+	    "security_model=passthrough", i, dir));
+	argv_pair(b, "-device", xasprintf("virtio-9p-pci,fsdev=fs%d,"
+	    "mount_tag=%s", i, tag));
+}
+
 static void
 core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 {
 	int i;
 
 	argv_pair(b, "-device", xstrdup("virtio-serial-pci,id=vser0"));
-	argv_pair(b, "-chardev", xasprintf("socket,id=agent,path=%s,"
-	    "server=on,wait=off", o->agent_sock));
+	core_qemu_sock_chardev(b, "agent", o->agent_sock);
 	argv_pair(b, "-device", xstrdup("virtserialport,bus=vser0.0,"
 	    "chardev=agent,name=kiln.agent"));
-	for (i = 0; i < o->nshares; i++) {
-		argv_pair(b, "-fsdev", xasprintf("local,id=fs%d,path=%s,"
-		    "security_model=passthrough", i, o->shares[i].dir));
-		argv_pair(b, "-device", xasprintf("virtio-9p-pci,fsdev=fs%d,"
-		    "mount_tag=%s", i, o->shares[i].tag));
+	for (i = 0; i < o->nshares; i++)
+		core_qemu_share(b, i, &o->shares[i]);
+	if (o->qmp_sock != NULL) {
+		/* Same as "-qmp unix:...", but the path is QemuOpts-escaped. */
+		core_qemu_sock_chardev(b, "qmp", o->qmp_sock);
+		argv_pair(b, "-mon", xstrdup("chardev=qmp,mode=control"));
 	}
 	/* q35 hot-adds PCIe devices only below a root port. */
 	for (i = 0; i < o->hotplug_ports; i++)
 		argv_pair(b, "-device", xasprintf("pcie-root-port,id=kiln-rp%d,"
 		    "chassis=%d", i, i + 1));
-	if (o->qmp_sock != NULL)
-		argv_pair(b, "-qmp", xasprintf("unix:%s,server=on,wait=off",
-		    o->qmp_sock));
+}
+
+/* The guest's serial console: a log file, or nowhere. */
+static void
+core_qemu_console(struct argv_builder *b, const char *log)
+{
+	_cleanup_free_ char *e = NULL;
+
+	if (log == NULL) {
+		argv_pair(b, "-serial", xstrdup("null"));
+		return;
+	}
+	e = core_qemu_opt_escape(log);
+	argv_pair(b, "-chardev", xasprintf("file,id=console,path=%s", e));
+	argv_pair(b, "-serial", xstrdup("chardev:console"));
 }
 
 char **
@@ -78,8 +138,7 @@ core_qemu_argv(const struct core_vm_opts *o)
 	argv_add(&b, xstrdup("-no-user-config"));
 	argv_add(&b, xstrdup("-no-reboot"));
 	argv_pair(&b, "-display", xstrdup("none"));
-	argv_pair(&b, "-serial", o->console_log != NULL ?
-	    xasprintf("file:%s", o->console_log) : xstrdup("null"));
+	core_qemu_console(&b, o->console_log);
 	argv_pair(&b, "-kernel", xstrdup(o->kernel));
 	argv_pair(&b, "-initrd", xstrdup(o->initrd));
 	argv_pair(&b, "-append", xasprintf("%s%s%s", CORE_CMDLINE,

@@ -483,6 +483,32 @@ fsm_step(struct fsm *m, int event, const void *data, struct err *err)
 	return ret;
 }
 
+/*
+ * A dispatch or send that arrives while another dispatch runs must be
+ * queued, and queuing copies the payload, so it needs the payload's size.
+ * Without one the copy would be short and the action would read past it:
+ * refuse, so the caller sees the loss instead of a garbled payload.
+ */
+static int
+fsm_queue_nested(struct fsm *m, int event, const void *data, size_t len,
+    struct err *err)
+{
+	const struct fsm_def *def = m->def;
+
+	if (data == NULL || len > 0) {
+		fsm_post(m, event, data, len);
+		return 0;
+	}
+	m->rejected++;
+	m->env->rejected++;
+	log_warnx("machine=%s id=%s state=%s event=%s result=refused "
+	    "reason=nested-data-without-length", def->name, m->id,
+	    fsm_state_name(def, m->state), fsm_event_name(def, event));
+	return err_set(err, EINVAL, "%s %s: event %s with data sent during "
+	    "another dispatch without its length (use fsm_send with the "
+	    "size)", def->name, m->id, fsm_event_name(def, event));
+}
+
 int
 fsm_dispatch(struct fsm *m, int event, const void *data, struct err *err)
 {
@@ -494,10 +520,8 @@ fsm_dispatch(struct fsm *m, int event, const void *data, struct err *err)
 	 * (an action called into a module whose machine reacts at once) is
 	 * queued like a post; its outcome is traced, not returned.
 	 */
-	if (env->depth > 0) {
-		fsm_post(m, event, data, 0);
-		return 0;
-	}
+	if (env->depth > 0)
+		return fsm_queue_nested(m, event, data, 0, err);
 	env->depth++;
 	ret = fsm_step(m, event, data, err);
 	fsm_drain(env);
@@ -528,6 +552,10 @@ fsm_post(struct fsm *m, int event, const void *data, size_t len)
 
 	if (env == NULL)
 		fatalx("post to a finished machine");
+	/* The copy below is all the action will see; a short one is a bug. */
+	if (data != NULL && len == 0)
+		fatalx("machine %s: post of %s with data but no length",
+		    m->def->name, fsm_event_name(m->def, event));
 	p = xcalloc(1, sizeof *p);
 	p->target = m;
 	p->event = event;
@@ -547,6 +575,5 @@ fsm_send(struct fsm *m, int event, const void *data, size_t len,
 {
 	if (m->env->depth == 0)
 		return fsm_dispatch(m, event, data, err);
-	fsm_post(m, event, data, len);
-	return 0;
+	return fsm_queue_nested(m, event, data, len, err);
 }

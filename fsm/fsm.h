@@ -13,8 +13,9 @@
  *
  * Run-to-completion: an action may fsm_post() events to any machine in the
  * same fsm_env; posted events drain FIFO when the outermost dispatch
- * returns, and a nested dispatch is queued the same way. This module knows nothing of libevent, so it
- * is pure and easy to test; it sits just above core/base.
+ * returns, and a nested dispatch is queued the same way (its payload
+ * copied, so it must come with a length). This module knows nothing of
+ * libevent, so it is pure and easy to test; it sits just above core/base.
  */
 #ifndef KILN_FSM_H
 #define KILN_FSM_H
@@ -158,22 +159,26 @@ void		 fsm_fini(struct fsm *);
 
 /*
  * Dispatch event now. Returns 0, or -1 with err->code ERR_UNHANDLED,
- * ERR_GUARD or the action's code. Events posted meanwhile drain before it
- * returns; their outcomes are traced, not returned. Called while another
- * dispatch runs (from inside an action, directly or through a module), it
- * queues the event like fsm_post() with no payload copy and returns 0:
- * pass data only from outside actions, or post with a length.
+ * ERR_GUARD or the action's code. data is borrowed for the call. Events
+ * posted meanwhile drain before it returns; their outcomes are traced, not
+ * returned. Called while another dispatch runs (from inside an action,
+ * directly or through a module), it queues the event like fsm_post() and
+ * returns 0; as it knows no payload size to copy, it then refuses data
+ * other than NULL (-1, EINVAL, logged and counted as rejected): use
+ * fsm_send() with the size where a nested call may carry data.
  */
 int		 fsm_dispatch(struct fsm *, int event, const void *data,
 		    struct err *);
 /*
  * For callbacks that may run inside or outside a dispatch: dispatch now
- * when none is running (returning its result), else post (returning 0).
+ * when none is running (returning its result), else post a copy of len
+ * bytes of data (returning 0). Inside a dispatch, data without a length
+ * is refused as by fsm_dispatch().
  */
 int		 fsm_send(struct fsm *, int event, const void *data,
 		    size_t len, struct err *);
-/* Queue event with a copy of len bytes of data; drains at once when no
- * dispatch is running. */
+/* Queue event with a copy of len bytes of data (data != NULL needs
+ * len > 0, else fatalx); drains at once when no dispatch is running. */
 void		 fsm_post(struct fsm *, int event, const void *data,
 		    size_t len);
 /* Attach a short detail string to the record of the running dispatch. */

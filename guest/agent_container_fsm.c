@@ -5,6 +5,7 @@
  *   NEW --PREPARE--> PREPARED (rootfs mounted over 9p, config.json written)
  *   PREPARED --INIT_CREATED--> ACTIVE --INIT_STOPPED--> STOPPED
  *   ACTIVE --PAUSE--> PAUSING --FROZEN--> PAUSED --RESUME--> ACTIVE
+ *   PAUSING --TIMEOUT--> ACTIVE (thawed), or PAUSED if the thaw failed
  *   STOPPED --REMOVE--> REMOVING (crun delete) --HELPER_OK--> REMOVED
  *
  * REMOVE of a container whose init still runs has no row: the host gets
@@ -205,14 +206,29 @@ ctr_act_frozen(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
-/* Never reported frozen: give up and thaw what was frozen. */
+/*
+ * Never reported frozen: give up and thaw what was frozen. If the thaw
+ * write fails too, cgroup.freeze stays "1" and the container is (or will
+ * soon be) frozen: the caller is told so, and the action fails, so the
+ * PAUSING FAIL row records PAUSED (where Resume retries the thaw) rather
+ * than this row claiming an ACTIVE container that cannot run.
+ */
 static int
 ctr_act_freeze_failed(struct fsm *m, const void *data, struct err *err)
 {
+	struct agent_container *c = CTR(m);
+	char msg[ERR_MSG_MAX + 128];
+
 	(void)data;
-	(void)ctr_freeze(CTR(m), "0", err);
-	ctr_answer(CTR(m), "the container did not freeze in time");
-	return 0;
+	if (ctr_freeze(c, "0", err) == 0) {
+		ctr_answer(c, "the container did not freeze in time");
+		return 0;
+	}
+	snprintf(msg, sizeof msg, "the container did not freeze in time and "
+	    "could not be thawed (%s): it stays paused, resume to retry",
+	    err->msg);
+	ctr_answer(c, msg);
+	return -1;
 }
 
 static int
@@ -250,6 +266,8 @@ static const struct fsm_row agent_ctr_fsm_rows[] = {
 	    S(ACTIVE)),
 	FSM_ROW(S(PAUSING), E(INIT_STOPPED), NULL, ctr_act_stopped_pausing,
 	    S(STOPPED)),
+	/* ctr_act_freeze_failed could not thaw: the cgroup stays frozen. */
+	FSM_ROW(S(PAUSING), E(FAIL), NULL, NULL, S(PAUSED)),
 
 	FSM_ROW(S(PAUSED), E(RESUME), NULL, ctr_act_thaw, S(ACTIVE)),
 	FSM_ROW(S(PAUSED), E(INIT_STOPPED), NULL, NULL, S(STOPPED)),
@@ -270,7 +288,7 @@ static const struct fsm_row agent_ctr_fsm_rows[] = {
 
 const struct fsm_def agent_ctr_fsm_def = {
 	.name = "agent_container",
-	.version = 2,
+	.version = 3,
 	.state_names = agent_ctr_state_names,
 	.nstates = AGENT_CTR_ST__COUNT,
 	.event_names = agent_ctr_event_names,

@@ -201,15 +201,35 @@ struct proto_server *proto_server_new(struct reactor *, struct fsm_env *,
 		    const struct proto_service *services, size_t nservices);
 void		 proto_server_free(struct proto_server *);
 /*
- * Accept connections on listening socket fd (taken). If same_uid, peers
- * whose SO_PEERCRED uid/gid differ from ours are dropped (ttrpc's rule).
+ * Accept connections on listening socket fd (taken), whose backlog is
+ * raised to SOMAXCONN. If same_uid, peers whose SO_PEERCRED uid/gid
+ * differ from ours are dropped (ttrpc's rule).
  */
 void		 proto_server_listen(struct proto_server *, int fd,
 		    bool same_uid);
+/*
+ * Limits on connections accepted from the listening socket (adopted ones
+ * are the caller's business): at most max_conns open at once (more are
+ * accepted and closed at once, logged and counted); at most max_out bytes
+ * of replies a peer has not read before it is disconnected; and a frame
+ * begun must make progress within stall_ms or the connection is closed as
+ * a protocol error (so stallers cannot hold every slot). 0 keeps the
+ * default (PROTO_SERVER_MAX_CONNS, _MAX_OUT, _STALL_MS). Applies to
+ * connections accepted afterwards.
+ */
+#define PROTO_SERVER_MAX_CONNS	128
+#define PROTO_SERVER_MAX_OUT	(2 * (PROTO_FRAME_MAX + PROTO_HDR_LEN))
+#define PROTO_SERVER_STALL_MS	10000
+void		 proto_server_set_limits(struct proto_server *,
+		    size_t max_conns, size_t max_out, uint64_t stall_ms);
 /* Serve one connected fd (taken), e.g. a socketpair or serial port. */
 struct proto_conn *proto_server_adopt(struct proto_server *, int fd,
 		    const struct proto_conn_opts *);
 size_t		 proto_server_conns(const struct proto_server *);
+/* Connections refused for being over max_conns, over the server's life. */
+uint64_t	 proto_server_refused(const struct proto_server *);
+/* Bytes the server's connections hold in their buffers (allocated). */
+size_t		 proto_server_buffered(const struct proto_server *);
 
 /* Answer with resp (borrowed; packed at once) and free call. */
 void		 proto_call_reply(struct proto_call *,

@@ -23,6 +23,7 @@
 
 static void	proto_conn_io_cb(int, int, void *);
 static void	proto_conn_timer_cb(void *);
+static void	proto_conn_stall_cb(void *);
 static void	proto_conn_free_now(struct proto_conn *);
 
 static unsigned proto_conn_serial;
@@ -52,6 +53,7 @@ proto_conn_create(struct reactor *r, struct fsm_env *env, int fd,
 	TAILQ_INIT(&c->pending);
 	TAILQ_INIT(&c->calls);
 	c->timer = reactor_timer_new(r, proto_conn_timer_cb, c);
+	c->stall = reactor_timer_new(r, proto_conn_stall_cb, c);
 	fsm_init(&c->fsm, &proto_conn_fsm_def, env, c->name, c);
 	fd_set_nonblock_cloexec(fd);
 	c->io = reactor_io_new(r, fd, 0, proto_conn_io_cb, c);
@@ -59,6 +61,7 @@ proto_conn_create(struct reactor *r, struct fsm_env *env, int fd,
 }
 
 static void	proto_conn_rearm(struct proto_conn *);
+static void	proto_conn_check_out(struct proto_conn *);
 
 /* Dispatch a life event, then watch what the new state needs. */
 void
@@ -175,6 +178,7 @@ proto_conn_queue_raw(struct proto_conn *c, uint32_t stream, uint8_t type,
 	buf_append(&c->out, hdr, sizeof hdr);
 	buf_append(&c->out, body, len);
 	proto_conn_rearm(c);
+	proto_conn_check_out(c);
 }
 
 void
@@ -192,6 +196,22 @@ proto_conn_queue_frame(struct proto_conn *c, uint32_t stream, uint8_t type,
 	protobuf_c_message_pack(msg, p + PROTO_HDR_LEN);
 	buf_commit(&c->out, PROTO_HDR_LEN + len);
 	proto_conn_rearm(c);
+	proto_conn_check_out(c);
+}
+
+/*
+ * A peer that never reads its replies must not grow our memory without
+ * end: past out_max bytes unread it is treated as gone (PEER_CLOSED tears
+ * down at once; draining would only wait for it to read).
+ */
+static void
+proto_conn_check_out(struct proto_conn *c)
+{
+	if (c->out_max == 0 || buf_used(&c->out) <= c->out_max)
+		return;
+	log_warnx("conn=%s unread=%zu max=%zu peer does not read its replies, "
+	    "closing", c->name, buf_used(&c->out), c->out_max);
+	proto_conn_event(c, PROTO_CONN_EV_PEER_CLOSED);
 }
 
 int
@@ -410,11 +430,41 @@ proto_conn_frame(struct proto_conn *c, const struct proto_hdr *h,
 }
 
 /*
+ * A partial frame must make progress within stall_ms: the deadline runs
+ * while the input holds one and restarts whenever a frame completes, so a
+ * busy peer streaming back-to-back frames is never cut off.
+ */
+static void
+proto_conn_watch_stall(struct proto_conn *c, bool progress)
+{
+	if (c->stall_ms == 0 || c->doomed)
+		return;
+	if (c->fsm.state != PROTO_CONN_ST_READY || buf_used(&c->in) == 0) {
+		reactor_timer_stop(c->stall);
+		return;
+	}
+	if (progress || !reactor_timer_pending(c->stall))
+		reactor_timer_start(c->stall, c->stall_ms, false);
+}
+
+/* Parse, then watch what is left over. */
+static void	proto_conn_parse_frames(struct proto_conn *, bool *);
+
+static void
+proto_conn_parse(struct proto_conn *c)
+{
+	bool progress = false;
+
+	proto_conn_parse_frames(c, &progress);
+	proto_conn_watch_stall(c, progress);
+}
+
+/*
  * Parse and dispatch every complete frame in the input buffer. Stops if a
  * callback closed or doomed the connection.
  */
 static void
-proto_conn_parse(struct proto_conn *c)
+proto_conn_parse_frames(struct proto_conn *c, bool *progress)
 {
 	struct proto_hdr h;
 
@@ -437,6 +487,7 @@ proto_conn_parse(struct proto_conn *c)
 			return;
 		proto_conn_frame(c, &h, buf_head(&c->in) + PROTO_HDR_LEN);
 		buf_consume(&c->in, PROTO_HDR_LEN + (size_t)h.len);
+		*progress = true;
 	}
 }
 
@@ -562,6 +613,21 @@ proto_conn_timer_cb(void *arg)
 		proto_conn_free_now(c);
 }
 
+/* A frame begun and never finished: a protocol error (drain, close). */
+static void
+proto_conn_stall_cb(void *arg)
+{
+	struct proto_conn *c = arg;
+
+	c->busy++;
+	log_warnx("conn=%s partial=%zu ms=%llu frame stalled, closing",
+	    c->name, buf_used(&c->in), (unsigned long long)c->stall_ms);
+	proto_conn_event(c, PROTO_CONN_EV_PROTOCOL_ERROR);
+	c->busy--;
+	if (c->doomed && c->busy == 0)
+		proto_conn_free_now(c);
+}
+
 /* ---- teardown -------------------------------------------------------- */
 
 /*
@@ -612,6 +678,7 @@ void
 proto_conn_do_teardown(struct proto_conn *c)
 {
 	reactor_timer_stop(c->timer);
+	reactor_timer_stop(c->stall);
 	reactor_io_free(c->io);
 	c->io = NULL;
 	close_fd(&c->fd);
@@ -642,6 +709,7 @@ proto_conn_free_now(struct proto_conn *c)
 	proto_server_forget(c);
 	fsm_fini(&c->fsm);
 	reactor_timer_free(c->timer);
+	reactor_timer_free(c->stall);
 	reactor_io_free(c->io);
 	close_fd(&c->fd);
 	buf_fini(&c->in);

@@ -65,6 +65,9 @@ struct proto_conn {
 	size_t			 npending;
 	struct proto_call_q	 calls;
 	size_t			 ncalls;
+	size_t			 out_max;	/* unread output bound; 0: none */
+	uint64_t		 stall_ms;	/* partial frame deadline; 0: none */
+	struct reactor_timer	*stall;		/* runs while a frame is partial */
 	int			 busy;		/* callbacks on the stack */
 	bool			 doomed;	/* free once not busy */
 	bool			 notified;	/* on_closed has run */

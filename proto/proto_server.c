@@ -23,7 +23,19 @@ struct proto_server {
 	struct reactor_io		*listen_io;
 	struct proto_conn_q		 conns;
 	size_t				 nconns;
+	size_t				 max_conns;
+	size_t				 max_out;
+	uint64_t			 stall_ms;
+	uint64_t			 refused;
+	uint64_t			 refused_ns;	/* last refusal logged */
 };
+
+/*
+ * Connections taken per wake-up of the listening socket: enough that a
+ * burst empties the backlog in a few turns, few enough that the turn stays
+ * short. The socket is level-triggered, so the rest wakes us again.
+ */
+#define PROTO_ACCEPT_BURST	64
 
 struct proto_server *
 proto_server_new(struct reactor *r, struct fsm_env *env,
@@ -36,8 +48,37 @@ proto_server_new(struct reactor *r, struct fsm_env *env,
 	s->services = services;
 	s->nservices = nservices;
 	s->listen_fd = -1;
+	s->max_conns = PROTO_SERVER_MAX_CONNS;
+	s->max_out = PROTO_SERVER_MAX_OUT;
+	s->stall_ms = PROTO_SERVER_STALL_MS;
 	TAILQ_INIT(&s->conns);
 	return s;
+}
+
+void
+proto_server_set_limits(struct proto_server *s, size_t max_conns,
+    size_t max_out, uint64_t stall_ms)
+{
+	s->max_conns = max_conns > 0 ? max_conns : PROTO_SERVER_MAX_CONNS;
+	s->max_out = max_out > 0 ? max_out : PROTO_SERVER_MAX_OUT;
+	s->stall_ms = stall_ms > 0 ? stall_ms : PROTO_SERVER_STALL_MS;
+}
+
+uint64_t
+proto_server_refused(const struct proto_server *s)
+{
+	return s->refused;
+}
+
+size_t
+proto_server_buffered(const struct proto_server *s)
+{
+	const struct proto_conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &s->conns, entry)
+		n += c->in.cap + c->out.cap;
+	return n;
 }
 
 void
@@ -112,25 +153,66 @@ proto_peer_allowed(int fd)
 	return cred.uid == geteuid() && cred.gid == getegid();
 }
 
+/*
+ * Over max_conns: the peer is accepted and closed at once (it sees EOF,
+ * not a full backlog that would make every later connect() fail too).
+ * Logged at most once a second, since a burst would flood the log.
+ */
 static void
-proto_server_accept_cb(int fd, int what, void *arg)
+proto_server_refuse_conn(struct proto_server *s, int cfd)
 {
-	struct proto_server *s = arg;
+	uint64_t now = time_mono_ns();
+
+	close(cfd);
+	s->refused++;
+	if (now - s->refused_ns < 1000000000ull && s->refused > 1)
+		return;
+	s->refused_ns = now;
+	log_warnx("server conns=%zu max=%zu refused=%llu connection refused: "
+	    "too many connections", s->nconns, s->max_conns,
+	    (unsigned long long)s->refused);
+}
+
+/* Take one connection; false once the backlog is empty (or on error). */
+static bool
+proto_server_accept_one(struct proto_server *s, int fd)
+{
+	struct proto_conn *c;
 	int cfd;
 
-	(void)what;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn("accept");
-		return;
+		return false;
 	}
 	if (s->same_uid && !proto_peer_allowed(cfd)) {
 		log_warnx("peer with another uid/gid refused");
 		close(cfd);
-		return;
+		return true;
 	}
-	(void)proto_server_adopt(s, cfd, NULL);
+	if (s->nconns >= s->max_conns) {
+		proto_server_refuse_conn(s, cfd);
+		return true;
+	}
+	c = proto_server_adopt(s, cfd, NULL);
+	c->out_max = s->max_out;
+	c->stall_ms = s->stall_ms;
+	return true;
+}
+
+/* Empty the backlog, a burst at a time (one accept per wake-up let a
+ * tight connect loop overflow it: connect() then fails with EAGAIN). */
+static void
+proto_server_accept_cb(int fd, int what, void *arg)
+{
+	struct proto_server *s = arg;
+	int i;
+
+	(void)what;
+	for (i = 0; i < PROTO_ACCEPT_BURST; i++)
+		if (!proto_server_accept_one(s, fd))
+			break;
 }
 
 void
@@ -141,6 +223,12 @@ proto_server_listen(struct proto_server *s, int fd, bool same_uid)
 	s->listen_fd = fd;
 	s->same_uid = same_uid;
 	fd_set_nonblock_cloexec(fd);
+	/*
+	 * Whoever bound fd chose its backlog; a burst of connects needs the
+	 * largest the kernel allows. listen() again only resizes it.
+	 */
+	if (listen(fd, SOMAXCONN) < 0)
+		log_warn("listen fd=%d", fd);
 	s->listen_io = reactor_io_new(s->r, fd, REACTOR_READ,
 	    proto_server_accept_cb, s);
 }

@@ -2,7 +2,7 @@
 /*
  * fake-qemu: stands in for qemu-system-x86_64 (config field "qemu") so the
  * shim can be shown a hostile or broken guest. It takes QEMU's command
- * line, serves QMP on the -qmp socket and plays the agent on the
+ * line, serves QMP on the QMP chardev's socket and plays the agent on the
  * virtio-serial chardev socket, misbehaving as the file named by
  * $KILN_FAKE_MODE_FILE says (one word; default "good"):
  *
@@ -58,13 +58,21 @@ static char *
 opt_value(const char *opts, const char *key)
 {
 	const char *p = strstr(opts, key);
-	size_t n;
+	char *v, *q;
 
 	if (p == NULL)
 		return NULL;
-	p += strlen(key);
-	n = strcspn(p, ",");
-	return xstrndup(p, n);
+	/* The value runs to the first single comma; ",," is a literal one. */
+	v = q = xmalloc(strlen(p) + 1);
+	for (p += strlen(key); *p != '\0'; p++) {
+		if (*p == ',' && p[1] != ',')
+			break;
+		if (*p == ',')
+			p++;
+		*q++ = *p;
+	}
+	*q = '\0';
+	return v;
 }
 
 static void
@@ -268,10 +276,11 @@ main(int argc, char **argv)
 	read_mode();
 	for (i = 1; i + 1 < argc; i++) {
 		if (strcmp(argv[i], "-chardev") == 0 &&
-		    strstr(argv[i + 1], "id=agent") != NULL)
+		    strstr(argv[i + 1], "id=agent,") != NULL)
 			agent = opt_value(argv[i + 1], "path=");
-		if (strcmp(argv[i], "-qmp") == 0)
-			qmp = opt_value(argv[i + 1], "unix:");
+		if (strcmp(argv[i], "-chardev") == 0 &&
+		    strstr(argv[i + 1], "id=qmp,") != NULL)
+			qmp = opt_value(argv[i + 1], "path=");
 	}
 	if (agent == NULL || qmp == NULL)
 		fatalx("fake-qemu: no agent chardev or QMP socket");

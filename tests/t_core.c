@@ -4,6 +4,14 @@
  * configuration's defaults and its exact error messages, the QEMU command
  * line, the accelerator choice, and the task and VM tables.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,11 +133,170 @@ test_qemu(void)
 	ok(argv_has(argv, "-fsdev", "path=/b/rootfs") &&
 	    argv_has(argv, "-device", "mount_tag=rootfs"), "qemu: rootfs over "
 	    "virtio-9p");
-	ok(argv_has(argv, "-qmp", "unix:/run/kiln/x/qmp.sock"), "qemu: QMP");
+	ok(argv_has(argv, "-chardev", "socket,id=qmp,path=/run/kiln/x/qmp.sock,")
+	    && argv_has(argv, "-mon", "chardev=qmp,mode=control"), "qemu: QMP");
 	core_argv_free(argv);
 	ok(strcmp(core_accel_resolve("kvm", "/nowhere"), "kvm") == 0 &&
 	    strcmp(core_accel_resolve("auto", "/nowhere"), "tcg") == 0,
 	    "accel: explicit choice passes, auto without a probe is tcg");
+}
+
+/* A bundle path with commas must not add QEMU options. */
+static void
+test_qemu_escape(void)
+{
+	struct core_vm_opts o = {
+		.kernel = "/k/vmlinux", .initrd = "/k/initrd.img",
+		.agent_sock = "/run/a,b/agent.sock",
+		.qmp_sock = "/run/a,b/qmp.sock",
+		.console_log = "/run/a,b/console.log",
+		.shares = { { "/b/x,security_model=none,readonly=on/rootfs",
+		    "t,ag" } }, .nshares = 1,
+	};
+	char **argv = core_qemu_argv(&o);
+	_cleanup_free_ char *e1 = core_qemu_opt_escape(",a,,b,");
+	_cleanup_free_ char *e2 = core_qemu_opt_escape("");
+	int i;
+	bool legacy = false;
+
+	is_str(e1, ",,a,,,,b,,", "qemu escape: every comma doubled");
+	is_str(e2, "", "qemu escape: the empty string stays empty");
+	ok(argv_has(argv, "-fsdev", "path=/b/x,,security_model=none,,"
+	    "readonly=on/rootfs,security_model=passthrough") &&
+	    argv_has(argv, "-device", "mount_tag=t,,ag"), "qemu escape: a "
+	    "comma in the share dir and tag is doubled, no option injected");
+	ok(argv_has(argv, "-chardev", "id=agent,path=/run/a,,b/agent.sock,") &&
+	    argv_has(argv, "-chardev", "id=qmp,path=/run/a,,b/qmp.sock,") &&
+	    argv_has(argv, "-chardev", "file,id=console,path=/run/a,,b/"
+	    "console.log") && argv_has(argv, "-serial", "chardev:console"),
+	    "qemu escape: agent, QMP and console paths are doubled too");
+	for (i = 0; argv[i] != NULL; i++)
+		legacy |= strcmp(argv[i], "-qmp") == 0 ||
+		    strncmp(argv[i], "file:", 5) == 0;
+	ok(!legacy, "qemu escape: no legacy -qmp unix: or -serial file: form, "
+	    "whose paths cannot be escaped");
+	core_argv_free(argv);
+}
+
+/* argv without -kernel, -initrd and -append, plus -S -daemonize: QEMU
+ * parses every option and opens every backend, but no guest runs. */
+static char **
+qemu_parse_only_argv(char **argv, char *pidfile)
+{
+	static const char *drop[] = { "-kernel", "-initrd", "-append" };
+	char **v;
+	size_t i, j, n = 0;
+
+	for (i = 0; argv[i] != NULL; i++)
+		;
+	v = xreallocarray(NULL, i + 5, sizeof *v);
+	for (i = 0; argv[i] != NULL; i++) {
+		for (j = 0; j < 3 && strcmp(argv[i], drop[j]) != 0; j++)
+			;
+		if (j < 3 && argv[i + 1] != NULL)
+			i++;
+		else
+			v[n++] = argv[i];
+	}
+	v[n++] = (char *)"-S";
+	v[n++] = (char *)"-daemonize";
+	v[n++] = (char *)"-pidfile";
+	v[n++] = pidfile;
+	v[n] = NULL;
+	return v;
+}
+
+/* Run QEMU on argv until it daemonizes; its exit status, -1 on failure. */
+static int
+qemu_daemonize(char **argv)
+{
+	int status, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		alarm(20);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(null);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Talk QMP on a (blocking) socket: say quit so the daemon goes away. */
+static bool
+qmp_quit(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char cmds[] = "{\"execute\": \"qmp_capabilities\"}\r\n"
+	    "{\"execute\": \"quit\"}\r\n";
+	char buf[4096];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool greeted;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	greeted = read(fd, buf, sizeof buf - 1) > 0 &&
+	    write(fd, cmds, sizeof cmds - 1) == (ssize_t)(sizeof cmds - 1);
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	close(fd);
+	return greeted;
+}
+
+/* The real QEMU accepts the argv built from comma paths, and its sockets
+ * sit at the exact paths asked for. */
+static void
+test_qemu_escape_real(void)
+{
+	char tmp[] = "/tmp/t_core.XXXXXX";
+	_cleanup_free_ char *d = NULL, *share = NULL, *qmp = NULL;
+	_cleanup_free_ char *agent = NULL, *log = NULL, *pidf = NULL;
+	struct core_vm_opts o = { .accel = "tcg", .kernel = "-", .initrd = "-" };
+	char **argv, **v;
+	int rc;
+
+	if (system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0 ||
+	    mkdtemp(tmp) == NULL) {
+		skip(2, "no qemu-system-x86_64");
+		return;
+	}
+	d = xasprintf("%s/r,un", tmp);
+	share = xasprintf("%s/x,security_model=none", tmp);
+	qmp = xasprintf("%s/qmp.sock", d);
+	agent = xasprintf("%s/agent.sock", d);
+	log = xasprintf("%s/console.log", d);
+	pidf = xasprintf("%s/qemu.pid", tmp);
+	mkdir(d, 0700);
+	mkdir(share, 0700);
+	o.qmp_sock = qmp;
+	o.agent_sock = agent;
+	o.console_log = log;
+	o.shares[0] = (struct core_share){ share, "rootfs" };
+	o.nshares = 1;
+	argv = core_qemu_argv(&o);
+	v = qemu_parse_only_argv(argv, pidf);
+	rc = qemu_daemonize(v);
+	ok(rc == 0, "qemu escape: real QEMU accepts comma paths in -fsdev, "
+	    "-chardev and the console (exit %d)", rc);
+	ok(rc == 0 && qmp_quit(qmp) && access(log, F_OK) == 0, "qemu escape: "
+	    "QMP answers and the console log exists at the comma paths");
+	free(v);
+	core_argv_free(argv);
+	unlink(qmp);
+	unlink(agent);
+	unlink(log);
+	unlink(pidf);
+	rmdir(share);
+	rmdir(d);
+	rmdir(tmp);
 }
 
 int
@@ -141,6 +308,8 @@ main(void)
 	test_args();
 	test_config();
 	test_qemu();
+	test_qemu_escape();
+	test_qemu_escape_real();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");

@@ -4,6 +4,7 @@
  * run-to-completion posting, trace records and JSON lines, dot output and
  * the table checker catching broken tables.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,6 +167,148 @@ test_post_order(struct fsm_env *env)
 	ok(d.fsm.env == NULL, "fsm: fini detaches the machine");
 }
 
+/*
+ * The relay: a two-state machine whose action takes a payload and, while
+ * it runs, hands the same payload on to another relay the way a module
+ * would (nested dispatch or send). Used to show a nested payload arrives
+ * whole or not at all.
+ */
+#define RELAY_STATES(X, P) X(P, IDLE) X(P, GOT)
+#define RELAY_EVENTS(X, P) X(P, MSG) X(P, RESET) X(P, FAIL)
+
+enum relay_state { RELAY_STATES(FSM_X_ENUM, RELAY_ST_) RELAY_ST__COUNT };
+enum relay_event { RELAY_EVENTS(FSM_X_ENUM, RELAY_EV_) RELAY_EV__COUNT };
+
+static const char *const relay_state_names[] = {
+	RELAY_STATES(FSM_X_NAME, RELAY_ST_)
+};
+static const char *const relay_event_names[] = {
+	RELAY_EVENTS(FSM_X_NAME, RELAY_EV_)
+};
+
+/* Big enough that a 1-byte copy read as one is an overflow. */
+struct relay_msg {
+	int	v[32];
+};
+
+enum relay_how { RELAY_DISPATCH, RELAY_SEND, RELAY_SEND_NOLEN };
+
+struct relay {
+	struct fsm	 fsm;
+	struct relay	*next;		/* borrowed: forward to it */
+	enum relay_how	 how;
+	struct relay_msg got;
+	bool		 got_data;
+	int		 fwd_ret;
+	struct err	 fwd_err;
+};
+
+static int
+relay_act_take(struct fsm *m, const void *data, struct err *err)
+{
+	struct relay *r = m->ctx;
+	const struct relay_msg *msg = data;
+
+	(void)err;
+	r->got_data = msg != NULL;
+	if (msg != NULL)
+		r->got = *msg;
+	if (r->next == NULL)
+		return 0;
+	switch (r->how) {
+	case RELAY_DISPATCH:
+		r->fwd_ret = fsm_dispatch(&r->next->fsm, RELAY_EV_MSG, data,
+		    &r->fwd_err);
+		break;
+	case RELAY_SEND:
+		r->fwd_ret = fsm_send(&r->next->fsm, RELAY_EV_MSG, data,
+		    data != NULL ? sizeof *msg : 0, &r->fwd_err);
+		break;
+	case RELAY_SEND_NOLEN:
+		r->fwd_ret = fsm_send(&r->next->fsm, RELAY_EV_MSG, data, 0,
+		    &r->fwd_err);
+		break;
+	}
+	return 0;
+}
+
+static const struct fsm_row relay_fsm_rows[] = {
+	FSM_ROW(RELAY_ST_IDLE, RELAY_EV_MSG, NULL, relay_act_take,
+	    RELAY_ST_GOT),
+	FSM_ROW(RELAY_ST_GOT, RELAY_EV_MSG, NULL, relay_act_take, FSM_SAME),
+	FSM_ROW(RELAY_ST_GOT, RELAY_EV_RESET, NULL, NULL, RELAY_ST_IDLE),
+	FSM_ROW(FSM_ANY, RELAY_EV_FAIL, NULL, NULL, FSM_SAME),
+};
+
+static const struct fsm_def relay_fsm_def = {
+	.name = "relay",
+	.version = 1,
+	.state_names = relay_state_names,
+	.nstates = RELAY_ST__COUNT,
+	.event_names = relay_event_names,
+	.nevents = RELAY_EV__COUNT,
+	.rows = relay_fsm_rows,
+	.nrows = (int)ARRAY_SIZE(relay_fsm_rows),
+	.initial = RELAY_ST_IDLE,
+	.fail_event = RELAY_EV_FAIL,
+	.timeout_event = FSM_NONE,
+	.terminal = 0,
+	.waiting = 0,
+};
+
+/* a takes msg (or NULL) and hands it on to b as how says. */
+static void
+relay_run(struct fsm_env *env, struct relay *a, struct relay *b,
+    enum relay_how how, const struct relay_msg *msg)
+{
+	struct err err = { 0 };
+
+	memset(a, 0, sizeof *a);
+	memset(b, 0, sizeof *b);
+	fsm_init(&a->fsm, &relay_fsm_def, env, "a", a);
+	fsm_init(&b->fsm, &relay_fsm_def, env, "b", b);
+	a->next = b;
+	a->how = how;
+	a->fwd_ret = 99;
+	if (fsm_dispatch(&a->fsm, RELAY_EV_MSG, msg, &err) < 0)
+		diag("outer dispatch: %s", err.msg);
+	fsm_fini(&a->fsm);
+	fsm_fini(&b->fsm);
+}
+
+static void
+test_nested_data(struct fsm_env *env)
+{
+	struct relay_msg msg;
+	struct relay a, b;
+	struct err err = { 0 };
+	uint64_t before;
+	int i;
+
+	for (i = 0; i < 32; i++)
+		msg.v[i] = 1000 + i;
+	ok(fsm_check(&relay_fsm_def, &err) == 0, "fsm: the relay table "
+	    "passes fsm_check %s", err.msg);
+	before = fsm_env_rejected(env);
+	relay_run(env, &a, &b, RELAY_DISPATCH, &msg);
+	ok(a.fwd_ret == -1 && a.fwd_err.code == EINVAL &&
+	    strstr(a.fwd_err.msg, "without its length") != NULL,
+	    "fsm: nested dispatch with data is refused (%s)", a.fwd_err.msg);
+	ok(b.fsm.state == RELAY_ST_IDLE && !b.got_data &&
+	    fsm_env_rejected(env) == before + 1, "fsm: the refused event "
+	    "never reaches the target and is counted");
+	relay_run(env, &a, &b, RELAY_SEND_NOLEN, &msg);
+	ok(a.fwd_ret == -1 && a.fwd_err.code == EINVAL && !b.got_data,
+	    "fsm: nested send with data and length 0 is refused");
+	relay_run(env, &a, &b, RELAY_SEND, &msg);
+	ok(a.fwd_ret == 0 && b.fsm.state == RELAY_ST_GOT && b.got_data &&
+	    memcmp(&b.got, &msg, sizeof msg) == 0, "fsm: nested send with "
+	    "the length delivers the whole payload after the outer dispatch");
+	relay_run(env, &a, &b, RELAY_DISPATCH, NULL);
+	ok(a.fwd_ret == 0 && b.fsm.state == RELAY_ST_GOT && !b.got_data,
+	    "fsm: nested dispatch without data is queued and runs");
+}
+
 static void
 test_trace_file(struct fsm_env *env)
 {
@@ -295,6 +438,7 @@ main(void)
 	test_guarded(env);
 	test_failed_action(env);
 	test_post_order(env);
+	test_nested_data(env);
 	test_trace_file(env);
 	test_dot();
 	test_check();

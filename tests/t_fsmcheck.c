@@ -10,6 +10,7 @@
 
 #include "core/core_int.h"
 #include "core/task_vm_model.h"
+#include "guest/agent.h"
 #include "tests/tap.h"
 
 /* Stands in for task_act_vm_died in the broken table: same name. */
@@ -20,6 +21,42 @@ broken_vm_died(struct fsm *m, const void *data, struct err *err)
 	(void)data;
 	(void)err;
 	return 0;
+}
+
+/*
+ * The agent's PAUSING TIMEOUT row run for real on a container whose
+ * cgroup does not exist here, so the thaw write fails as it might in the
+ * guest: the container must end PAUSED (still frozen), never ACTIVE.
+ */
+static void
+test_thaw_failure(void)
+{
+	struct agent a = { 0 };
+	struct agent_container *c;
+	const struct fsm_trace_rec *fail, *to;
+	struct err err = { 0 };
+
+	a.r = reactor_new(&err);
+	a.env = fsm_env_new();
+	TAILQ_INIT(&a.containers);
+	c = agent_container_new(&a, "t-fsmcheck-no-such-cgroup");
+	/* PAUSING needs a mounted rootfs and crun to reach; start there. */
+	c->fsm.state = AGENT_CTR_ST_PAUSING;
+	(void)agent_ctr_event(c, AGENT_CTR_EV_TIMEOUT, &err);
+	fail = fsm_env_last(a.env, 1);
+	to = fsm_env_last(a.env, 0);
+	ok(c->fsm.state == AGENT_CTR_ST_PAUSED, "agent: PAUSING TIMEOUT "
+	    "whose thaw fails ends PAUSED, not ACTIVE (%s)",
+	    fsm_state_name(&agent_ctr_fsm_def, c->fsm.state));
+	ok(fail != NULL && fail->event == AGENT_CTR_EV_TIMEOUT &&
+	    fail->result == FSM_RES_FAILED && strstr(fail->detail,
+	    "cgroup.freeze") != NULL && to != NULL &&
+	    to->event == AGENT_CTR_EV_FAIL && to->to == AGENT_CTR_ST_PAUSED,
+	    "agent: traced as a failed ctr_act_freeze_failed, then FAIL to "
+	    "PAUSED (%s)", fail != NULL ? fail->detail : "");
+	agent_container_free(c);
+	fsm_env_free(a.env);
+	reactor_free(a.r);
 }
 
 int
@@ -48,6 +85,7 @@ main(void)
 		    "violation", defs[i]->name, (unsigned long long)es.states,
 		    (unsigned long long)es.transitions);
 	}
+	test_thaw_failure();
 	k = task_vm_model_check(&d, 40, &st, NULL, &err);
 	ok(k == 0, "task x vm: zero violations (%llu states, %llu "
 	    "transitions) %s", (unsigned long long)st.states,

@@ -22,8 +22,9 @@ PEvents == {"CREATE", "HELPER_OK", "HELPER_FAILED", "START", "EXITED", "IO_DONE"
             "TIMEOUT", "FAIL"}
 PWaiting == {"CREATING", "STARTING", "DRAINING"}
 
-(* agent_container: guest/agent_container_fsm.c fsm_def.version 2 (the    *)
-(* cgroup freezer: PAUSING waits for FROZEN, with a TIMEOUT row).          *)
+(* agent_container: guest/agent_container_fsm.c fsm_def.version 3 (the    *)
+(* cgroup freezer: PAUSING waits for FROZEN, with a TIMEOUT row; v3: a     *)
+(* TIMEOUT whose thaw fails goes on to PAUSED through the FAIL row).       *)
 CStates == {"NEW", "PREPARED", "ACTIVE", "PAUSING", "PAUSED", "STOPPED",
             "REMOVING", "REMOVED"}
 CEvents == {"PREPARE", "INIT_CREATED", "INIT_STOPPED", "EXEC", "PAUSE", "FROZEN",
@@ -74,6 +75,7 @@ CtrRows == <<
   R("PAUSING", "FROZEN", "", "ctr_act_frozen", "PAUSED"),
   R("PAUSING", "TIMEOUT", "", "ctr_act_freeze_failed", "ACTIVE"),
   R("PAUSING", "INIT_STOPPED", "", "ctr_act_stopped_pausing", "STOPPED"),
+  R("PAUSING", "FAIL", "", "", "PAUSED"),
   R("PAUSED", "RESUME", "", "ctr_act_thaw", "ACTIVE"),
   R("PAUSED", "INIT_STOPPED", "", "", "STOPPED"),
   R("STOPPED", "REMOVE", "", "ctr_act_remove", "REMOVING"),
@@ -336,18 +338,20 @@ CtrAnswer(s, e, to) ==
   /\ UNCHANGED <<procState, pvars, ctrHelper, freeze>>
 
 Ctr_PAUSING_FROZEN       == CtrAnswer("PAUSING", "FROZEN", "PAUSED")          \* ctr_act_frozen
-(* ctr_act_freeze_failed: cgroup.freeze = 0 written, its error ignored   *)
-(* ((void)ctr_freeze), then ctr_answer.                                    *)
+(* ctr_act_freeze_failed: cgroup.freeze = 0 written, then ctr_answer (the *)
+(* pause failed).  If the thaw write fails, the answer says the container  *)
+(* stays paused and the action fails: the state holds and FAIL is posted,  *)
+(* which Ctr_PAUSING_FAIL takes to PAUSED.                                 *)
 Ctr_PAUSING_TIMEOUT ==
   /\ CRecv("TIMEOUT")
   /\ ctrState = "PAUSING"
-  /\ CGo("ACTIVE", << >>)
-  /\ \/ freeze' = FALSE                    \* thawed
-     \/ UNCHANGED freeze                    \* the write failed: still "1"
+  /\ \/ CGo("ACTIVE", << >>) /\ freeze' = FALSE              \* thawed
+     \/ CGo("PAUSING", << M("ctr", "FAIL") >>) /\ UNCHANGED freeze \* still "1"
   /\ freezePoll' = FALSE
   /\ pauseCall' = FALSE
   /\ UNCHANGED <<procState, pvars, ctrHelper>>
 Ctr_PAUSING_INIT_STOPPED == CtrAnswer("PAUSING", "INIT_STOPPED", "STOPPED")   \* ctr_act_stopped_pausing
+Ctr_PAUSING_FAIL == CIgnore("PAUSING", "FAIL", "PAUSED")   \* the thaw failed: frozen
 
 Ctr_PAUSED_RESUME ==                       \* ctr_act_thaw: cgroup.freeze = 0
   /\ CRecv("RESUME")
@@ -362,7 +366,7 @@ Ctr_REMOVING_HELPER_OK == Cleanup("REMOVING", "HELPER_OK")
 Ctr_REMOVING_HELPER_FAILED == Cleanup("REMOVING", "HELPER_FAILED")
 Ctr_REMOVING_TIMEOUT == Cleanup("REMOVING", "TIMEOUT")
 Ctr_REMOVING_INIT_STOPPED == CIgnore("REMOVING", "INIT_STOPPED", "REMOVING")
-Ctr_ANY_FAIL == ctrState # "NEW" /\ CIgnore(ctrState, "FAIL", ctrState)
+Ctr_ANY_FAIL == ctrState \notin {"NEW", "PAUSING"} /\ CIgnore(ctrState, "FAIL", ctrState)
 
 Ctr_Reject ==
   /\ queue # << >>
@@ -376,6 +380,7 @@ CtrDispatch ==
   \/ Ctr_PREPARED_INIT_CREATED \/ Ctr_PREPARED_INIT_STOPPED \/ Ctr_PREPARED_REMOVE
   \/ Ctr_ACTIVE_INIT_STOPPED \/ Ctr_ACTIVE_EXEC \/ Ctr_ACTIVE_PAUSE
   \/ Ctr_PAUSING_FROZEN \/ Ctr_PAUSING_TIMEOUT \/ Ctr_PAUSING_INIT_STOPPED
+  \/ Ctr_PAUSING_FAIL
   \/ Ctr_PAUSED_RESUME \/ Ctr_PAUSED_INIT_STOPPED
   \/ Ctr_STOPPED_REMOVE
   \/ Ctr_REMOVING_HELPER_OK \/ Ctr_REMOVING_HELPER_FAILED \/ Ctr_REMOVING_TIMEOUT
@@ -484,10 +489,9 @@ CtrStoppedMeansInitStopped ==
 CtrPauseAnswered == pauseCall => ctrState = "PAUSING"
 
 (* The freezer follows the machine: a PAUSED container is frozen, an      *)
-(* ACTIVE one is not.  CtrActiveMeansThawed fails in one corner: when    *)
-(* the thaw write of ctr_act_freeze_failed fails, its error is ignored and *)
-(* Ctr_PAUSING_TIMEOUT still goes to ACTIVE with cgroup.freeze = "1" (the  *)
-(* container may then freeze after the host was told the pause failed).   *)
+(* ACTIVE one is not.  (agent_container v2 broke CtrActiveMeansThawed:     *)
+(* ctr_act_freeze_failed ignored a failed thaw and still went to ACTIVE;   *)
+(* v3 fails the action and Ctr_PAUSING_FAIL records PAUSED.)               *)
 CtrPausedMeansFrozen == ctrState = "PAUSED" => freeze
 CtrActiveMeansThawed == ctrState = "ACTIVE" => ~freeze
 

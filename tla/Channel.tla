@@ -7,19 +7,24 @@
 (* (FROM is ANY for an FSM_ANY row); Chan_Reject / Conn_Reject: an event   *)
 (* with no row.                                                            *)
 (*                                                                         *)
+(* vsock_chan v2 (vsock_fsm.c fsm_def.version 2; v2 adds READY_NOTICE).   *)
+(*                                                                         *)
 (* Coupling (core of vsock/vsock.c and proto/proto_conn.c):                *)
-(*   vsock_do_adopt    -> deferred: proto_conn_adopt (conn CONNECTING,     *)
-(*                        CONNECTED dispatched at once), owner's on_ready  *)
+(*   vsock_do_adopt    -> deferred: READY_NOTICE dispatched (a row only in *)
+(*                        READY); if taken, proto_conn_adopt (conn         *)
+(*                        CONNECTING, CONNECTED dispatched at once) and    *)
+(*                        the owner's on_ready                             *)
 (*   proto teardown    -> deferred: pending calls fail, on_closed ->       *)
 (*                        vsock CONN_CLOSED                                *)
 (*   vsock_do_teardown -> proto_conn_free (calls dropped, its news          *)
-(*                        cancelled); deferred: owner's on_closed          *)
+(*                        cancelled), a pending ready notice cancelled;    *)
+(*                        deferred: owner's on_closed                      *)
 (***************************************************************************)
 EXTENDS Naturals, Sequences
 
 ChanStates == {"DIALING", "AWAIT_HELLO", "READY", "CLOSED"}
 ChanEvents == {"CONNECTED", "DIAL_RETRY", "HELLO", "BAD_HELLO", "CONN_CLOSED",
-               "TIMEOUT", "CLOSE", "FAIL"}
+               "TIMEOUT", "CLOSE", "FAIL", "READY_NOTICE"}
 ChanWaiting == {"DIALING", "AWAIT_HELLO"}
 
 ConnStates == {"CONNECTING", "READY", "DRAINING", "CLOSED"}
@@ -36,6 +41,7 @@ ChanRows == <<
   R("AWAIT_HELLO", "HELLO", "vsock_act_adopt", "READY"),
   R("AWAIT_HELLO", "BAD_HELLO", "vsock_act_teardown", "CLOSED"),
   R("READY", "CONN_CLOSED", "vsock_act_teardown", "CLOSED"),
+  R("READY", "READY_NOTICE", "", "SAME"),
   R("CLOSED", "CLOSE", "", "SAME"),
   R("CLOSED", "CONN_CLOSED", "", "SAME"),
   R("CLOSED", "TIMEOUT", "", "SAME"),
@@ -113,7 +119,8 @@ ChGo(s, posted) == chan' = s /\ queue' = Tail(queue) \o posted
 CoGo(s, posted) == conn' = s /\ queue' = Tail(queue) \o posted
 Cancel(d) == SelectSeq(deferred, LAMBDA x : x # d)
 
-(* vsock_do_teardown: the conn is freed with its calls and its news; the   *)
+(* vsock_do_teardown: the conn is freed with its calls and its news, a     *)
+(* ready notice not yet run is cancelled (reactor_defer_cancel), and the   *)
 (* owner's on_closed is deferred.                                          *)
 ChanTeardown(e, s) ==
   /\ Recv("chan", e)
@@ -122,7 +129,9 @@ ChanTeardown(e, s) ==
   /\ conn' = IF conn = "NONE" THEN "NONE" ELSE "FREED"
   /\ droppedCalls' = droppedCalls + calls
   /\ calls' = 0
-  /\ deferred' = Append(Cancel("conn_closed"), "chan_closed")
+  /\ deferred' = Append(SelectSeq(deferred,
+                   LAMBDA x : x \notin {"conn_closed", "chan_ready"}),
+                   "chan_closed")
   /\ UNCHANGED <<outQueued, failedCalls, ownerReady, ownerClosed>>
 
 ChIgnore(s, e) ==
@@ -250,17 +259,28 @@ ConnDispatch ==
 Dispatch == ChanDispatch \/ ConnDispatch
 
 ----------------------------------------------------------------------------
+(* The READY_NOTICE row: dispatched by vsock_notify_ready_cb itself (a    *)
+(* deferred call, so never behind the run queue); no action, SAME.         *)
+Chan_READY_READY_NOTICE == chan = "READY"
+
 (* Deferred callbacks, in order.                                           *)
 DeliverDeferred ==
   /\ deferred # << >>
   /\ deferred' = Tail(deferred)
-  /\ CASE Head(deferred) = "chan_ready" ->
-            \* vsock_notify_ready_cb: proto_conn_adopt dispatches CONNECTED
-            \* at once (modelled as posted), then the owner's on_ready.
+  /\ CASE Head(deferred) = "chan_ready" /\ Chan_READY_READY_NOTICE ->
+            \* vsock_notify_ready_cb: READY_NOTICE taken by its READY row
+            \* (Chan_READY_READY_NOTICE, no action, SAME); proto_conn_adopt
+            \* dispatches CONNECTED at once (modelled as posted), then the
+            \* owner's on_ready.
             /\ conn' = "CONNECTING"
             /\ queue' = Append(queue, M("conn", "CONNECTED"))
             /\ ownerReady' = ownerReady + 1
             /\ UNCHANGED <<calls, failedCalls, droppedCalls, ownerClosed>>
+       [] Head(deferred) = "chan_ready" ->
+            \* READY_NOTICE rejected outside READY: the callback returns.
+            \* (Unreachable: teardown cancels the notice.)
+            UNCHANGED <<conn, calls, failedCalls, droppedCalls, ownerReady,
+                        ownerClosed, queue>>
        [] Head(deferred) = "conn_closed" ->
             \* proto_conn_notify_cb: calls fail, on_closed -> CONN_CLOSED
             /\ failedCalls' = failedCalls + calls

@@ -263,7 +263,9 @@ vsock_call_timeout_cb(struct proto_conn *c, void *arg)
 /*
  * After READY, outside the dispatch (the connection has a machine of its
  * own, and machines never dispatch each other): wrap the fd in a ttrpc
- * connection and tell the user.
+ * connection and tell the user. The machine is asked first (READY_NOTICE
+ * has a row only in READY): a channel torn down meanwhile has closed the
+ * fd, and its user must hear on_closed only.
  */
 static void
 vsock_notify_ready_cb(void *arg)
@@ -276,7 +278,10 @@ vsock_notify_ready_cb(void *arg)
 		    ch->opts.stream_arg : ch->opts.arg,
 		.on_timeout = vsock_call_timeout_cb,
 	};
+	struct err err;
 
+	if (fsm_dispatch(&ch->fsm, VSOCK_EV_READY_NOTICE, NULL, &err) < 0)
+		return;
 	ch->conn = proto_conn_adopt(ch->r, ch->env, take_fd(&ch->fd), &o);
 	if (ch->opts.on_ready != NULL)
 		ch->opts.on_ready(ch, ch->conn, ch->opts.arg);
@@ -310,6 +315,12 @@ vsock_do_teardown(struct vsock_chan *ch)
 	close_fd(&ch->fd);
 	proto_conn_free(ch->conn);
 	ch->conn = NULL;
+	/*
+	 * A ready notice still queued (READY left before it ran) must not
+	 * adopt the fd closed above nor call on_ready after teardown. It is
+	 * the only other call deferred on ch: teardown runs once.
+	 */
+	reactor_defer_cancel(ch->r, ch);
 	if (ch->why.msg[0] == '\0')
 		err_set(&ch->why, ERR_CLOSED, "%s: closed", ch->name);
 	reactor_defer(ch->r, vsock_notify_closed_cb, ch);

@@ -2,7 +2,8 @@
 /*
  * The agent channel machine: dial (retrying), wait for the greeting, serve
  * as a ttrpc connection, close. Both waiting states share one deadline
- * timer (opts.timeout_ms) whose expiry is the TIMEOUT event.
+ * timer (opts.timeout_ms) whose expiry is the TIMEOUT event. READY_NOTICE
+ * is the deferred ready callback checking in before it hands the fd on.
  */
 #include "vsock/vsock_int.h"
 
@@ -60,6 +61,12 @@ static const struct fsm_row vsock_fsm_rows[] = {
 	    S(CLOSED)),
 	FSM_ROW(S(READY), E(CONN_CLOSED), NULL, vsock_act_teardown,
 	    S(CLOSED)),
+	/*
+	 * The deferred ready notice asks before it adopts the fd: only READY
+	 * has a row, so anywhere else it is rejected (logged, counted) and
+	 * does nothing. Teardown cancels it, so that would be a bug.
+	 */
+	FSM_ROW(S(READY), E(READY_NOTICE), NULL, NULL, FSM_SAME),
 	/* Late or repeated news once closed changes nothing. */
 	FSM_ROW(S(CLOSED), E(CLOSE), NULL, NULL, FSM_SAME),
 	FSM_ROW(S(CLOSED), E(CONN_CLOSED), NULL, NULL, FSM_SAME),
@@ -76,7 +83,7 @@ static const struct fsm_row vsock_fsm_rows[] = {
 
 const struct fsm_def vsock_fsm_def = {
 	.name = "vsock_chan",
-	.version = 1,
+	.version = 2,
 	.state_names = vsock_state_names,
 	.nstates = VSOCK_ST__COUNT,
 	.event_names = vsock_event_names,

@@ -105,6 +105,35 @@ ok $? "... with exit status 137 (got '$st')"
 wait_for 30 clean
 ok $? "... and nothing is left"
 
+# Issue 16: a burst of connect/close pairs on a shim's socket, then a real
+# call (task ls asks the shim's State) must still be answered.
+echo good >"$KILN_FAKE_MODE_FILE"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+	io.containerd.kiln.v1 "$IMAGE" h-burst true >/dev/null 2>&1
+sock=$(sed 's|^unix://||' \
+	"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-burst/address \
+	2>/dev/null)
+failed=$(python3 - "$sock" <<'PY' 2>&1
+import errno, socket, sys
+failed = 0
+for _ in range(500):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    if s.connect_ex(sys.argv[1]) not in (0, errno.EINPROGRESS):
+        failed += 1
+    s.close()
+print(failed)
+PY
+)
+[[ -S $sock && $failed == 0 ]]
+ok $? "500 connect/close pairs on a shim's socket all connect (failed: $failed)"
+timeout -s KILL 20 ctr -a "$KILN_CTR_SOCK" task ls | grep -q '^h-burst '
+ok $? "... and the next real call (task ls, the shim's State) is answered"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete -f h-burst >/dev/null 2>&1
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-burst >/dev/null 2>&1
+wait_for 30 clean
+ok $? "... and nothing is left"
+
 try good
 [[ $rc == 42 ]]
 ok $? "containerd and the shim still work afterwards"
