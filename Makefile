@@ -123,7 +123,8 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	protobuf-c-compiler libjansson-dev graphviz perl valgrind \
 	clang libclang-rt-14-dev containerd crun runc qemu-system-x86 \
 	linux-image-amd64 busybox-static containernetworking-plugins \
-	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool
+	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
+	spin
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:
