@@ -74,7 +74,7 @@ $(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
 # kiln-fsmcheck: every table explored, and the task x VM product.
 BINS += $(B)/kiln-fsmcheck
 $(B)/kiln-fsmcheck: $(B)/core/kiln_fsmcheck.o $(B)/core/task_vm_model.o \
-    $(ALL_TABLES) $(LIBKILN)
+    $(B)/core/task_vm_promela.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 
 $(LIBKILN): $(LIB_OBJS)
