@@ -263,4 +263,13 @@ void		 fsm_promela_ltl_left(const struct fsm_def *,
  */
 int		 fsm_promela_trail(FILE *in, FILE *out, struct err *);
 
+/*
+ * The table as the TLA+ module <Name>Rows (fsm_tla.c): States, Events,
+ * Waiting, Terminal, Rows in table order and HasRow. The module name is
+ * written to out (len bytes).
+ */
+void		 fsm_tla(const struct fsm_def *, FILE *);
+void		 fsm_tla_module_name(const struct fsm_def *, char *out,
+		    size_t len);
+
 #endif

@@ -7,8 +7,10 @@
  *   kiln-fsm promela NAME   the table as a Promela model for SPIN
  *   kiln-fsm promela-trail  SPIN's trail replay (spin -T -t) on stdin as
  *                        trace JSON lines; exit 1 if it holds no step
- *   kiln-fsm tla NAME DIR   write DIR/<Name>Rows.tla, the table as TLA+
+ *   kiln-fsm tla NAME [DIR] write DIR/<Name>Rows.tla (default tla/gen),
+ *                        the table's rows as TLA+
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +20,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: kiln-fsm list | dot NAME | check | "
-	    "promela NAME |\n\tpromela-trail | tla NAME DIR\n");
+	    "promela NAME |\n\tpromela-trail | tla NAME [DIR]\n");
 	return 2;
 }
 
@@ -68,6 +70,28 @@ cmd_trail(void)
 	return n > 0 ? 0 : 1;
 }
 
+/* Write dir/<Name>Rows.tla. */
+static int
+cmd_tla(const struct fsm_def *def, const char *dir)
+{
+	char mod[80], path[4096];
+	FILE *f;
+
+	fsm_tla_module_name(def, mod, sizeof mod);
+	snprintf(path, sizeof path, "%s/%s.tla", dir, mod);
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "kiln-fsm: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fsm_tla(def, f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "kiln-fsm: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	printf("%s\n", path);
+	return 0;
+}
+
 static const struct fsm_def *
 find_def(const char *name)
 {
@@ -100,6 +124,11 @@ main(int argc, char **argv)
 			return 1;
 		fsm_promela(def, stdout);
 		return 0;
+	}
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "tla") == 0) {
+		if ((def = find_def(argv[2])) == NULL)
+			return 1;
+		return cmd_tla(def, argc == 4 ? argv[3] : "tla/gen");
 	}
 	return usage();
 }

@@ -15,7 +15,8 @@
 #             ltl claim of the model (per table: every waiting state is left;
 #             composition: a started task's exit is published, Delete
 #             stops the VM)
-# Each must report "errors: 0" with a complete search. Then two broken tables
+# Each must report "errors: 0" with a complete search. tla/gen/*Rows.tla must
+# equal a fresh `kiln-fsm tla`. Then two broken tables
 # built only into tests/kiln-fsm-broken must each be caught, the trail
 # replayed (`spin -T -t`) and translated by `kiln-fsm promela-trail` into
 # trace JSON lines (docs/trace-format.md), which are printed.
@@ -113,6 +114,24 @@ else
 	ok 1 "spin task_x_vm: model generated and compiled"
 	diag "$(cat "$OUT/task_x_vm/spin-a.log" 2>/dev/null)"
 fi
+
+# ---- the TLA+ row modules are the tables, regenerated -------------------------
+# tla/gen/<Machine>Rows.tla is checked in; a table changed without
+# `kiln-fsm tla` fails here.
+gen_dir=$OUT/tla-gen
+rm -rf -- "$gen_dir" && mkdir -p "$gen_dir"
+for m in $machines; do
+	f=$("$FSM" tla "$m" "$gen_dir")
+	rel=tla/gen/${f##*/}
+	if cmp -s "$f" "$ROOT/$rel"; then
+		ok 0 "$rel is the $m table as generated"
+	else
+		ok 1 "$rel is the $m table as generated (run: kiln-fsm tla $m tla/gen)"
+		diag "$(diff "$ROOT/$rel" "$f" 2>&1 | head -10)"
+	fi
+done
+extra=$(comm -23 <(cd "$ROOT/tla/gen" && ls) <(cd "$gen_dir" && ls))
+ok "$([[ -z $extra ]] && echo 0 || echo 1)" "tla/gen holds no stale module${extra:+: $extra}"
 
 # ---- broken tables are caught, with a trail in kiln's trace format ----------
 # caught NAME MODE WANT: MODE safety|live must find an error, and the trail's
