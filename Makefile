@@ -75,7 +75,7 @@ $(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
 # kiln-fsmcheck: every table explored, and the task x VM product.
 BINS += $(B)/kiln-fsmcheck
 $(B)/kiln-fsmcheck: $(B)/core/kiln_fsmcheck.o $(B)/core/task_vm_model.o \
-    $(ALL_TABLES) $(LIBKILN)
+    $(B)/core/task_vm_promela.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 
 $(LIBKILN): $(LIB_OBJS)
@@ -124,7 +124,8 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	protobuf-c-compiler libjansson-dev graphviz perl valgrind \
 	clang libclang-rt-14-dev containerd crun runc qemu-system-x86 \
 	linux-image-amd64 busybox-static containernetworking-plugins \
-	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool
+	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
+	spin
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:

@@ -7,6 +7,8 @@
  * prints its counter-example as JSON lines and exits 1.
  *
  *   kiln-fsmcheck [--depth N]     (default 40)
+ *   kiln-fsmcheck --promela       the product as Promela for SPIN, on
+ *                                 stdout (tests/e2e/t_spin.sh)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +49,15 @@ main(int argc, char **argv)
 	struct err err;
 	int depth = 40, bad;
 
+	if (argc == 2 && strcmp(argv[1], "--promela") == 0) {
+		task_vm_promela(&d, stdout);
+		return 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "--depth") == 0)
 		depth = atoi(argv[2]);
 	else if (argc != 1) {
-		fprintf(stderr, "usage: kiln-fsmcheck [--depth N]\n");
+		fprintf(stderr, "usage: kiln-fsmcheck [--depth N | "
+		    "--promela]\n");
 		return 2;
 	}
 	log_init("kiln-fsmcheck", LOG_LVL_ERROR, 2);

@@ -149,8 +149,8 @@ action_is(const struct fsm_row *r, const char *name)
  * The actions whose C function can return an error (the others always
  * return 0): only these are explored failing.
  */
-static bool
-action_can_fail(const struct fsm_row *r)
+bool
+task_vm_model_fallible(const struct fsm_row *r)
 {
 	static const char *const fallible[] = { "task_act_create",
 	    "task_act_start", "task_act_kill", "task_act_kill_finished",
@@ -293,7 +293,7 @@ step_row(const struct fsm_row *r, int row, void *arg)
 	else
 		vm_effects(r, &s);
 	step_emit(st, &s, from, *state, "ok");
-	if (!action_can_fail(r) || d->fail_event == FSM_NONE ||
+	if (!task_vm_model_fallible(r) || d->fail_event == FSM_NONE ||
 	    r->event == d->fail_event)
 		return;
 	/*

@@ -26,4 +26,17 @@ struct model_stats {
 int	task_vm_model_check(const struct model_defs *, int max_depth,
 	    struct model_stats *, FILE *counterexample, struct err *);
 
+/*
+ * Can row r's action fail? Only the actions whose C function can return
+ * an error; shared with the Promela composition (task_vm_promela.c).
+ */
+bool	task_vm_model_fallible(const struct fsm_row *);
+
+/*
+ * Write the task x VM composition as Promela to f (kiln-fsmcheck
+ * --promela): the real tables, this model's environment and effects,
+ * its invariants as assertions and two liveness claims.
+ */
+void	task_vm_promela(const struct model_defs *, FILE *);
+
 #endif

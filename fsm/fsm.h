@@ -234,4 +234,47 @@ bool		 fsm_has_choice(const struct fsm_def *, int state, int event);
 int		 fsm_explore(const struct fsm_def *, struct fsm_explore_stats *,
 		    struct err *);
 
+/*
+ * Promela for SPIN (fsm_promela.c). fsm_promela writes one table with its
+ * open world (an environment sending any event over a bounded channel, a
+ * timer armed in waiting states) and the claim "every waiting state is
+ * left"; the fsm_explore checks become assertions. The parts are public
+ * for compositions of several machines: each machine's ids, state and
+ * P_dispatch(e)/P_drain() inlines under the name prefix P. opts may say
+ * which actions can fail (NULL: every one) and add Promela after a row
+ * fires (its effects on the rest of a composition). Every dispatch prints
+ * "KILN <machine> from event to result row" for fsm_promela_trail.
+ */
+struct fsm_promela_opts {
+	bool	(*fallible)(const struct fsm_row *, void *arg);
+	void	(*effects)(const struct fsm_def *, const struct fsm_row *,
+		    FILE *, void *arg);
+	void	 *arg;		/* borrowed, for both */
+};
+void		 fsm_promela(const struct fsm_def *, FILE *);
+void		 fsm_promela_prelude(FILE *);
+void		 fsm_promela_ids(const struct fsm_def *, const char *prefix,
+		    FILE *);
+void		 fsm_promela_machine(const struct fsm_def *, const char *prefix,
+		    const struct fsm_promela_opts *, FILE *);
+void		 fsm_promela_ltl_left(const struct fsm_def *,
+		    const char *prefix, const char *name, FILE *);
+/*
+ * Translate SPIN's replay of a trail (`spin -T -t model.pml`, read from
+ * in) into trace JSON lines (docs/trace-format.md) on out: one record per
+ * KILN line, machines looked up in the registry; steps after SPIN's
+ * "START OF CYCLE" carry detail "cycle". Returns the number of records,
+ * or -1 with err set on a line naming an unknown machine or id.
+ */
+int		 fsm_promela_trail(FILE *in, FILE *out, struct err *);
+
+/*
+ * The table as the TLA+ module <Name>Rows (fsm_tla.c): States, Events,
+ * Waiting, Terminal, Rows in table order and HasRow. The module name is
+ * written to out (len bytes).
+ */
+void		 fsm_tla(const struct fsm_def *, FILE *);
+void		 fsm_tla_module_name(const struct fsm_def *, char *out,
+		    size_t len);
+
 #endif

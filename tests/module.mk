@@ -16,7 +16,7 @@ $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 
 CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
 	tests/e2e/t_hostile.sh tests/e2e/t_trace.sh tests/e2e/t_task_api.sh \
-	tests/e2e/t_tla.sh tests/e2e/t_net.sh
+	tests/e2e/t_tla.sh tests/e2e/t_spin.sh tests/e2e/t_net.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
@@ -43,5 +43,12 @@ $(B)/tests/fake-qemu: $(B)/tests/fake_qemu.o $(LIBKILN)
 
 TEST_BINS += $(B)/tests/t_fsmcheck
 $(B)/tests/t_fsmcheck: $(B)/tests/t_fsmcheck.o $(B)/core/task_vm_model.o \
+    $(B)/core/task_vm_promela.o \
     $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
+
+# kiln-fsm over two deliberately broken tables only (t_spin.sh).
+BINS += $(B)/tests/kiln-fsm-broken
+$(B)/tests/kiln-fsm-broken: $(B)/fsm/kiln_fsm.o $(B)/tests/fsm_broken.o \
+    $(LIBKILN)
 	$(Q)$(LINK)

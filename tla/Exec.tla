@@ -353,7 +353,7 @@ ExecExitPublishedOnce == exitPublished <= 1
 ExecPublishedOnlyWhenStopped ==
   exitPublished > 0 => (execState \in {"STOPPED", "DELETED"} /\ exited)
 
-TerminalIsFinal == [][execState \in Terminal => execState' = execState]_vars
+TerminalIsFinal == [][(execState \in Terminal) => execState' = execState]_vars
 
 (* Every waiting state is eventually left (weak fairness of the timer).    *)
 EveryWaitingStateLeft == \A s \in Waiting : (execState = s) ~> (execState # s)

@@ -8,42 +8,9 @@
 (* qmp_act_ready tells the owner (the vm: QMP_READY); every teardown tells *)
 (* it on_closed.                                                           *)
 (***************************************************************************)
-EXTENDS Naturals, Sequences
-
-States == {"CONNECTING", "GREETING", "NEGOTIATING", "READY", "CLOSED"}
-Events == {"START", "RETRY", "CONNECTED", "CONNECT_FAILED", "GREETING_RX",
-           "CAPS_OK", "CAPS_FAILED", "PEER_CLOSED", "PROTOCOL_ERROR",
-           "TIMEOUT", "FAIL"}
-Waiting == {"CONNECTING", "GREETING", "NEGOTIATING"}
-
-R(f, e, a, t) == [from |-> f, ev |-> e, act |-> a, to |-> t]
-Rows == <<
-  R("CONNECTING", "START", "qmp_act_start", "SAME"),
-  R("CONNECTING", "RETRY", "qmp_act_dial", "SAME"),
-  R("CONNECTING", "CONNECTED", "qmp_act_connected", "GREETING"),
-  R("CONNECTING", "CONNECT_FAILED", "qmp_act_teardown", "CLOSED"),
-  R("CONNECTING", "TIMEOUT", "qmp_act_timeout", "CLOSED"),
-  R("GREETING", "GREETING_RX", "qmp_act_negotiate", "NEGOTIATING"),
-  R("GREETING", "CAPS_OK", "qmp_act_unexpected", "CLOSED"),
-  R("GREETING", "CAPS_FAILED", "qmp_act_unexpected", "CLOSED"),
-  R("GREETING", "PEER_CLOSED", "qmp_act_teardown", "CLOSED"),
-  R("GREETING", "PROTOCOL_ERROR", "qmp_act_teardown", "CLOSED"),
-  R("GREETING", "TIMEOUT", "qmp_act_timeout", "CLOSED"),
-  R("NEGOTIATING", "CAPS_OK", "qmp_act_ready", "READY"),
-  R("NEGOTIATING", "CAPS_FAILED", "qmp_act_teardown", "CLOSED"),
-  R("NEGOTIATING", "GREETING_RX", "qmp_act_unexpected", "CLOSED"),
-  R("NEGOTIATING", "PEER_CLOSED", "qmp_act_teardown", "CLOSED"),
-  R("NEGOTIATING", "PROTOCOL_ERROR", "qmp_act_teardown", "CLOSED"),
-  R("NEGOTIATING", "TIMEOUT", "qmp_act_timeout", "CLOSED"),
-  R("READY", "GREETING_RX", "qmp_act_unexpected", "CLOSED"),
-  R("READY", "CAPS_OK", "", "SAME"),
-  R("READY", "CAPS_FAILED", "", "SAME"),
-  R("READY", "PEER_CLOSED", "qmp_act_teardown", "CLOSED"),
-  R("READY", "PROTOCOL_ERROR", "qmp_act_teardown", "CLOSED"),
-  R("CLOSED", "FAIL", "", "SAME"),
-  R("ANY", "FAIL", "qmp_act_teardown", "CLOSED")
->>
-HasRow(s, e) == \E i \in DOMAIN Rows : Rows[i].ev = e /\ Rows[i].from \in {s, "ANY"}
+(* The table itself (States, Events, Waiting, Rows, HasRow) is generated   *)
+(* from qmp/qmp_fsm.c by `kiln-fsm tla qmp` into tla/gen/QMPRows.tla.      *)
+EXTENDS Naturals, Sequences, QMPRows
 
 VARIABLES
   qmpState,   \* fsm.state

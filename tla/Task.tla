@@ -621,7 +621,7 @@ LateAgentAnswersHandled ==
   \A s \in States, e \in {"AGENT_PAUSED", "AGENT_RESUMED", "AGENT_FAILED"} :
     ~LateAgentAnswerRejected(s, e)
 
-TerminalIsFinal == [][taskState \in Terminal => taskState' = taskState]_vars
+TerminalIsFinal == [][(taskState \in Terminal) => taskState' = taskState]_vars
 
 (* Every waiting state is eventually left (weak fairness of the timer).    *)
 EveryWaitingStateLeft == \A s \in Waiting : (taskState = s) ~> (taskState # s)

@@ -338,7 +338,7 @@ StoppedIsNotified == (vmState = "STOPPED") <=> (stoppedNotices = 1)
 (* STOPPED means no QEMU is left: none was started, or it has exited.      *)
 StoppedMeansNoQemu == vmState = "STOPPED" => qemu \in {"none", "gone"}
 
-TerminalIsFinal == [][vmState \in Terminal => vmState' = vmState]_vars
+TerminalIsFinal == [][(vmState \in Terminal) => vmState' = vmState]_vars
 
 EveryWaitingStateLeft == \A s \in Waiting : (vmState = s) ~> (vmState # s)
 =============================================================================

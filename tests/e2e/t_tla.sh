@@ -65,7 +65,7 @@ parse() { NODE_PATH=$DIR/node_modules node "$TLA/parse-check.js" "$@"; }
 
 # ---- every spec parses -------------------------------------------------------
 shopt -s nullglob
-specs=("$TLA"/*.tla)
+specs=("$TLA"/*.tla "$TLA"/gen/*.tla)
 if ((${#specs[@]} == 0)); then
 	ok 1 "tla/ holds specs"
 fi
@@ -90,7 +90,7 @@ cfg_names() { # CFG: the operator names a TLC config refers to
 		kw = 0 }
 	    kw { for (i = 1; i <= NF; i++) print $i }'
 }
-for f in "${specs[@]}"; do
+for f in "$TLA"/*.tla; do
 	rel=${f#"$ROOT"/}
 	cfg=${f%.tla}.cfg
 	if [[ ! -f $cfg ]]; then
