@@ -55,6 +55,7 @@ include reactor/module.mk
 include proto/module.mk
 include qmp/module.mk
 include vsock/module.mk
+include cni/module.mk
 include guest/module.mk
 include core/module.mk
 include tests/module.mk
