@@ -324,10 +324,10 @@ cni_run_error(struct cni_run *run, struct err *err)
 	char text[256];
 
 	if (msg != NULL)
-		err_set(err, EIO, "cni %s: plugin %s %s: %.200s%s%.100s (code "
-		    "%lld)", net, run->type, cmd, msg, det != NULL &&
-		    det[0] != '\0' ? ": " : "", det != NULL ? det : "",
-		    (long long)json_integer_value(code));
+		err_set(err, EIO, "cni %s: plugin %s %s: %.200s (code %lld)"
+		    "%s%.100s", net, run->type, cmd, msg,
+		    (long long)json_integer_value(code), det != NULL &&
+		    det[0] != '\0' ? ": " : "", det != NULL ? det : "");
 	else if (WIFSIGNALED(run->status))
 		err_set(err, EIO, "cni %s: plugin %s %s: killed by signal %d%s"
 		    "%s", net, run->type, cmd, WTERMSIG(run->status),
