@@ -21,16 +21,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "cni/cni_int.h"
@@ -45,6 +44,7 @@ static char	 netns[128];
 static char	 bins[256];
 static char	 cache[128];
 static char	 ipam[128];
+static char	 self[4096];	/* this binary, for del-cached */
 
 struct ctx {
 	struct reactor	*r;
@@ -161,7 +161,7 @@ isolate(void)
 {
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
 		return -1;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
 	(void)umount2("/sys", MNT_DETACH);
 	if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
@@ -193,7 +193,7 @@ make_netns(void)
 	if (read(p[0], &b, 1) == 1 && b == 'y' &&
 	    write_file(netns, "", 0600) == 0) {
 		snprintf(src, sizeof src, "/proc/%d/ns/net", (int)pid);
-		ret = mount(src, netns, NULL, MS_BIND, NULL);
+		ret = mount(src, netns, "none", MS_BIND, NULL);
 	}
 	close(q[1]);
 	close(p[0]);
@@ -522,25 +522,42 @@ test_add_check_del(struct ctx *c)
 	free(cl);
 }
 
-/* The blocking DEL in a child process, as the shim's delete runs it. */
+/*
+ * The blocking DEL in a fresh process, as the shim's delete action runs
+ * it: this binary again (main's "del-cached" mode), not a fork, so it has
+ * a reactor of its own and nothing of ours.
+ */
 static int
 del_cached_in_child(void)
 {
+	char *argv[] = { "t_cni", "del-cached", tmp, NULL };
 	int status;
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		struct err err;
-		int r = cni_del_cached(cache, NET, CID, "eth0", bins, 10000,
-		    &err);
-
-		if (r < 0)
-			fprintf(stderr, "cni_del_cached: %s\n", err.msg);
-		_exit(r == 0 ? 0 : 1);
+		execv(self, argv);
+		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* main's del-cached mode: DEL of NET/CID/eth0 from dir's cache. */
+static int
+del_cached_main(const char *dir)
+{
+	char c[256], b[512];
+	struct err err;
+
+	log_init("t_cni", LOG_LVL_ERROR, 2);
+	snprintf(c, sizeof c, "%s/cache", dir);
+	snprintf(b, sizeof b, "%s/bin:/usr/lib/cni", dir);
+	if (cni_del_cached(c, NET, CID, "eth0", b, 10000, &err) < 0) {
+		fprintf(stderr, "cni_del_cached: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -644,20 +661,22 @@ test_garbage(struct ctx *c)
 	free(cl);
 }
 
-/* pid gone or a zombie of someone else's (init's) on its way out. */
+/*
+ * The plugin's own child, orphaned when the plugin died, came to us (a
+ * subreaper): wait for it, bounded by an alarm. True if SIGKILL ended it.
+ */
 static bool
-pid_gone(pid_t pid)
+reap_orphan(pid_t pid)
 {
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd p = { .fd = pfd, .events = POLLIN };
-	bool gone;
+	int status;
+	pid_t p;
 
-	if (pfd < 0)
-		return errno == ESRCH;
-	/* Readable once it has exited: an event, bounded, not a sleep. */
-	gone = poll(&p, 1, 5000) == 1;
-	close(pfd);
-	return gone;
+	alarm(10);
+	do
+		p = waitpid(pid, &status, 0);
+	while (p < 0 && errno == EINTR);
+	alarm(0);
+	return p == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 static void
@@ -690,7 +709,8 @@ test_deadline(struct ctx *c)
 	ok(sh > 0 && waitpid(sh, &status, WNOHANG) < 0 && errno == ECHILD,
 	    "the plugin was reaped (no zombie)");
 	ok(sh > 0 && kill(sh, 0) < 0 && errno == ESRCH, "the plugin is gone");
-	ok(child > 0 && pid_gone(child), "its child died with its group");
+	ok(child > 0 && reap_orphan(child), "its child died of SIGKILL with "
+	    "its group");
 	cni_attach_free(a);
 	free(cl);
 	unsetenv("KILN_T_PIDS");
@@ -768,11 +788,15 @@ cleanup(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct ctx c = { 0 };
 	struct err err;
 
+	if (argc == 3 && strcmp(argv[1], "del-cached") == 0)
+		return del_cached_main(argv[2]);
+	if (realpath(argv[0], self) == NULL)
+		return 1;
 	log_init("t_cni", LOG_LVL_ERROR, 2);
 	test_parser();
 	test_table();
@@ -781,6 +805,8 @@ main(void)
 		    errno));
 		return tap_done();
 	}
+	/* Orphans of plugins come to us, so a test can wait for them. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(tmp, sizeof tmp, "/tmp/kiln-t-cni-XXXXXX");
 	if (mkdtemp(tmp) == NULL)
 		return 1;
