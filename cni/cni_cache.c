@@ -181,9 +181,10 @@ cni_cache_config(const json_t *root, struct cni_cache_entry *e,
 		return err_wrap(err, "cni cache: config");
 	/* The file name says which network; the config must agree. */
 	if (strcmp(c->name, e->network) != 0) {
+		err_set(err, EINVAL, "cni cache: config is network %s, entry "
+		    "is %s", c->name, e->network);
 		cni_conf_free(c);
-		return err_set(err, EINVAL, "cni cache: config is network %s, "
-		    "entry is %s", c->name, e->network);
+		return -1;
 	}
 	cni_conf_free(c);
 	return 0;

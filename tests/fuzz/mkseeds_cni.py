@@ -40,6 +40,9 @@ seeds = {
     "result-garbage": bytes([RESULT]) + b'{"cniVersion":"1.0.0","ips":[{',
     "cache": bytes([CACHE]) + json.dumps(entry).encode(),
     "cache-bad": bytes([CACHE]) + json.dumps(bad_entry).encode(),
+    # Found by the fuzzer: a freed conflist's name in the error message.
+    "cache-other-network": bytes([CACHE]) + json.dumps(dict(entry,
+        networkName="other")).encode(),
     "conflist": bytes([CONF]) + conf_bytes,
     "conflist-0.3": bytes([CONF]) + conf_bytes.replace(b"1.0.0", b"0.3.1"),
 }
