@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * Part of cni/'s public face, included by cni/cni.h (use that).
+ *
  * cni_nl: the rtnetlink calls kiln's networking makes, host and guest side:
  * links (list, up, MTU, rename), addresses, routes, a TAP, tc ingress
  * qdiscs and u32 "mirred egress redirect" filters between a veth and a

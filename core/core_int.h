@@ -16,7 +16,7 @@
 #include "proto/proto.h"
 #include "qmp/qmp.h"
 #include "vsock/vsock.h"
-#include "cni/cni_nl.h"
+#include "cni/cni.h"
 #include "containerd/task.pb-c.h"
 #include "containerd/events.pb-c.h"
 #include "kiln/agent.pb-c.h"

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "cni/cni_nl.h"
+#include "cni/cni.h"
 #include "proto/proto.h"
 #include "kiln/agent.pb-c.h"
 

@@ -9,7 +9,7 @@
  * inside its rootfs. Everything in the request is checked first: the host
  * is the agent's peer, but its words are input. No `ip` binary is used.
  */
-#include "cni/cni_nl.h"
+#include "cni/cni.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 # tests: TAP programs, one per module, run by `make check` under prove.
-TEST_NAMES := t_fsm t_reactor t_proto
+TEST_NAMES := t_fsm t_reactor t_proto t_cni
 TEST_BINS += $(TEST_NAMES:%=$(B)/tests/%)
 
 $(B)/tests/t_fsm: $(B)/tests/t_fsm.o $(B)/tests/fsm_door.o $(LIBKILN)
@@ -7,6 +7,8 @@ $(B)/tests/t_fsm: $(B)/tests/t_fsm.o $(B)/tests/fsm_door.o $(LIBKILN)
 $(B)/tests/t_reactor: $(B)/tests/t_reactor.o $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/tests/t_proto: $(B)/tests/t_proto.o $(LIBKILN)
+	$(Q)$(LINK)
+$(B)/tests/t_cni: $(B)/tests/t_cni.o $(LIBKILN)
 	$(Q)$(LINK)
 
 # Helpers the e2e scripts run.

@@ -3,7 +3,7 @@
 #   make check     replays every corpus (fuzz_replay_<name>, plain build)
 #   make fuzz      builds libFuzzer binaries with clang (build/fuzz/)
 #   make fuzz-ci   runs each for FUZZ_SECONDS (default 60)
-FUZZ_NAMES += ttrpc config spec agentmsg machines
+FUZZ_NAMES += ttrpc config spec agentmsg machines cni
 FUZZ_SECONDS ?= 60
 
 # Objects a harness needs beyond libkiln (all in terms of $(B), so the
