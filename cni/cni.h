@@ -200,6 +200,14 @@ int		 cni_cache_list(const char *cache_dir, const char *container_id,
 		    struct cni_cache_ref **refs, size_t *n, struct err *);
 
 /*
+ * The validated result of one cache entry (another runtime's, such as
+ * ctr's, in the same layout): *out to cni_result_free. -1 with err if the
+ * entry is missing (ENOENT), unreadable or holds no valid result.
+ */
+int		 cni_cache_result(const char *cache_dir, const char *network,
+		    const char *container_id, const char *ifname,
+		    struct cni_result **out, struct err *);
+/*
  * Blocking DEL from the cache, for short-lived processes (the shim's
  * delete action) that have no reactor running: it makes its own reactor,
  * loads the entry, runs DEL with its config and result and removes it.

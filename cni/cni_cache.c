@@ -459,3 +459,27 @@ cni_cache_list(const char *dir, const char *id, struct cni_cache_ref **refs,
 	closedir(d);
 	return 0;
 }
+
+int
+cni_cache_result(const char *dir, const char *network, const char *id,
+    const char *ifname, struct cni_result **out, struct err *err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct cni_cache_entry *e = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!cni_name_valid(network) || !cni_name_valid(id) ||
+	    !cni_ifname_valid(ifname))
+		return err_set(err, EINVAL, "cni cache: invalid name");
+	path = cni_cache_path(dir != NULL ? dir : CNI_DEFAULT_CACHE_DIR,
+	    network, id, ifname);
+	if (cni_cache_read(path, &e, err) < 0)
+		return -1;
+	if (e->result == NULL)
+		rc = err_set(err, ENOENT, "cni cache %s: no result", path);
+	else
+		rc = cni_result_check(e->result, out, err);
+	cni_cache_entry_free(e);
+	return rc;
+}

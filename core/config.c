@@ -51,6 +51,9 @@ config_defaults(struct core_config *c)
 	c->boot_timeout_ms = 60000;
 	c->stop_timeout_ms = 5000;
 	c->agent_timeout_ms = 30000;
+	c->cni_bin_dirs = xstrdup(CNI_DEFAULT_BIN_DIRS);
+	c->cni_cache_dir = xstrdup(CNI_DEFAULT_CACHE_DIR);
+	c->cni_timeout_ms = CNI_DEFAULT_TIMEOUT_MS;
 }
 
 static int
@@ -112,6 +115,15 @@ config_field(struct core_config *c, const char *key, json_t *v,
 		return config_string(v, key, &c->image_dir, origin, err);
 	if (strcmp(key, "trace_file") == 0)
 		return config_string(v, key, &c->trace_file, origin, err);
+	if (strcmp(key, "cni_conflist") == 0)
+		return config_string(v, key, &c->cni_conflist, origin, err);
+	if (strcmp(key, "cni_bin_dirs") == 0)
+		return config_string(v, key, &c->cni_bin_dirs, origin, err);
+	if (strcmp(key, "cni_cache_dir") == 0)
+		return config_string(v, key, &c->cni_cache_dir, origin, err);
+	if (strcmp(key, "cni_timeout_ms") == 0)
+		return config_uint(v, key, 100, 600000, &c->cni_timeout_ms,
+		    origin, err);
 	if (strcmp(key, "accel") == 0)
 		return config_choice(v, key, accels, &c->accel, origin, err);
 	if (strcmp(key, "transport") == 0)
@@ -225,5 +237,8 @@ core_config_fini(struct core_config *c)
 	free(c->accel);
 	free(c->transport);
 	free(c->trace_file);
+	free(c->cni_conflist);
+	free(c->cni_bin_dirs);
+	free(c->cni_cache_dir);
 	memset(c, 0, sizeof *c);
 }

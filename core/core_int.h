@@ -41,6 +41,10 @@ struct core_config {
 	uint64_t	 agent_timeout_ms;	/* each agent call */
 	bool		 debug;
 	char		*trace_file;	/* JSON Lines trace, or NULL */
+	char		*cni_conflist;	/* kiln runs CNI itself, or NULL */
+	char		*cni_bin_dirs;	/* CNI_PATH */
+	char		*cni_cache_dir;	/* libcni's result cache */
+	uint64_t	 cni_timeout_ms;	/* each plugin */
 };
 
 /* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
@@ -198,6 +202,11 @@ struct core_net {
 	struct nic		*nics[CORE_MAX_NICS];
 	int			 nnics;
 	int			 plugging;	/* nics[plugging] is on, or -1 */
+	struct cni_attach	*cni;		/* kiln's own CNI ADD, or NULL */
+	struct cni_result	*cni_result;	/* for the guest's DNS */
+	bool			 cni_added;
+	void			(*released)(void *);	/* after DEL */
+	void			*released_arg;
 };
 
 /* Pick or make the VM's namespace from the spec's linux.namespaces. */
@@ -210,6 +219,11 @@ struct core_net	*core_net_new(struct task *, const json_t *spec,
 void		 core_net_wire(struct core_net *);
 /* The VM is gone: NICs in flight fail. */
 void		 core_net_vm_gone(struct core_net *);
+/* CNI DEL where kiln ran ADD, then done(arg) from the reactor. */
+void		 core_net_release(struct core_net *, void (*done)(void *),
+		    void *arg);
+/* The CNI container id kiln uses, and the one ctr (gocni) uses. */
+char		*core_net_cni_id(const char *ns, const char *id);
 /* Close TAPs, drop the tc qdiscs, remove kiln's namespace. */
 void		 core_net_free(struct core_net *);
 /* nic.c: what nic_fsm.c's actions do. */

@@ -248,6 +248,76 @@ net_next(struct core_net *n)
 	fsm_post(&n->t->fsm, TASK_EV_NET_READY, NULL, 0);
 }
 
+static void
+net_failed(struct core_net *n, const char *why)
+{
+	snprintf(n->t->error, sizeof n->t->error, "network: %s", why);
+	fsm_post(&n->t->fsm, TASK_EV_NET_FAILED, NULL, 0);
+}
+
+static void
+net_scan_and_plug(struct core_net *n)
+{
+	struct err err;
+
+	if (net_scan(n, &err) < 0)
+		return net_failed(n, err.msg);
+	net_next(n);
+}
+
+char *
+core_net_cni_id(const char *ns, const char *id)
+{
+	return xasprintf("kiln-%s-%s", ns, id);
+}
+
+static void	net_cni_deleted(struct core_net *, const struct err *);
+
+/*
+ * kiln's own ADD is done: keep the result (DNS), then wire its veth. The
+ * same callback ends the DEL that core_net_release starts.
+ */
+static void
+net_cni_done_cb(struct cni_attach *a, const struct err *e, void *arg)
+{
+	struct core_net *n = arg;
+	const struct cni_result *r;
+
+	if (n->cni_added)
+		return net_cni_deleted(n, e);
+	if (e != NULL && e->code != 0)
+		return net_failed(n, e->msg);
+	n->cni_added = true;
+	if ((r = cni_attach_result(a)) != NULL)
+		n->cni_result = xmemdup(r, sizeof *r);
+	net_scan_and_plug(n);
+}
+
+/*
+ * With cni_conflist in the config, kiln networks the containers it made a
+ * namespace for (plain ctr run): ADD now, DEL at Delete or, after a
+ * crash, from the cache in the delete action.
+ */
+static int
+net_cni_add(struct core_net *n, struct err *err)
+{
+	const struct core_config *cfg = &n->t->shim->cfg;
+	_cleanup_free_ char *id = core_net_cni_id(n->t->shim->namespace,
+	    n->t->id);
+	struct cni_opts o = {
+		.conflist_path = cfg->cni_conflist, .container_id = id,
+		.netns = n->netns_path, .bin_dirs = cfg->cni_bin_dirs,
+		.cache_dir = cfg->cni_cache_dir,
+		.timeout_ms = cfg->cni_timeout_ms, .on_done = net_cni_done_cb,
+		.arg = n,
+	};
+
+	n->cni = cni_attach_new(n->t->shim->r, n->t->shim->env, &o, err);
+	if (n->cni == NULL)
+		return -1;
+	return cni_attach_add(n->cni, err);
+}
+
 void
 core_net_wire(struct core_net *n)
 {
@@ -257,13 +327,43 @@ core_net_wire(struct core_net *n)
 		fsm_post(&n->t->fsm, TASK_EV_NET_READY, NULL, 0);
 		return;
 	}
-	if (net_scan(n, &err) < 0) {
-		snprintf(n->t->error, sizeof n->t->error, "network: %s",
-		    err.msg);
-		fsm_post(&n->t->fsm, TASK_EV_NET_FAILED, NULL, 0);
+	if (n->owned && n->t->shim->cfg.cni_conflist != NULL &&
+	    n->cni == NULL) {
+		if (net_cni_add(n, &err) < 0)
+			net_failed(n, err.msg);
 		return;
 	}
-	net_next(n);
+	net_scan_and_plug(n);
+}
+
+static void
+net_released_cb(void *arg)
+{
+	struct core_net *n = arg;
+
+	if (n->released != NULL)
+		n->released(n->released_arg);
+}
+
+static void
+net_cni_deleted(struct core_net *n, const struct err *e)
+{
+	if (e != NULL && e->code != 0)
+		log_warnx("task=%s cni DEL: %s", n->t->id, e->msg);
+	net_released_cb(n);
+}
+
+void
+core_net_release(struct core_net *n, void (*done)(void *), void *arg)
+{
+	struct err err;
+
+	n->released = done;
+	n->released_arg = arg;
+	if (n->cni != NULL && n->cni_added &&
+	    cni_attach_del(n->cni, &err) == 0)
+		return;
+	reactor_defer(n->t->shim->r, net_released_cb, n);
 }
 
 void
@@ -303,6 +403,9 @@ core_net_free(struct core_net *n)
 	if (n == NULL)
 		return;
 	net_unwire(n);
+	reactor_defer_cancel(n->t->shim->r, n);
+	cni_attach_free(n->cni);
+	free(n->cni_result);
 	for (i = 0; i < n->nnics; i++)
 		nic_free(n->nics[i]);
 	close_fd(&n->nsfd);
@@ -469,15 +572,62 @@ dns_add(char **v, size_t *n, const char *word)
 		v[(*n)++] = xstrdup(word);
 }
 
-/* The host's resolver settings: what runc users' tools give them. */
 static void
-dns_load(struct net_dns *d)
+dns_from_result(struct net_dns *d, const struct cni_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->dns.nnameservers; i++)
+		dns_add(d->ns, &d->nns, r->dns.nameservers[i]);
+	if (r->dns.domain[0] != '\0')
+		dns_add(d->search, &d->nsearch, r->dns.domain);
+	for (i = 0; i < r->dns.nsearch; i++)
+		dns_add(d->search, &d->nsearch, r->dns.search[i]);
+	for (i = 0; i < r->dns.noptions; i++)
+		dns_add(d->opts, &d->nopts, r->dns.options[i]);
+}
+
+/* What ctr --cni cached for this container (gocni: <ns>-<id>). */
+static struct cni_result *
+dns_ctr_result(const struct task *t, const char *ifname)
+{
+	const char *dir = t->shim->cfg.cni_cache_dir;
+	_cleanup_free_ char *id = xasprintf("%s-%s", t->shim->namespace,
+	    t->id);
+	struct cni_cache_ref *refs = NULL;
+	struct cni_result *r = NULL;
+	struct err err;
+	size_t n = 0, i;
+
+	if (cni_cache_list(dir, id, &refs, &n, &err) < 0)
+		return NULL;
+	for (i = 0; i < n && r == NULL; i++)
+		if (strcmp(refs[i].ifname, ifname) == 0 &&
+		    cni_cache_result(dir, refs[i].network, id, ifname, &r,
+		    &err) < 0)
+			r = NULL;
+	free(refs);
+	return r;
+}
+
+/*
+ * The resolver settings: the CNI result's DNS (kiln's own ADD, or what
+ * ctr --cni cached), else the host's, as runc users get from their tools.
+ */
+static void
+dns_load(struct net_dns *d, const struct nic *nic)
 {
 	char line[512], *key, *w, *save;
-	FILE *f = fopen(NET_RESOLV, "re");
+	struct cni_result *ctr = NULL;
+	FILE *f;
 
 	memset(d, 0, sizeof *d);
-	if (f == NULL)
+	if (nic->net->cni_result != NULL)
+		dns_from_result(d, nic->net->cni_result);
+	else if ((ctr = dns_ctr_result(nic->net->t, nic->name)) != NULL)
+		dns_from_result(d, ctr);
+	cni_result_free(ctr);
+	if (d->nns > 0 || (f = fopen(NET_RESOLV, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof line, f) != NULL) {
 		if ((key = strtok_r(line, " \t\n", &save)) == NULL)
@@ -566,7 +716,7 @@ nic_do_configure(struct nic *nic, struct err *err)
 	ifc.mtu = nic->mtu;
 	ifc.addresses = ap;
 	ifc.n_addresses = (size_t)nic->naddrs;
-	dns_load(&d);
+	dns_load(&d, nic);
 	dns.nameservers = d.ns;
 	dns.n_nameservers = d.nns;
 	dns.search = d.search;

@@ -260,6 +260,32 @@ delete_remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* CNI DEL of what kiln's own ADD left (the shim died before Delete). */
+static void
+delete_cni(const struct shim_args *a)
+{
+	_cleanup_free_ char *id = core_net_cni_id(a->namespace,
+	    a->id != NULL ? a->id : "");
+	struct cni_cache_ref *refs = NULL;
+	struct core_config cfg;
+	struct err err;
+	size_t n = 0, i;
+
+	if (core_config_load(&cfg, &err) < 0) {
+		log_warnx("delete: %s", err.msg);
+		return;
+	}
+	if (cni_cache_list(cfg.cni_cache_dir, id, &refs, &n, &err) < 0)
+		n = 0;
+	for (i = 0; i < n; i++)
+		if (cni_del_cached(cfg.cni_cache_dir, refs[i].network, id,
+		    refs[i].ifname, cfg.cni_bin_dirs, cfg.cni_timeout_ms,
+		    &err) < 0)
+			log_warnx("delete: %s", err.msg);
+	free(refs);
+	core_config_fini(&cfg);
+}
+
 int
 shim_delete(const struct shim_args *a)
 {
@@ -282,6 +308,7 @@ shim_delete(const struct shim_args *a)
 	json_decref(j);
 	while (umount2(rootfs, MNT_DETACH) == 0)
 		;
+	delete_cni(a);
 	delete_remove_dir(run_dir);
 	unlink(state);
 	sock = shim_socket_path(a->address, a->namespace, a->id);

@@ -509,11 +509,23 @@ task_do_create_hooks(struct task *t)
 	    task_hooks_cb);
 }
 
+static void
+task_released_cb(void *arg)
+{
+	struct task *t = arg;
+
+	task_run_hooks(t, &t->hooks, task_poststop_hooks, "stopped",
+	    task_hooks_cb);
+}
+
+/* The VM is gone: CNI DEL where kiln ran ADD, then poststop hooks. */
 void
 task_do_poststop(struct task *t)
 {
-	task_run_hooks(t, &t->hooks, task_poststop_hooks, "stopped",
-	    task_hooks_cb);
+	if (t->net != NULL)
+		core_net_release(t->net, task_released_cb, t);
+	else
+		task_released_cb(t);
 }
 
 /* Wire what CNI made (NET_READY or NET_FAILED follows), under a deadline. */

@@ -23,15 +23,18 @@ cleanup() {
 	kiln_containerd_stop >/dev/null 2>&1 || true
 	[[ -n $POD_NS ]] && ip netns del "$POD_NS" 2>/dev/null
 	kiln_net_teardown
+	rm -rf "$netdir"
 }
 trap cleanup EXIT
 
 dir=$(mktemp -d /tmp/kiln-net-XXXXXX)
+# The network's files (conflist, leases, image) outlive each containerd.
+netdir=$(mktemp -d /tmp/kiln-netd-XXXXXX)
 name=kiln-tnet-$$
-kiln_net_setup "$dir" "$name" &&
+kiln_net_setup "$netdir" "$name" &&
 	KILN_CTR_NETNS=$KILN_NET_NS kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
-	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
-	kiln_ctr images import "$dir/bb.tar" >/dev/null
+	"$HERE/lib/mkbusybox-oci.sh" "$netdir/bb.tar" >/dev/null &&
+	kiln_ctr images import "$netdir/bb.tar" >/dev/null
 ok $? "test namespace $name, private containerd in it, image imported"
 ns_before=$(kiln_net_ns ip -o addr show | awk '{print $2, $4}' | sort)
 run() { kiln_ctr_cni run --rm --runtime "$RT" "$@"; }
@@ -108,7 +111,7 @@ POD_NS=kiln-tpod-$$
 ip netns add "$POD_NS"
 plugin_conf() { python3 -c 'import json,sys; c=json.load(open(sys.argv[1]));
 p=c["plugins"][0]; p["name"]=c["name"]; p["cniVersion"]=c["cniVersion"];
-print(json.dumps(p))' "$dir/net.d/10-kiln.conflist"; }
+print(json.dumps(p))' "$netdir/net.d/10-kiln.conflist"; }
 cni_pod() {
 	plugin_conf | kiln_net_ns env CNI_COMMAND="$1" CNI_CONTAINERID=pod$$ \
 		CNI_NETNS=/var/run/netns/$POD_NS CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
@@ -185,5 +188,40 @@ diag "containerd's namespace: $(tr '\n' ';' <<<"$ns_after")"
 ! grep -q "^eth0 " <<<"$ns_after" &&
 	[[ $(grep -v '^kilnbr0 ' <<<"$ns_after") == "$(grep -v '^kilnbr0 ' <<<"$ns_before")" ]]
 ok $? "containerd's own namespace has no eth0 and no foreign address"
+
+# ---- kiln runs CNI itself (config cni_conflist), for plain ctr run ----------
+kiln_containerd_stop >/dev/null 2>&1
+dir2=$(mktemp -d /tmp/kiln-net2-XXXXXX)
+cat >"$dir2/kiln.json" <<EOF
+{"cni_conflist": "$netdir/net.d/10-kiln.conflist", "cni_bin_dirs": "/usr/lib/cni",
+ "cni_cache_dir": "$dir2/cnicache"}
+EOF
+KILN_CONFIG=$dir2/kiln.json KILN_CTR_NETNS=$KILN_NET_NS \
+	kiln_containerd_start "$dir2" "$BUILD" >/dev/null &&
+	kiln_ctr images import "$netdir/bb.tar" >/dev/null
+ok $? "containerd with kiln configured to run CNI itself"
+out=$(kiln_ctr run --rm --runtime "$RT" "$IMAGE" own sh -c \
+	"ip -4 -o addr show eth0; ping -c 1 -W 5 $GW >/dev/null && echo PING-OK" 2>&1)
+diag "$out"
+grep -q "eth0 *inet $KILN_NET_SUBNET\." <<<"$out" && grep -q PING-OK <<<"$out"
+ok $? "plain ctr run: kiln's own CNI ADD gives eth0 an address, the gateway answers"
+cache_entries() { find "$dir2/cnicache" -type f 2>/dev/null | wc -l; }
+no_cache() { [[ $(cache_entries) == 0 ]]; }
+wait_for 30 no_cache && leases_gone
+ok $? "Delete ran kiln's CNI DEL: no cache entry, no lease"
+kiln_ctr run -d --runtime "$RT" "$IMAGE" own2 sleep 600 >/dev/null 2>&1
+wait_for 120 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^own2 .*RUNNING'"
+[[ $(cache_entries) == 1 && $(kiln_net_leases) == 1 ]]
+ok $? "a detached container holds its cache entry and lease"
+shim=$(pgrep -f -- "-id own2 .*-address $KILN_CTR_SOCK" | head -1)
+[[ -n $shim ]] && kill -9 "$shim"
+wait_for 120 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^own2 .*STOPPED'"
+kiln_ctr task delete own2 >/dev/null 2>&1
+kiln_ctr container delete own2 >/dev/null 2>&1
+wait_for 30 no_cache && wait_for 30 leases_gone
+ok $? "kill -9 of its shim: the delete action ran CNI DEL from the cache"
+wait_for 60 veths_gone
+ok $? "no veth left ($(kiln_net_veths))"
+kiln_containerd_stop >/dev/null 2>&1
 
 tap_done
