@@ -51,6 +51,9 @@ config_defaults(struct core_config *c)
 	c->boot_timeout_ms = 60000;
 	c->stop_timeout_ms = 5000;
 	c->agent_timeout_ms = 30000;
+	c->max_vcpus = 4;
+	c->max_mem_mib = 2048;
+	c->mem_overhead_mib = 64;
 	c->cni_bin_dirs = xstrdup(CNI_DEFAULT_BIN_DIRS);
 	c->cni_cache_dir = xstrdup(CNI_DEFAULT_CACHE_DIR);
 	c->cni_timeout_ms = CNI_DEFAULT_TIMEOUT_MS;
@@ -146,6 +149,24 @@ config_field(struct core_config *c, const char *key, json_t *v,
 		if (config_uint(v, key, 64, 65536, &n, origin, err) < 0)
 			return -1;
 		c->mem_mib = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "max_vcpus") == 0) {
+		if (config_uint(v, key, 1, 64, &n, origin, err) < 0)
+			return -1;
+		c->max_vcpus = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "max_memory_mib") == 0) {
+		if (config_uint(v, key, 64, 1048576, &n, origin, err) < 0)
+			return -1;
+		c->max_mem_mib = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(key, "memory_overhead_mib") == 0) {
+		if (config_uint(v, key, 0, 65536, &n, origin, err) < 0)
+			return -1;
+		c->mem_overhead_mib = (unsigned)n;
 		return 0;
 	}
 	if (strcmp(key, "boot_timeout_ms") == 0)

@@ -26,6 +26,8 @@ struct core_vm_opts {
 	const char		*initrd;
 	unsigned		 mem_mib;
 	unsigned		 vcpus;
+	unsigned		 max_vcpus;	/* > vcpus: CPU hotplug room */
+	unsigned		 max_mem_mib;	/* > mem_mib: a virtio-mem device */
 	const char		*accel;		/* "kvm" or "tcg" */
 	const char		*agent_sock;	/* virtio-serial chardev */
 	const char		*qmp_sock;	/* NULL: no QMP */

@@ -41,6 +41,9 @@ struct core_config {
 	uint64_t	 agent_timeout_ms;	/* each agent call */
 	bool		 debug;
 	char		*trace_file;	/* JSON Lines trace, or NULL */
+	unsigned	 max_vcpus;	/* a VM never grows past these */
+	unsigned	 max_mem_mib;
+	unsigned	 mem_overhead_mib;	/* guest kernel + agent */
 	char		*cni_conflist;	/* kiln runs CNI itself, or NULL */
 	char		*cni_bin_dirs;	/* CNI_PATH */
 	char		*cni_cache_dir;	/* libcni's result cache */
@@ -78,6 +81,8 @@ struct vm_opts {
 	const char		*run_dir;	/* sockets and console log */
 	const char		*share_dir;	/* rootfs shared over 9p */
 	int			 netns_fd;	/* QEMU joins it; -1: ours */
+	unsigned		 vcpus;		/* at boot (sized from the spec) */
+	unsigned		 mem_mib;
 	vm_ready_cb		 on_ready;
 	vm_stopped_cb		 on_stopped;
 	proto_stream_cb		 on_stream;
@@ -234,6 +239,99 @@ int		 nic_do_configure(struct nic *, struct err *);
 void		 nic_do_up(struct nic *);
 void		 nic_do_failed(struct nic *);
 
+/* ---- resizing the VM (resize.c, resize_fsm.c) ----------------------- */
+
+#define CPU_RZ_STATES(X, P) X(P, IDLE) X(P, QUERYING) X(P, PLUGGING) \
+	X(P, UNPLUGGING) X(P, EJECTING) X(P, ONLINING) X(P, ONLINE_WAIT)
+#define CPU_RZ_EVENTS(X, P) X(P, RESIZE) X(P, QMP_OK) X(P, QMP_FAILED) \
+	X(P, AGENT_OK) X(P, AGENT_FAILED) X(P, POLL) X(P, VM_GONE) \
+	X(P, TIMEOUT) X(P, FAIL)
+#define MEM_RZ_STATES(X, P) X(P, IDLE) X(P, SETTING) X(P, READING) \
+	X(P, WAITING) X(P, ONLINING)
+#define MEM_RZ_EVENTS(X, P) X(P, RESIZE) X(P, QMP_OK) X(P, QMP_FAILED) \
+	X(P, AGENT_OK) X(P, AGENT_FAILED) X(P, POLL) X(P, VM_GONE) \
+	X(P, TIMEOUT) X(P, FAIL)
+
+enum cpu_rz_state { CPU_RZ_STATES(FSM_X_ENUM, CPU_RZ_ST_) CPU_RZ_ST__COUNT };
+enum cpu_rz_event { CPU_RZ_EVENTS(FSM_X_ENUM, CPU_RZ_EV_) CPU_RZ_EV__COUNT };
+enum mem_rz_state { MEM_RZ_STATES(FSM_X_ENUM, MEM_RZ_ST_) MEM_RZ_ST__COUNT };
+enum mem_rz_event { MEM_RZ_EVENTS(FSM_X_ENUM, MEM_RZ_EV_) MEM_RZ_EV__COUNT };
+extern const struct fsm_def cpu_rz_fsm_def;
+extern const struct fsm_def mem_rz_fsm_def;
+
+#define RESIZE_MAX_CPUS	64
+
+/* What a container asks for, as the VM's size (from LinuxResources). */
+struct core_size {
+	unsigned	vcpus;
+	unsigned	mem_mib;
+	int64_t		mem_limit;	/* bytes; 0 none given, -1 unlimited */
+	int64_t		cpu_quota;	/* 0 none given */
+	uint64_t	cpu_period;
+};
+
+/* Size from a LinuxResources object (may be NULL): defaults, bounded. */
+int		 core_size_from(const json_t *resources,
+		    const struct core_config *, bool refuse_over_max,
+		    struct core_size *, struct err *);
+
+struct resize_req {
+	TAILQ_ENTRY(resize_req)	 entry;
+	struct proto_call	*call;
+	struct core_size	 size;
+};
+TAILQ_HEAD(resize_req_q, resize_req);
+
+struct core_resize {
+	struct task		*t;		/* borrowed: owner */
+	struct fsm		 cpu, mem;
+	struct reactor_timer	*cpu_timer, *mem_timer;	/* deadlines */
+	struct reactor_timer	*cpu_poll, *mem_poll;
+	unsigned		 boot_vcpus, boot_mem;	/* the floor */
+	unsigned		 vcpus, mem_mib;	/* the VM's now */
+	unsigned		 want_vcpus, want_mem;
+	struct core_size	 want;		/* the request in progress */
+	struct core_size	 prev;		/* restored on failure */
+	bool			 restoring;
+	struct resize_req_q	 queue;
+	struct resize_req	*cur;
+	/* What query-hotpluggable-cpus said. */
+	unsigned		 present;
+	bool			 ejecting;
+	unsigned		 unplugging;	/* kcpuN being removed, or 0 */
+	char			*slot_type;
+	json_t			*free_slot;	/* props of a free slot */
+	unsigned		 added[RESIZE_MAX_CPUS];	/* kcpuN, a stack */
+	unsigned		 nadded;
+	unsigned		 next_cpu_id;
+	unsigned		 guest_cpus;
+	uint64_t		 mem_requested, mem_plugged;	/* bytes */
+	uint64_t		 guest_mem_total;
+	int			 qmp_id;
+	uint32_t		 agent_id;
+	uint64_t		 failures;	/* counted, for the metrics */
+	char			 error[256];
+};
+
+struct core_resize *core_resize_new(struct task *, const struct core_size *);
+/* Queue an Update (resources: the request's LinuxResources); one at a time. */
+void		 core_resize_update(struct core_resize *, struct proto_call *,
+		    const json_t *resources);
+void		 core_resize_vm_gone(struct core_resize *);
+void		 core_resize_free(struct core_resize *);
+/* resize.c: what resize_fsm.c's actions do. */
+int		 resize_cpu_query(struct core_resize *, struct err *);
+int		 resize_cpu_plug(struct core_resize *, struct err *);
+int		 resize_cpu_unplug(struct core_resize *, struct err *);
+int		 resize_cpu_online(struct core_resize *, struct err *);
+int		 resize_poll_later(struct core_resize *, bool cpu, struct err *);
+int		 resize_mem_set(struct core_resize *, struct err *);
+int		 resize_mem_read(struct core_resize *, struct err *);
+int		 resize_mem_limits(struct core_resize *, struct err *);
+int		 resize_step_done(struct core_resize *, bool cpu, struct err *);
+int		 resize_step_failed(struct core_resize *, bool cpu,
+		    struct err *);
+
 /* ---- OCI hooks in the runtime namespace (hooks.c) ------------------ */
 
 struct core_hooks;
@@ -308,6 +406,8 @@ struct task {
 	size_t			 spec_len;
 	char			*run_dir;	/* SHIM_RUN_DIR/<hash> */
 	struct core_net		*net;
+	struct core_size	 size;		/* at boot, from the spec */
+	struct core_resize	*resize;
 	struct vm		*vm;
 	struct core_stdio	*stdio;
 	struct reactor_timer	*timer;

@@ -57,6 +57,7 @@ task_free(struct task *t)
 	}
 	if (t->pending != NULL)
 		proto_call_fail(t->pending, PROTO_UNAVAILABLE, "shim exiting");
+	core_resize_free(t->resize);
 	vm_free(t->vm);
 	core_net_free(t->net);
 	core_stdio_free(t->stdio);
@@ -194,6 +195,12 @@ task_parse_spec(struct task *t, struct err *err)
 	host = json_string_value(json_object_get(spec, "hostname"));
 	if (host != NULL && ident_valid(host, 63))
 		t->hostname = xstrdup(host);
+	/* The VM is sized from the container's limits, within the maxima. */
+	if (core_size_from(json_object_get(json_object_get(spec, "linux"),
+	    "resources"), &t->shim->cfg, false, &t->size, err) < 0) {
+		json_decref(spec);
+		return NULL;
+	}
 	return spec;
 }
 
@@ -240,6 +247,9 @@ out:
 	if (rc < 0)
 		return -1;
 	vo.netns_fd = t->net->nsfd;
+	vo.vcpus = t->size.vcpus;
+	vo.mem_mib = t->size.mem_mib;
+	t->resize = core_resize_new(t, &t->size);
 	vo.run_dir = t->run_dir;
 	vo.share_dir = share;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
@@ -787,6 +797,8 @@ task_cleanup_host(struct task *t)
 	t->stdio = NULL;
 	core_net_free(t->net);
 	t->net = NULL;
+	core_resize_free(t->resize);
+	t->resize = NULL;
 	unlink(state);
 	if (t->run_dir != NULL) {
 		_cleanup_free_ char *log = xasprintf("%s/console.log",
@@ -853,6 +865,7 @@ task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
 	TAILQ_FOREACH(e, &t->execs, entry)
 		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
 	core_net_vm_gone(t->net);
+	core_resize_vm_gone(t->resize);
 	if (crashed)
 		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
 	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,

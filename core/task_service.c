@@ -500,6 +500,43 @@ h_close_io(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proto_call_reply_empty(call);
 }
 
+#define LINUX_RESOURCES_URL \
+	"types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+
+/*
+ * Update: the resources are JSON LinuxResources in an Any (containerd's
+ * typeurl); the VM is resized and the container's limits follow.
+ */
+static void
+h_update(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Containerd__Task__V2__UpdateTaskRequest *req = (const void *)m;
+	struct task *t = find_task(arg, call, req->id);
+	json_error_t jerr;
+	json_t *res;
+
+	if (t == NULL)
+		return;
+	if (req->resources == NULL || req->resources->type_url == NULL ||
+	    strcmp(req->resources->type_url, LINUX_RESOURCES_URL) != 0)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "update %s: resources must be %s", t->id,
+		    LINUX_RESOURCES_URL);
+	if (t->resize == NULL || t->vm == NULL || t->vm->conn == NULL ||
+	    t->exited_ns != 0)
+		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "update %s: the task is not running", t->id);
+	res = json_loadb((const char *)req->resources->value.data,
+	    req->resources->value.len, 0, &jerr);
+	if (!json_is_object(res)) {
+		json_decref(res);
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "update %s: resources: %s", t->id, jerr.text);
+	}
+	core_resize_update(t->resize, call, res);
+	json_decref(res);
+}
+
 static void
 h_unimplemented(struct proto_call *call, const ProtobufCMessage *m,
     void *arg)
@@ -524,7 +561,7 @@ const struct proto_method shim_task_methods[] = {
 	{ "Exec", D(exec_process_request), h_exec },
 	{ "ResizePty", D(resize_pty_request), h_resize },
 	{ "CloseIO", D(close_iorequest), h_close_io },
-	{ "Update", D(update_task_request), h_unimplemented },
+	{ "Update", D(update_task_request), h_update },
 	{ "Wait", D(wait_request), h_wait },
 	{ "Stats", D(stats_request), h_stats },
 	{ "Connect", D(connect_request), h_connect },

@@ -279,7 +279,8 @@ vm_do_spawn(struct vm *vm, struct err *err)
 	_cleanup_free_ char *qlog = xasprintf("%s/qemu.log", vm->run_dir);
 	struct core_vm_opts o = {
 		.qemu = cfg->qemu, .kernel = cfg->kernel, .initrd = cfg->initrd,
-		.mem_mib = cfg->mem_mib, .vcpus = cfg->vcpus,
+		.mem_mib = vm->opts.mem_mib, .vcpus = vm->opts.vcpus,
+		.max_vcpus = cfg->max_vcpus, .max_mem_mib = cfg->max_mem_mib,
 		.accel = vm->accel, .agent_sock = agent, .qmp_sock = qmp,
 		.console_log = console,
 		.shares = { { vm->share_dir, "rootfs" } }, .nshares = 1,

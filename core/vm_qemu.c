@@ -120,6 +120,33 @@ core_qemu_console(struct argv_builder *b, const char *log)
 	argv_pair(b, "-serial", xstrdup("chardev:console"));
 }
 
+/*
+ * vCPUs and memory at boot, and the room to grow: maxcpus for CPU hotplug
+ * and, above the boot memory, one virtio-mem device (2 MiB blocks) whose
+ * requested-size starts at 0 (qemu-guest-notes.md, "QMP hotplug").
+ */
+static void
+core_qemu_size(struct argv_builder *b, const struct core_vm_opts *o)
+{
+	unsigned vcpus = o->vcpus > 0 ? o->vcpus : 1;
+	unsigned mem = o->mem_mib > 0 ? o->mem_mib : 256;
+
+	if (o->max_vcpus > vcpus)
+		argv_pair(b, "-smp", xasprintf("%u,maxcpus=%u", vcpus,
+		    o->max_vcpus));
+	else
+		argv_pair(b, "-smp", xasprintf("%u", vcpus));
+	if (o->max_mem_mib <= mem) {
+		argv_pair(b, "-m", xasprintf("%u", mem));
+		return;
+	}
+	argv_pair(b, "-m", xasprintf("%u,maxmem=%uM", mem, o->max_mem_mib));
+	argv_pair(b, "-object", xasprintf("memory-backend-ram,id=kiln-vmem,"
+	    "size=%uM", o->max_mem_mib - mem));
+	argv_pair(b, "-device", xstrdup("virtio-mem-pci,id=kiln-mem,"
+	    "memdev=kiln-vmem,block-size=2M,requested-size=0"));
+}
+
 char **
 core_qemu_argv(const struct core_vm_opts *o)
 {
@@ -131,9 +158,7 @@ core_qemu_argv(const struct core_vm_opts *o)
 	argv_pair(&b, "-machine", xstrdup("q35"));
 	argv_pair(&b, "-accel", xstrdup(kvm ? "kvm" : "tcg"));
 	argv_pair(&b, "-cpu", xstrdup(kvm ? "host" : "max"));
-	argv_pair(&b, "-smp", xasprintf("%u", o->vcpus > 0 ? o->vcpus : 1));
-	argv_pair(&b, "-m", xasprintf("%u", o->mem_mib > 0 ? o->mem_mib :
-	    256));
+	core_qemu_size(&b, o);
 	argv_add(&b, xstrdup("-nodefaults"));
 	argv_add(&b, xstrdup("-no-user-config"));
 	argv_add(&b, xstrdup("-no-reboot"));

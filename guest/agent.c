@@ -620,8 +620,10 @@ agent_main(struct agent *a)
 	TAILQ_INIT(&a->nics);
 	if (getpid() == 1 && agent_early_init(&err) < 0)
 		fatalx("early init: %s", err.msg);
-	if (getpid() == 1)
+	if (getpid() == 1) {
 		agent_net_lo_up();
+		agent_resources_init();
+	}
 	logfd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	log_init("kiln-agent", LOG_LVL_INFO, logfd >= 0 ? logfd : 2);
 	agent_cmdline();

@@ -269,6 +269,10 @@ void		 agent_net_configure(struct agent *, struct proto_call *,
 void		 agent_nics_free(struct agent *);
 /* Loopback up: the container shares the guest's network namespace. */
 void		 agent_net_lo_up(void);
+/* agent_resources.c */
+void		 agent_resources_init(void);
+void		 agent_update_resources(struct agent *, struct proto_call *,
+		    const Kiln__Agent__V1__ResourcesRequest *);
 /* agent_service.c */
 extern const struct proto_method agent_methods[];
 extern const size_t agent_nmethods;

@@ -403,6 +403,15 @@ h_configure_network(struct proto_call *call, const ProtobufCMessage *m,
 	agent_net_configure(arg, call, (const void *)m);
 }
 
+static void
+h_update_resources(struct proto_call *call, const ProtobufCMessage *m,
+    void *arg)
+{
+	if (!agent_enter(arg, call))
+		return;
+	agent_update_resources(arg, call, (const void *)m);
+}
+
 /*
  * Pause and resume are container events: the table says when. A pause is
  * answered once the freezer reports the container frozen.
@@ -500,6 +509,7 @@ const struct proto_method agent_methods[] = {
 	{ "RemoveContainer", D(container_ref), h_remove },
 	{ "NextEvent", D(next_event_request), h_next_event },
 	{ "ConfigureNetwork", D(network_config), h_configure_network },
+	{ "UpdateResources", D(resources_request), h_update_resources },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_shutdown },
 	{ "TestHang", &google__protobuf__empty__descriptor, h_test_hang },
 };

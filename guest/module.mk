@@ -3,7 +3,8 @@
 AGENT_SRCS := guest/agent.c guest/agent_init.c guest/agent_service.c \
 	guest/agent_container.c guest/agent_container_fsm.c \
 	guest/agent_process_fsm.c guest/agent_stdio.c guest/agent_spec.c \
-	guest/agent_stats.c guest/agent_net.c
+	guest/agent_stats.c guest/agent_net.c \
+	guest/agent_resources.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(B)/%.o)
 
 BINS += $(B)/kiln-agent

@@ -12,6 +12,9 @@ $(B)/tests/t_cni: $(B)/tests/t_cni.o $(LIBKILN)
 	$(Q)$(LINK)
 
 # Helpers the e2e scripts run.
+BINS += $(B)/tests/kiln-update
+$(B)/tests/kiln-update: $(B)/tests/kiln_update.o $(LIBKILN)
+	$(Q)$(LINK)
 BINS += $(B)/tests/kiln-forward
 $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 	$(Q)$(LINK)

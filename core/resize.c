@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VM's size follows the container's limits. At Create the VM is sized
+ * from the spec (vCPUs = ceil(quota / period), else the cpuset's size,
+ * else the default; memory = the limit + a guest overhead), bounded by the
+ * config's maxima, and QEMU gets room to grow (maxcpus, a virtio-mem
+ * device). An Update (containerd's Task/Update, CRI's
+ * UpdateContainerResources) resizes the running VM: the cpu machine
+ * hot-adds or removes vCPUs, the memory machine sets virtio-mem's
+ * requested size and waits for the guest, then the agent sets the
+ * container's cgroup limits. Updates are served one at a time; one that
+ * fails is answered with its reason after the previous size is restored.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+#define RESIZE_STEP_MS	60000	/* one machine's whole step */
+#define RESIZE_POLL_MS	100
+#define MIB		(1024 * 1024)
+
+/* ---- sizing ------------------------------------------------------------- */
+
+/* "0-3,6" → 5; -1 if malformed. */
+static int
+cpuset_count(const char *s)
+{
+	unsigned long a, b;
+	int n = 0;
+	char *end;
+
+	while (*s != '\0') {
+		a = strtoul(s, &end, 10);
+		if (end == s)
+			return -1;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		n += (int)(b - a + 1);
+		if (*end == ',')
+			end++;
+		else if (*end != '\0')
+			return -1;
+		s = end;
+	}
+	return n;
+}
+
+static int
+size_cpu(const json_t *cpu, const struct core_config *cfg,
+    struct core_size *sz, struct err *err)
+{
+	json_int_t quota = json_integer_value(json_object_get(cpu, "quota"));
+	json_int_t period = json_integer_value(json_object_get(cpu, "period"));
+	const char *cpus = json_string_value(json_object_get(cpu, "cpus"));
+	int n;
+
+	sz->vcpus = cfg->vcpus;
+	if (period <= 0)
+		period = 100000;
+	if (quota > 0) {
+		sz->vcpus = (unsigned)((quota + period - 1) / period);
+		sz->cpu_quota = quota;
+		sz->cpu_period = (uint64_t)period;
+	} else if (cpus != NULL && cpus[0] != '\0') {
+		if ((n = cpuset_count(cpus)) <= 0)
+			return err_set(err, EINVAL, "cpu.cpus %s: not a cpu "
+			    "list", cpus);
+		sz->vcpus = (unsigned)n;
+	}
+	return 0;
+}
+
+int
+core_size_from(const json_t *res, const struct core_config *cfg,
+    bool refuse_over_max, struct core_size *sz, struct err *err)
+{
+	json_int_t limit = json_integer_value(json_object_get(
+	    json_object_get(res, "memory"), "limit"));
+
+	memset(sz, 0, sizeof *sz);
+	if (size_cpu(json_object_get(res, "cpu"), cfg, sz, err) < 0)
+		return -1;
+	sz->mem_mib = cfg->mem_mib;
+	if (limit > 0) {
+		sz->mem_limit = limit;
+		sz->mem_mib = (unsigned)((limit + MIB - 1) / MIB) +
+		    cfg->mem_overhead_mib;
+	} else if (limit < 0)
+		sz->mem_limit = -1;
+	if (refuse_over_max && (sz->vcpus > cfg->max_vcpus ||
+	    sz->mem_mib > cfg->max_mem_mib))
+		return err_set(err, ERANGE, "%u vCPUs and %u MiB asked for: "
+		    "the maximum is %u vCPUs and %u MiB (config max_vcpus, "
+		    "max_memory_mib)", sz->vcpus, sz->mem_mib, cfg->max_vcpus,
+		    cfg->max_mem_mib);
+	if (sz->vcpus > cfg->max_vcpus)
+		sz->vcpus = cfg->max_vcpus;
+	if (sz->mem_mib > cfg->max_mem_mib)
+		sz->mem_mib = cfg->max_mem_mib;
+	if (sz->vcpus < 1)
+		sz->vcpus = 1;
+	sz->mem_mib = (sz->mem_mib + 1) & ~1u;	/* virtio-mem's 2 MiB blocks */
+	return 0;
+}
+
+/* ---- the resizer -------------------------------------------------------- */
+
+static void
+resize_cpu_timer_cb(void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	snprintf(rz->error, sizeof rz->error, "cpu: timed out in %s",
+	    fsm_state_name(&cpu_rz_fsm_def, rz->cpu.state));
+	(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_TIMEOUT, NULL, &err);
+}
+
+static void
+resize_mem_timer_cb(void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	snprintf(rz->error, sizeof rz->error, "memory: the guest holds "
+	    "%" PRIu64 " MiB of virtio-mem, %" PRIu64 " asked for",
+	    rz->mem_plugged / MIB, rz->mem_requested / MIB);
+	(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_TIMEOUT, NULL, &err);
+}
+
+static void
+resize_cpu_poll_cb(void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_POLL, NULL, &err);
+}
+
+static void
+resize_mem_poll_cb(void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_POLL, NULL, &err);
+}
+
+struct core_resize *
+core_resize_new(struct task *t, const struct core_size *boot)
+{
+	struct core_resize *rz = xcalloc(1, sizeof *rz);
+	struct reactor *r = t->shim->r;
+	char id[FSM_ID_MAX];
+
+	rz->t = t;
+	rz->boot_vcpus = rz->vcpus = boot->vcpus;
+	rz->boot_mem = rz->mem_mib = boot->mem_mib;
+	rz->prev = *boot;
+	TAILQ_INIT(&rz->queue);
+	rz->cpu_timer = reactor_timer_new(r, resize_cpu_timer_cb, rz);
+	rz->mem_timer = reactor_timer_new(r, resize_mem_timer_cb, rz);
+	rz->cpu_poll = reactor_timer_new(r, resize_cpu_poll_cb, rz);
+	rz->mem_poll = reactor_timer_new(r, resize_mem_poll_cb, rz);
+	snprintf(id, sizeof id, "%s/cpu", t->id);
+	fsm_init(&rz->cpu, &cpu_rz_fsm_def, t->shim->env, id, rz);
+	snprintf(id, sizeof id, "%s/mem", t->id);
+	fsm_init(&rz->mem, &mem_rz_fsm_def, t->shim->env, id, rz);
+	return rz;
+}
+
+static void
+resize_cancel_calls(struct core_resize *rz)
+{
+	struct vm *vm = rz->t->vm;
+
+	if (rz->qmp_id > 0 && vm != NULL && vm->qmp != NULL)
+		qmp_cancel(vm->qmp, rz->qmp_id);
+	if (rz->agent_id != 0 && vm != NULL && vm->conn != NULL)
+		proto_conn_cancel(vm->conn, rz->agent_id);
+	rz->qmp_id = 0;
+	rz->agent_id = 0;
+}
+
+void
+core_resize_free(struct core_resize *rz)
+{
+	struct resize_req *q;
+
+	if (rz == NULL)
+		return;
+	resize_cancel_calls(rz);
+	if (rz->cur != NULL)
+		TAILQ_INSERT_HEAD(&rz->queue, rz->cur, entry);
+	while ((q = TAILQ_FIRST(&rz->queue)) != NULL) {
+		TAILQ_REMOVE(&rz->queue, q, entry);
+		proto_call_fail(q->call, PROTO_UNAVAILABLE, "task deleted");
+		free(q);
+	}
+	reactor_timer_free(rz->cpu_timer);
+	reactor_timer_free(rz->mem_timer);
+	reactor_timer_free(rz->cpu_poll);
+	reactor_timer_free(rz->mem_poll);
+	json_decref(rz->free_slot);
+	free(rz->slot_type);
+	fsm_fini(&rz->cpu);
+	fsm_fini(&rz->mem);
+	free(rz);
+}
+
+void
+core_resize_vm_gone(struct core_resize *rz)
+{
+	if (rz == NULL)
+		return;
+	fsm_post(&rz->cpu, CPU_RZ_EV_VM_GONE, NULL, 0);
+	fsm_post(&rz->mem, MEM_RZ_EV_VM_GONE, NULL, 0);
+}
+
+/* The next queued Update starts with the cpu machine. */
+static void
+resize_next(struct core_resize *rz)
+{
+	if (rz->cur != NULL || (rz->cur = TAILQ_FIRST(&rz->queue)) == NULL)
+		return;
+	TAILQ_REMOVE(&rz->queue, rz->cur, entry);
+	rz->prev = rz->want;
+	rz->prev.vcpus = rz->vcpus;
+	rz->prev.mem_mib = rz->mem_mib;
+	rz->want = rz->cur->size;
+	rz->restoring = false;
+	rz->error[0] = '\0';
+	fsm_post(&rz->cpu, CPU_RZ_EV_RESIZE, NULL, 0);
+}
+
+void
+core_resize_update(struct core_resize *rz, struct proto_call *call,
+    const json_t *res)
+{
+	struct resize_req *q;
+	struct err err;
+	struct core_size sz;
+
+	if (core_size_from(res, &rz->t->shim->cfg, true, &sz, &err) < 0)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "update %s: %s", rz->t->id, err.msg);
+	/* Never below the boot size: the cgroup limits the container. */
+	if (sz.vcpus < rz->boot_vcpus)
+		sz.vcpus = rz->boot_vcpus;
+	if (sz.mem_mib < rz->boot_mem)
+		sz.mem_mib = rz->boot_mem;
+	q = xcalloc(1, sizeof *q);
+	q->call = call;
+	q->size = sz;
+	TAILQ_INSERT_TAIL(&rz->queue, q, entry);
+	resize_next(rz);
+}
+
+/* ---- QMP and agent answers ------------------------------------------------ */
+
+static struct qmp *
+resize_qmp(struct core_resize *rz, struct err *err)
+{
+	struct vm *vm = rz->t->vm;
+
+	if (vm == NULL || vm->qmp == NULL || vm_is_stopped(vm)) {
+		err_set(err, ERR_CLOSED, "the VM is gone");
+		return NULL;
+	}
+	return vm->qmp;
+}
+
+static void
+resize_cpu_qmp_cb(const json_t *ret, const struct err *e, void *arg);
+static void
+resize_mem_qmp_cb(const json_t *ret, const struct err *e, void *arg);
+
+static int
+resize_call(struct core_resize *rz, bool cpu, const char *cmd, json_t *args,
+    struct err *err)
+{
+	struct qmp *q = resize_qmp(rz, err);
+
+	if (q == NULL) {
+		json_decref(args);
+		return -1;
+	}
+	rz->qmp_id = qmp_call(q, cmd, args, 10000, cpu ? resize_cpu_qmp_cb :
+	    resize_mem_qmp_cb, rz, err);
+	return rz->qmp_id < 0 ? -1 : 0;
+}
+
+/*
+ * query-hotpluggable-cpus: count the present vCPUs, find a free slot, and
+ * see whether the vCPU being removed is gone yet (its qom-path is).
+ */
+static void
+resize_read_slots(struct core_resize *rz, const json_t *ret)
+{
+	char ours[64];
+	bool ours_present = false;
+	const json_t *e;
+	const char *qom;
+	size_t i;
+
+	rz->present = 0;
+	json_decref(rz->free_slot);
+	rz->free_slot = NULL;
+	snprintf(ours, sizeof ours, "/machine/peripheral/kcpu%u",
+	    rz->unplugging);
+	json_array_foreach(ret, i, e) {
+		qom = json_string_value(json_object_get(e, "qom-path"));
+		if (qom != NULL) {
+			rz->present++;
+			ours_present |= strcmp(qom, ours) == 0;
+			continue;
+		}
+		if (rz->free_slot == NULL && json_is_object(json_object_get(e,
+		    "props")) && json_is_string(json_object_get(e, "type"))) {
+			rz->free_slot = json_deep_copy(json_object_get(e,
+			    "props"));
+			free(rz->slot_type);
+			rz->slot_type = xstrdup(json_string_value(
+			    json_object_get(e, "type")));
+		}
+	}
+	if (rz->unplugging != 0 && !ours_present) {
+		rz->nadded--;		/* ejected */
+		rz->unplugging = 0;
+	}
+	rz->ejecting = rz->unplugging != 0;
+	rz->vcpus = rz->present;
+}
+
+static void
+resize_cpu_qmp_cb(const json_t *ret, const struct err *e, void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	rz->qmp_id = 0;
+	if (e != NULL && e->code != 0) {
+		snprintf(rz->error, sizeof rz->error, "cpu: %s", e->msg);
+		(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_QMP_FAILED, NULL, &err);
+		return;
+	}
+	if (json_is_array(ret))
+		resize_read_slots(rz, ret);
+	(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_QMP_OK, NULL, &err);
+}
+
+int
+resize_cpu_query(struct core_resize *rz, struct err *err)
+{
+	if (rz->cpu.state == CPU_RZ_ST_IDLE) {
+		rz->want_vcpus = rz->want.vcpus;
+		reactor_timer_start(rz->cpu_timer, RESIZE_STEP_MS, false);
+		fsm_detail(&rz->cpu, "vcpus %u -> %u", rz->vcpus,
+		    rz->want_vcpus);
+	}
+	return resize_call(rz, true, "query-hotpluggable-cpus", NULL, err);
+}
+
+int
+resize_cpu_plug(struct core_resize *rz, struct err *err)
+{
+	json_t *args;
+
+	if (rz->free_slot == NULL || rz->nadded == RESIZE_MAX_CPUS)
+		return err_set(err, ENOSPC, "cpu: no free slot (maxcpus "
+		    "reached)");
+	args = json_deep_copy(rz->free_slot);
+	json_object_set_new(args, "driver", json_string(rz->slot_type));
+	json_object_set_new(args, "id", json_sprintf("kcpu%u",
+	    ++rz->next_cpu_id));
+	rz->added[rz->nadded++] = rz->next_cpu_id;
+	fsm_detail(&rz->cpu, "kcpu%u", rz->next_cpu_id);
+	return resize_call(rz, true, "device_add", args, err);
+}
+
+/* Only vCPUs kiln added can go, the newest first; the guest ejects it. */
+int
+resize_cpu_unplug(struct core_resize *rz, struct err *err)
+{
+	rz->unplugging = rz->added[rz->nadded - 1];
+	rz->ejecting = true;
+	fsm_detail(&rz->cpu, "kcpu%u", rz->unplugging);
+	return resize_call(rz, true, "device_del", json_pack("{s:o}", "id",
+	    json_sprintf("kcpu%u", rz->unplugging)), err);
+}
+
+int
+resize_poll_later(struct core_resize *rz, bool cpu, struct err *err)
+{
+	(void)err;
+	reactor_timer_start(cpu ? rz->cpu_poll : rz->mem_poll, RESIZE_POLL_MS,
+	    false);
+	return 0;
+}
+
+static void
+resize_agent_cb(const struct proto_reply *rep, void *arg, bool cpu)
+{
+	const Kiln__Agent__V1__ResourcesResponse *r = (const void *)rep->msg;
+	struct core_resize *rz = arg;
+	struct fsm *m = cpu ? &rz->cpu : &rz->mem;
+	struct err err;
+
+	rz->agent_id = 0;
+	if (rep->code != PROTO_OK || r == NULL) {
+		snprintf(rz->error, sizeof rz->error, "agent: %s",
+		    rep->message != NULL ? rep->message : "no answer");
+		(void)fsm_dispatch(m, cpu ? CPU_RZ_EV_AGENT_FAILED :
+		    MEM_RZ_EV_AGENT_FAILED, NULL, &err);
+		return;
+	}
+	/* The guest's word, bounded by what the VM can hold. */
+	rz->guest_cpus = r->online_cpus <= RESIZE_MAX_CPUS ? r->online_cpus :
+	    0;
+	rz->guest_mem_total = r->mem_total_bytes;
+	(void)fsm_dispatch(m, cpu ? CPU_RZ_EV_AGENT_OK : MEM_RZ_EV_AGENT_OK,
+	    NULL, &err);
+}
+
+static void
+resize_cpu_agent_cb(const struct proto_reply *rep, void *arg)
+{
+	resize_agent_cb(rep, arg, true);
+}
+
+static void
+resize_mem_agent_cb(const struct proto_reply *rep, void *arg)
+{
+	resize_agent_cb(rep, arg, false);
+}
+
+static int
+resize_agent(struct core_resize *rz, bool cpu, bool limits, struct err *err)
+{
+	Kiln__Agent__V1__ResourcesRequest r =
+	    KILN__AGENT__V1__RESOURCES_REQUEST__INIT;
+
+	r.container_id = (char *)(uintptr_t)(limits ? rz->t->id : "");
+	r.online = cpu;
+	if (limits) {
+		r.memory_limit = rz->want.mem_limit;
+		r.cpu_quota = rz->want.cpu_quota;
+		r.cpu_period = rz->want.cpu_period;
+	}
+	rz->agent_id = task_agent_call(rz->t, "UpdateResources", &r.base,
+	    &kiln__agent__v1__resources_response__descriptor,
+	    AGENT_MS(rz->t), cpu ? resize_cpu_agent_cb : resize_mem_agent_cb,
+	    rz);
+	if (rz->agent_id == 0)
+		return err_set(err, ERR_CLOSED, "agent channel closed");
+	return 0;
+}
+
+int
+resize_cpu_online(struct core_resize *rz, struct err *err)
+{
+	return resize_agent(rz, true, false, err);
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+static void
+resize_mem_qmp_cb(const json_t *ret, const struct err *e, void *arg)
+{
+	struct core_resize *rz = arg;
+	struct err err;
+
+	rz->qmp_id = 0;
+	if (e != NULL && e->code != 0) {
+		snprintf(rz->error, sizeof rz->error, "memory: %s", e->msg);
+		(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_QMP_FAILED, NULL, &err);
+		return;
+	}
+	if (json_is_integer(ret) && json_integer_value(ret) >= 0)
+		rz->mem_plugged = (uint64_t)json_integer_value(ret);
+	(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_QMP_OK, NULL, &err);
+}
+
+int
+resize_mem_set(struct core_resize *rz, struct err *err)
+{
+	rz->want_mem = rz->want.mem_mib;
+	rz->mem_requested = (uint64_t)(rz->want_mem - rz->boot_mem) * MIB;
+	reactor_timer_start(rz->mem_timer, RESIZE_STEP_MS, false);
+	fsm_detail(&rz->mem, "memory %u -> %u MiB", rz->mem_mib, rz->want_mem);
+	if (rz->t->shim->cfg.max_mem_mib <= rz->boot_mem) {
+		rz->mem_plugged = rz->mem_requested = 0;	/* no device */
+		return resize_call(rz, false, "query-status", NULL, err);
+	}
+	return resize_call(rz, false, "qom-set", json_pack("{s:s,s:s,s:I}",
+	    "path", "kiln-mem", "property", "requested-size", "value",
+	    (json_int_t)rz->mem_requested), err);
+}
+
+int
+resize_mem_read(struct core_resize *rz, struct err *err)
+{
+	if (rz->t->shim->cfg.max_mem_mib <= rz->boot_mem)
+		return resize_call(rz, false, "query-status", NULL, err);
+	return resize_call(rz, false, "qom-get", json_pack("{s:s,s:s}", "path",
+	    "kiln-mem", "property", "size"), err);
+}
+
+/* The VM has its size: the container's cgroup limits follow. */
+int
+resize_mem_limits(struct core_resize *rz, struct err *err)
+{
+	rz->mem_mib = rz->boot_mem + (unsigned)(rz->mem_plugged / MIB);
+	return resize_agent(rz, false, true, err);
+}
+
+/* ---- ends of steps ------------------------------------------------------------ */
+
+static void
+resize_answer(struct core_resize *rz, bool ok)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct resize_req *q = TAKE_PTR(rz->cur);
+
+	if (ok)
+		proto_call_reply(q->call, &e.base);
+	else
+		proto_call_fail(q->call, PROTO_UNKNOWN, "update %s: %s%s",
+		    rz->t->id, rz->error, rz->restoring ? " (the previous "
+		    "size was restored)" : "");
+	free(q);
+	resize_next(rz);
+}
+
+int
+resize_step_done(struct core_resize *rz, bool cpu, struct err *err)
+{
+	(void)err;
+	reactor_timer_stop(cpu ? rz->cpu_timer : rz->mem_timer);
+	reactor_timer_stop(cpu ? rz->cpu_poll : rz->mem_poll);
+	if (cpu) {
+		log_info("task=%s vcpus=%u", rz->t->id, rz->vcpus);
+		fsm_post(&rz->mem, MEM_RZ_EV_RESIZE, NULL, 0);
+		return 0;
+	}
+	log_info("task=%s memory=%u MiB guest MemTotal=%" PRIu64 " MiB",
+	    rz->t->id, rz->mem_mib, rz->guest_mem_total / MIB);
+	if (rz->restoring)
+		resize_answer(rz, false);
+	else if (rz->cur != NULL)
+		resize_answer(rz, true);
+	return 0;
+}
+
+/*
+ * A step failed: counted and logged, never ignored. The previous size is
+ * put back once (a failed restore is reported as it is), then the caller
+ * hears why.
+ */
+int
+resize_step_failed(struct core_resize *rz, bool cpu, struct err *err)
+{
+	(void)err;
+	reactor_timer_stop(cpu ? rz->cpu_timer : rz->mem_timer);
+	reactor_timer_stop(cpu ? rz->cpu_poll : rz->mem_poll);
+	resize_cancel_calls(rz);
+	rz->failures++;
+	if (rz->error[0] == '\0')
+		snprintf(rz->error, sizeof rz->error, "%s resize failed",
+		    cpu ? "cpu" : "memory");
+	log_warnx("task=%s resize failed (%" PRIu64 " so far): %s",
+	    rz->t->id, rz->failures, rz->error);
+	if (rz->cur == NULL)
+		return 0;
+	if (rz->restoring || rz->t->vm == NULL || vm_is_stopped(rz->t->vm)) {
+		resize_answer(rz, false);
+		return 0;
+	}
+	rz->restoring = true;
+	rz->want = rz->prev;
+	fsm_post(&rz->cpu, CPU_RZ_EV_RESIZE, NULL, 0);
+	return 0;
+}

@@ -1,0 +1,120 @@
+#!/bin/bash
+# tests/e2e/t_resources.sh -- the VM sized from the container's limits, and
+# Update (containerd's Task/Update, sent by tests/kiln-update exactly as
+# containerd sends it: JSON LinuxResources in an Any) growing and
+# shrinking vCPUs (QMP device_add/device_del) and memory (virtio-mem),
+# through the real containerd and QEMU under TCG.
+set -uo pipefail
+
+HERE=$(cd "$(dirname -- "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+source "$HERE/lib/tap.sh"
+source "$HERE/lib/containerd.sh"
+BUILD=${KILN_BUILD:-$ROOT/build/debug}
+IMAGE=docker.io/kiln/busybox:latest
+RT=io.containerd.kiln.v1
+MIB=$((1024 * 1024))
+export KILN_GUEST_DIR=$ROOT/build/guest
+
+cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+dir=$(mktemp -d /tmp/kiln-res-XXXXXX)
+kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
+	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
+	kiln_ctr images import "$dir/bb.tar" >/dev/null
+ok $? "private containerd up, image imported"
+
+in_ctr() { kiln_ctr task exec --exec-id "x$RANDOM" "$1" sh -c "$2" 2>/dev/null; }
+nproc_of() { in_ctr "$1" nproc; }
+memtotal_mib() { in_ctr "$1" "awk '/^MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo"; }
+shim_sock() {
+	sed 's|^unix://||' "$dir/state/io.containerd.runtime.v2.task/default/$1/address"
+}
+update() { "$BUILD/tests/kiln-update" "$(shim_sock "$1")" default "$1" "$2"; }
+running() { kiln_ctr task ls | grep -q "^$1 .*RUNNING"; }
+between() { [[ -n $1 && $1 -ge $2 && $1 -le $3 ]]; }
+
+# ---- sized at Create -------------------------------------------------------
+kiln_ctr run -d --runtime "$RT" --cpus 2 --memory-limit $((512 * MIB)) \
+	"$IMAGE" sized sleep 600 >/dev/null 2>&1
+wait_for 120 running sized
+ok $? "a container with a 2-CPU / 512 MiB limit runs"
+n=$(nproc_of sized)
+[[ $n == 2 ]]
+ok $? "nproc in the container is 2 ($n)"
+m=$(memtotal_mib sized)
+between "$m" 448 640
+ok $? "MemTotal is near 512 MiB ($m MiB)"
+qemu=$(pgrep -f "qemu-system.*/run/kiln/" | while read -r p; do
+	grep -q sized "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done | head -1)
+kiln_ctr task kill -s KILL sized >/dev/null 2>&1
+wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^sized .*STOPPED'"
+kiln_ctr task delete sized >/dev/null 2>&1
+kiln_ctr container delete sized >/dev/null 2>&1
+
+# ---- Update: vCPUs ------------------------------------------------------------
+kiln_ctr run -d --runtime "$RT" "$IMAGE" grow sleep 600 >/dev/null 2>&1
+wait_for 120 running grow
+[[ $(nproc_of grow) == 1 ]]
+ok $? "a container without limits boots with 1 vCPU"
+t0=$(date +%s%N)
+out=$(update grow '{"cpu":{"quota":200000,"period":100000}}')
+t1=$(date +%s%N)
+diag "$out ($(( (t1 - t0) / 1000000 )) ms)"
+n=$(nproc_of grow)
+[[ $out == code=OK* && $n == 2 ]]
+ok $? "Update to 2 CPUs: a vCPU is hot-added and onlined, nproc 2 ($n)"
+in_ctr grow 'cat /sys/fs/cgroup/cpu.max' | grep -q '^200000 100000$'
+ok $? "the container's cpu.max follows (200000 100000)"
+out=$(update grow '{"cpu":{"quota":100000,"period":100000}}')
+diag "$out"
+n=$(nproc_of grow)
+[[ $out == code=OK* && $n == 1 ]]
+ok $? "Update back to 1 CPU: the added vCPU is removed, nproc 1 ($n)"
+
+# ---- Update: memory ------------------------------------------------------------
+m0=$(memtotal_mib grow)
+out=$(update grow "{\"memory\":{\"limit\":$((768 * MIB))}}")
+diag "$out"
+m1=$(memtotal_mib grow)
+[[ $out == code=OK* ]] && between "$m1" $((m0 + 400)) $((m0 + 900))
+ok $? "Update to 768 MiB: MemTotal grows ($m0 -> $m1 MiB)"
+mm=$(in_ctr grow 'cat /sys/fs/cgroup/memory.max')
+[[ $mm == $((768 * MIB)) ]]
+ok $? "the container's memory.max follows ($mm)"
+out=$(update grow "{\"memory\":{\"limit\":$((128 * MIB))}}")
+diag "$out"
+m2=$(memtotal_mib grow)
+[[ $out == code=OK* ]] && between "$m2" $((m0 - 16)) $((m0 + 16))
+ok $? "Update to 128 MiB: memory goes back to the boot size ($m2 MiB)"
+
+# ---- refusals and serialization ---------------------------------------------------
+out=$(update grow '{"cpu":{"quota":6400000,"period":100000}}')
+diag "$out"
+[[ $out == code=INVALID_ARGUMENT*maximum* ]]
+ok $? "an Update above the maximum is refused with a clear error"
+out=$(update grow '{"cpu":{"cpus":"zero"}}')
+[[ $out == code=INVALID_ARGUMENT* ]]
+ok $? "a malformed cpuset is refused"
+update grow '{"cpu":{"quota":200000,"period":100000}}' >"$dir/u1" &
+p1=$!
+update grow '{"cpu":{"quota":300000,"period":100000}}' >"$dir/u2" &
+p2=$!
+wait "$p1"; r1=$?
+wait "$p2"; r2=$?
+n=$(nproc_of grow)
+diag "$(cat "$dir/u1" "$dir/u2")"
+[[ $r1 == 0 && $r2 == 0 && $n == 3 ]]
+ok $? "two Updates at once are served one after the other (nproc $n)"
+kiln_ctr task kill -s KILL grow >/dev/null 2>&1
+wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^grow .*STOPPED'"
+out=$(update grow '{"cpu":{"quota":200000,"period":100000}}')
+[[ $out == code=FAILED_PRECONDITION* ]]
+ok $? "Update of a stopped task: FAILED_PRECONDITION"
+kiln_ctr task delete grow >/dev/null 2>&1
+kiln_ctr container delete grow >/dev/null 2>&1
+[[ -z $qemu ]] || wait_for 30 sh -c "! kill -0 $qemu 2>/dev/null"
+ok $? "no QEMU left"
+
+tap_done
