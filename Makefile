@@ -24,6 +24,7 @@ OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_fuzz  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=fuzzer-no-link,address,undefined -Wno-cast-qual \
+	     -Wno-gnu-variable-sized-type-not-at-end \
 	     -Wno-unknown-warning-option
 OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP

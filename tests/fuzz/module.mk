@@ -3,7 +3,7 @@
 #   make check     replays every corpus (fuzz_replay_<name>, plain build)
 #   make fuzz      builds libFuzzer binaries with clang (build/fuzz/)
 #   make fuzz-ci   runs each for FUZZ_SECONDS (default 60)
-FUZZ_NAMES += ttrpc config spec agentmsg machines cni
+FUZZ_NAMES += ttrpc config spec agentmsg machines cni shim agent
 FUZZ_SECONDS ?= 60
 
 # Objects a harness needs beyond libkiln (all in terms of $(B), so the
@@ -11,8 +11,19 @@ FUZZ_SECONDS ?= 60
 FUZZ_EXTRA_config := $(SHIM_OBJS)
 FUZZ_EXTRA_spec := $(AGENT_OBJS)
 FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
+# The shim without QEMU: tests/fuzz/fake_vm.c stands in for core/vm.c.
+FUZZ_EXTRA_shim := $(filter-out $(B)/core/vm.o,$(SHIM_OBJS)) \
+    $(B)/tests/fuzz/fake_vm.o $(B)/tests/fuzz/fz_msg.o
+FUZZ_EXTRA_agent := $(AGENT_OBJS) $(B)/tests/fuzz/fz_msg.o
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
+
+# Calls a harness intercepts at link time (--wrap): what it counts, and
+# what must never touch the fuzzing host (mounts, signals, crun, netlink).
+FUZZ_WRAP_shim := core_events_publish mount umount2
+FUZZ_WRAP_agent := agent_spawn mount umount2 kill cni_nl_open
+$(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
+    $(B)/tests/fuzz_$(n): LDFLAGS += $(FUZZ_WRAP_$(n):%=-Wl,--wrap=%)))
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
 
