@@ -449,7 +449,7 @@ fz_shim_str(const ProtobufCFieldDescriptor *f, struct fz_tape *t, void *arg)
 	static const char *const ids[] = { "fz", "fz", "fz", "other" };
 	static const char *const eids[] = { "", "e1", "e2", "", "e1" };
 	static const char *const none[] = { "" };
-	const char *outs[] = { "", fz.out };
+	const char *outs[] = { "", fz.out, "", "/dev/null", fz.dir };
 	const char *bundles[] = { fz.bundle, fz.bundle, "relative" };
 
 	(void)arg;
@@ -459,10 +459,13 @@ fz_shim_str(const ProtobufCFieldDescriptor *f, struct fz_tape *t, void *arg)
 		return fz_pick(t, eids, ARRAY_SIZE(eids));
 	if (strcmp(f->name, "bundle") == 0)
 		return fz_pick(t, bundles, ARRAY_SIZE(bundles));
+	/* Never a fuzzed path: the shim would create it wherever it names. */
 	if (strcmp(f->name, "stdout") == 0 || strcmp(f->name, "stderr") == 0)
-		return fz_pick(t, outs, ARRAY_SIZE(outs));
-	if (strcmp(f->name, "stdin") == 0 || strcmp(f->name, "checkpoint") == 0
-	    || strcmp(f->name, "parent_checkpoint") == 0)
+		return outs[fz_u8(t) % ARRAY_SIZE(outs)];
+	if (strcmp(f->name, "stdin") == 0)
+		return outs[fz_u8(t) % ARRAY_SIZE(outs)];
+	if (strcmp(f->name, "checkpoint") == 0 ||
+	    strcmp(f->name, "parent_checkpoint") == 0)
 		return fz_pick(t, none, 1);
 	return NULL;
 }
