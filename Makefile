@@ -24,12 +24,19 @@ OPT_asan  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_fuzz  := -O1 -g -fno-omit-frame-pointer \
 	     -fsanitize=fuzzer-no-link,address,undefined -Wno-cast-qual \
+	     -Wno-gnu-variable-sized-type-not-at-end \
 	     -Wno-unknown-warning-option
 OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
 LDFLAGS	:= $(OPT)
 LIBS	:= -levent_core -lprotobuf-c -ljansson
+# The fuzz flavour compiles protobuf-c's runtime from Debian's source
+# package with its own instrumentation (tests/fuzz/module.mk), so coverage
+# and ASan reach inside the decoder.
+ifeq ($(FLAVOUR),fuzz)
+LIBS	:= -levent_core build/fuzz/src/protobuf-c.o -ljansson
+endif
 
 ifeq ($(V),1)
 Q :=

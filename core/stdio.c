@@ -28,6 +28,7 @@ struct core_stdio_stream {
 	size_t			 to_credit;	/* out: written, not credited */
 	bool			 guest_eof;	/* out: EOF frame arrived */
 	bool			 done;		/* closed, nothing pending */
+	bool			 direct;	/* out: a regular file */
 };
 
 struct core_stdio {
@@ -64,7 +65,7 @@ stdio_watch(struct core_stdio_stream *st)
 	struct core_stdio *s = st->s;
 	int what = 0;
 
-	if (st->fd < 0)
+	if (st->fd < 0 || st->direct)
 		return;
 	if (st->fd_no == 0 && s->conn != NULL && s->stdin_credit > 0)
 		what = REACTOR_READ;
@@ -122,6 +123,21 @@ stdio_open(struct core_stdio_stream *st, const char *path, struct err *err)
 		    O_NONBLOCK | O_CLOEXEC, 0600);
 	if (st->fd < 0)
 		return err_set(err, errno, "open %s: %m", path);
+	/*
+	 * epoll refuses regular files and most devices (EPERM), and the
+	 * reactor treats a refused registration as a broken invariant. So
+	 * only fifos and sockets are watched; a regular output file, which
+	 * never makes a writer wait, is written at once; anything else is
+	 * refused here rather than crashing the shim later.
+	 */
+	if (fstat(st->fd, &sb) < 0)
+		return err_set(err, errno, "stat %s: %m", path);
+	if (st->fd_no != 0 && S_ISREG(sb.st_mode))
+		st->direct = true;
+	else if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
+		return err_set(err, EINVAL, "%s %s: not a fifo%s", st->fd_no ==
+		    0 ? "stdin" : "output", path, st->fd_no == 0 ? "" :
+		    " or a regular file");
 	stdio_watch(st);
 	return 0;
 }
@@ -263,6 +279,11 @@ core_stdio_frame(struct core_stdio *s, const struct proto_stream_msg *m)
 	buf_append(&st->pending, m->data, m->len);
 	if (m->eof)
 		st->guest_eof = true;
+	if (st->direct) {
+		/* Written, credited and maybe closed, as on readiness. */
+		stdio_out_cb(st->fd, REACTOR_WRITE, st);
+		return;
+	}
 	stdio_credit(st);
 	stdio_watch(st);
 	stdio_out_done_if_flushed(st);

@@ -378,11 +378,21 @@ vm_do_kill(struct vm *vm)
 	reactor_timer_start(vm->timer, vm->opts.cfg->stop_timeout_ms, false);
 }
 
+/*
+ * The agent channel goes only now, outside the dispatch: calls still
+ * waiting on the guest (containerd's Stats, Pids, Kill, ResizePty; the
+ * task's and execs' own) are answered UNAVAILABLE first, so none hangs
+ * and none leaks (found by tests/fuzz/fuzz_shim.c).
+ */
 static void
 vm_notify_stopped_cb(void *arg)
 {
 	struct vm *vm = arg;
+	struct vsock_chan *ch = TAKE_PTR(vm->chan);
 
+	if (ch != NULL)
+		proto_conn_fail_calls(vsock_conn(ch), "the VM stopped");
+	vsock_free(ch);
 	if (vm->opts.on_stopped != NULL)
 		vm->opts.on_stopped(vm, !vm->stop_requested, vm->why,
 		    vm->opts.arg);
@@ -398,9 +408,7 @@ vm_do_stopped(struct vm *vm)
 	reactor_timer_stop(vm->timer);
 	qmp_free(vm->qmp);
 	vm->qmp = NULL;
-	vsock_free(vm->chan);
-	vm->chan = NULL;
-	vm->conn = NULL;
+	vm->conn = NULL;	/* the channel goes in vm_notify_stopped_cb */
 	unlink(agent);
 	unlink(qmp);
 	reactor_defer(vm->r, vm_notify_stopped_cb, vm);

@@ -132,6 +132,14 @@ void		 proto_conn_close(struct proto_conn *);
  * callbacks. Safe from inside on_closed. NULL is a no-op.
  */
 void		 proto_conn_free(struct proto_conn *);
+/*
+ * Answer every call still waiting for a reply with PROTO_UNAVAILABLE and
+ * why (borrowed), now: the callbacks run before this returns, so call it
+ * outside any dispatch. For an owner about to free a connection whose
+ * callers must hear the end (proto_conn_free drops them silently).
+ * NULL is a no-op.
+ */
+void		 proto_conn_fail_calls(struct proto_conn *, const char *why);
 bool		 proto_conn_ready(const struct proto_conn *);
 bool		 proto_conn_closed(const struct proto_conn *);
 const char	*proto_conn_name(const struct proto_conn *);

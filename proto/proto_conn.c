@@ -718,6 +718,17 @@ proto_conn_free_now(struct proto_conn *c)
 }
 
 void
+proto_conn_fail_calls(struct proto_conn *c, const char *why)
+{
+	struct proto_pending *p;
+
+	if (c == NULL)
+		return;
+	while ((p = TAILQ_FIRST(&c->pending)) != NULL)
+		proto_pending_fail(c, p, PROTO_UNAVAILABLE, why);
+}
+
+void
 proto_conn_free(struct proto_conn *c)
 {
 	if (c == NULL)

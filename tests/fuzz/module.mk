@@ -2,8 +2,10 @@
 # LLVMFuzzerTestOneInput and has a seed corpus in tests/fuzz/corpus/<name>/.
 #   make check     replays every corpus (fuzz_replay_<name>, plain build)
 #   make fuzz      builds libFuzzer binaries with clang (build/fuzz/)
-#   make fuzz-ci   runs each for FUZZ_SECONDS (default 60)
-FUZZ_NAMES += ttrpc config spec agentmsg machines cni
+#   make fuzz-ci   runs each for FUZZ_SECONDS (default 60), all in at most
+#                  FUZZ_TOTAL (540 s: the per-harness time shrinks)
+#   make fuzz-long runs each for FUZZ_SECONDS (default 3600)
+FUZZ_NAMES += ttrpc config spec agentmsg machines cni shim
 FUZZ_SECONDS ?= 60
 
 # Objects a harness needs beyond libkiln (all in terms of $(B), so the
@@ -11,8 +13,17 @@ FUZZ_SECONDS ?= 60
 FUZZ_EXTRA_config := $(SHIM_OBJS)
 FUZZ_EXTRA_spec := $(AGENT_OBJS)
 FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
+# The shim without QEMU: tests/fuzz/fake_vm.c stands in for core/vm.c.
+FUZZ_EXTRA_shim := $(filter-out $(B)/core/vm.o,$(SHIM_OBJS)) \
+    $(B)/tests/fuzz/fake_vm.o $(B)/tests/fuzz/fz_msg.o
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
+
+# Calls a harness intercepts at link time (--wrap): what it counts, and
+# what must never touch the fuzzing host (mounts).
+FUZZ_WRAP_shim := core_events_publish mount umount2
+$(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
+    $(B)/tests/fuzz_$(n): LDFLAGS += $(FUZZ_WRAP_$(n):%=-Wl,--wrap=%)))
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
 
@@ -25,28 +36,57 @@ $(B)/tests/fuzz_replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay_%.o \
 	$(Q)$(LINK)
 
 FUZZ_BINS := $(FUZZ_NAMES:%=build/fuzz/tests/fuzz_%)
-build/fuzz/tests/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libkiln.a
-	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) \
+build/fuzz/tests/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libkiln.a \
+    build/fuzz/src/protobuf-c.o
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ \
+	    $(filter-out build/fuzz/src/%,$(filter %.o,$^)) \
 	    -Wl,--whole-archive build/fuzz/libkiln.a -Wl,--no-whole-archive \
 	    $(LIBS)
+
+# protobuf-c's runtime from Debian's source package (fetched once into
+# build/src, never committed), built with the fuzz flags.
+build/src/protobuf-c/.stamp: tests/fuzz/fetch-src.sh
+	$(Q)tests/fuzz/fetch-src.sh protobuf-c
+build/src/protobuf-c/protobuf-c/protobuf-c.c: build/src/protobuf-c/.stamp
+build/fuzz/src/protobuf-c.o: build/src/protobuf-c/protobuf-c/protobuf-c.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(OPT) -Ibuild/src/protobuf-c -w -c $< -o $@
 
 fuzz:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=fuzz CC=clang fuzz-bins
 
 fuzz-bins: $(FUZZ_BINS)
 
+# Limits past 4 KiB (1024 calls in flight, a 64 KiB stream chunk, the
+# window) need longer inputs than libFuzzer's default.
+FUZZ_MAX_LEN ?= 131072
+# CI: FUZZ_TOTAL seconds in all, shared between the harnesses (at most
+# FUZZ_SECONDS each); fuzz-long: FUZZ_SECONDS each (an hour by default).
+FUZZ_TOTAL ?= 540
+FUZZ_EACH = $(shell n=$(words $(FUZZ_NAMES)); t=$$(( $(FUZZ_TOTAL) / n )); \
+    [ $$t -lt $(FUZZ_SECONDS) ] && echo $$t || echo $(FUZZ_SECONDS))
+
 # Each fuzzer works on a scratch copy of its corpus; crashes fail the run.
-fuzz-ci: fuzz
+define FUZZ_RUN
 	$(Q)for n in $(FUZZ_NAMES); do \
 		work=build/fuzz/corpus/$$n; mkdir -p $$work; \
 		cp tests/fuzz/corpus/$$n/* $$work/; \
-		echo "fuzz_$$n: $(FUZZ_SECONDS) s"; \
-		build/fuzz/tests/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+		echo "fuzz_$$n: $(1) s"; \
+		build/fuzz/tests/fuzz_$$n -max_total_time=$(1) \
+		    -max_len=$(FUZZ_MAX_LEN) \
 		    -print_final_stats=1 -artifact_prefix=build/fuzz/ $$work \
 		    2>build/fuzz/fuzz_$$n.log || { tail -50 build/fuzz/fuzz_$$n.log; \
 		    exit 1; }; \
 		grep -E 'stat::number_of_executed_units|cov:' \
 		    build/fuzz/fuzz_$$n.log | tail -2; \
 	done
+endef
 
-.PHONY: fuzz fuzz-bins fuzz-ci
+fuzz-ci: fuzz
+	$(call FUZZ_RUN,$(FUZZ_EACH))
+
+fuzz-long: FUZZ_SECONDS = 3600
+fuzz-long: fuzz
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+.PHONY: fuzz fuzz-bins fuzz-ci fuzz-long
