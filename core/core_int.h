@@ -299,6 +299,7 @@ struct core_resize {
 	unsigned		 present;
 	bool			 ejecting;
 	unsigned		 unplugging;	/* kcpuN being removed, or 0 */
+	bool			 unplug;	/* device_del is safe (KVM) */
 	char			*slot_type;
 	json_t			*free_slot;	/* props of a free slot */
 	unsigned		 added[RESIZE_MAX_CPUS];	/* kcpuN, a stack */

@@ -19,7 +19,9 @@
 
 #include "core/core_int.h"
 
-#define RESIZE_STEP_MS	60000	/* one machine's whole step */
+/* One machine's whole step; bringing a vCPU up takes seconds under TCG. */
+#define RESIZE_STEP_MS	180000
+#define RESIZE_AGENT_MS	150000
 #define RESIZE_POLL_MS	100
 #define MIB		(1024 * 1024)
 
@@ -166,6 +168,12 @@ core_resize_new(struct task *t, const struct core_size *boot)
 	rz->boot_vcpus = rz->vcpus = boot->vcpus;
 	rz->boot_mem = rz->mem_mib = boot->mem_mib;
 	rz->prev = *boot;
+	/*
+	 * QEMU 7.2 under TCG corrupts its heap when a vCPU is plugged
+	 * again after one was unplugged (measured: "malloc(): unsorted
+	 * double linked list corrupted"): there the guest offlines instead.
+	 */
+	rz->unplug = t->vm != NULL && strcmp(t->vm->accel, "kvm") == 0;
 	TAILQ_INIT(&rz->queue);
 	rz->cpu_timer = reactor_timer_new(r, resize_cpu_timer_cb, rz);
 	rz->mem_timer = reactor_timer_new(r, resize_mem_timer_cb, rz);
@@ -451,6 +459,7 @@ resize_agent(struct core_resize *rz, bool cpu, bool limits, struct err *err)
 
 	r.container_id = (char *)(uintptr_t)(limits ? rz->t->id : "");
 	r.online = cpu;
+	r.target_cpus = rz->want_vcpus;
 	if (limits) {
 		r.memory_limit = rz->want.mem_limit;
 		r.cpu_quota = rz->want.cpu_quota;
@@ -458,7 +467,7 @@ resize_agent(struct core_resize *rz, bool cpu, bool limits, struct err *err)
 	}
 	rz->agent_id = task_agent_call(rz->t, "UpdateResources", &r.base,
 	    &kiln__agent__v1__resources_response__descriptor,
-	    AGENT_MS(rz->t), cpu ? resize_cpu_agent_cb : resize_mem_agent_cb,
+	    RESIZE_AGENT_MS, cpu ? resize_cpu_agent_cb : resize_mem_agent_cb,
 	    rz);
 	if (rz->agent_id == 0)
 		return err_set(err, ERR_CLOSED, "agent channel closed");
@@ -548,7 +557,9 @@ resize_step_done(struct core_resize *rz, bool cpu, struct err *err)
 	reactor_timer_stop(cpu ? rz->cpu_timer : rz->mem_timer);
 	reactor_timer_stop(cpu ? rz->cpu_poll : rz->mem_poll);
 	if (cpu) {
-		log_info("task=%s vcpus=%u", rz->t->id, rz->vcpus);
+		rz->vcpus = rz->guest_cpus;
+		log_info("task=%s vcpus=%u online (%u plugged)", rz->t->id,
+		    rz->vcpus, rz->present);
 		fsm_post(&rz->mem, MEM_RZ_EV_RESIZE, NULL, 0);
 		return 0;
 	}

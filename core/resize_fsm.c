@@ -5,10 +5,11 @@
  * cpu:  IDLE --RESIZE--> QUERYING (query-hotpluggable-cpus)
  *         QUERYING --QMP_OK [more]--> PLUGGING (device_add) --QMP_OK-->
  *           QUERYING
- *         QUERYING --QMP_OK [fewer]--> UNPLUGGING (device_del) --QMP_OK-->
+ *         QUERYING --QMP_OK [fewer, KVM]--> UNPLUGGING (device_del) --QMP_OK-->
  *           EJECTING --POLL--> QUERYING   (the guest ejects; we look again)
  *         QUERYING --QMP_OK [ejecting]--> EJECTING
- *         QUERYING --QMP_OK--> ONLINING (agent onlines what arrived)
+ *         QUERYING --QMP_OK--> ONLINING (agent onlines what arrived, or
+ *           offlines what is too many: how the VM shrinks under TCG)
  *         ONLINING --AGENT_OK [online]--> IDLE, else ONLINE_WAIT --POLL-->
  *           ONLINING
  *
@@ -54,8 +55,8 @@ static bool
 cpu_guard_fewer(const struct fsm *m, const void *data)
 {
 	(void)data;
-	return RZ(m)->present > RZ(m)->want_vcpus && RZ(m)->nadded > 0 &&
-	    !RZ(m)->ejecting;
+	return RZ(m)->unplug && RZ(m)->present > RZ(m)->want_vcpus &&
+	    RZ(m)->nadded > 0 && !RZ(m)->ejecting;
 }
 
 static bool
@@ -69,7 +70,8 @@ static bool
 cpu_guard_online(const struct fsm *m, const void *data)
 {
 	(void)data;
-	return RZ(m)->guest_cpus >= RZ(m)->present;
+	return RZ(m)->guest_cpus == (RZ(m)->want_vcpus < RZ(m)->present ?
+	    RZ(m)->want_vcpus : RZ(m)->present);
 }
 
 static bool

@@ -249,10 +249,10 @@ out:
 	vo.netns_fd = t->net->nsfd;
 	vo.vcpus = t->size.vcpus;
 	vo.mem_mib = t->size.mem_mib;
-	t->resize = core_resize_new(t, &t->size);
 	vo.run_dir = t->run_dir;
 	vo.share_dir = share;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
+	t->resize = core_resize_new(t, &t->size);
 	vm_start(t->vm);
 	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + AGENT_MS(t),
 	    false);

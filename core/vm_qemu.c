@@ -131,9 +131,14 @@ core_qemu_size(struct argv_builder *b, const struct core_vm_opts *o)
 	unsigned vcpus = o->vcpus > 0 ? o->vcpus : 1;
 	unsigned mem = o->mem_mib > 0 ? o->mem_mib : 256;
 
+	/*
+	 * One socket of max_vcpus cores: a hot-added vCPU is then a sibling
+	 * of cpu0, and the guest takes its loops_per_jiffy instead of
+	 * calibrating it (seconds under TCG).
+	 */
 	if (o->max_vcpus > vcpus)
-		argv_pair(b, "-smp", xasprintf("%u,maxcpus=%u", vcpus,
-		    o->max_vcpus));
+		argv_pair(b, "-smp", xasprintf("%u,sockets=1,cores=%u,"
+		    "threads=1,maxcpus=%u", vcpus, o->max_vcpus, o->max_vcpus));
 	else
 		argv_pair(b, "-smp", xasprintf("%u", vcpus));
 	if (o->max_mem_mib <= mem) {

@@ -9,6 +9,7 @@
  * host checks the figures it gets back; it does not take our word.
  */
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,32 +42,65 @@ agent_resources_init(void)
 		log_warnx("%s", err.msg);
 }
 
-/* Online every present CPU that is offline; cpu0 has no online file. */
-static void
-online_cpus(void)
+static int
+cpu_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The numbers of the present CPUs, sorted; cpu0 first. */
+static int
+present_cpus(int *out, int max)
 {
 	DIR *d = opendir(CPU_DIR);
 	struct dirent *e;
-	char path[300], state[4];
+	char *end;
+	long v;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && n < max) {
+		if (strncmp(e->d_name, "cpu", 3) != 0)
+			continue;
+		v = strtol(e->d_name + 3, &end, 10);
+		if (end != e->d_name + 3 && *end == '\0' && v >= 0 && v < 4096)
+			out[n++] = (int)v;
+	}
+	closedir(d);
+	qsort(out, (size_t)n, sizeof *out, cpu_cmp);
+	return n;
+}
+
+static void
+cpu_set_online(int cpu, bool on)
+{
+	char path[96], state[4] = "";
 	struct err err;
 	int fd;
 
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "cpu", 3) != 0 ||
-		    e->d_name[3] < '0' || e->d_name[3] > '9')
-			continue;
-		snprintf(path, sizeof path, CPU_DIR "/%s/online", e->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		memset(state, 0, sizeof state);
-		(void)!read(fd, state, sizeof state - 1);
-		close(fd);
-		if (state[0] == '0' && file_write(path, "1", &err) < 0)
-			log_warnx("%s", err.msg);
-	}
-	closedir(d);
+	snprintf(path, sizeof path, CPU_DIR "/cpu%d/online", cpu);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;		/* cpu0: always online */
+	(void)!read(fd, state, sizeof state - 1);
+	close(fd);
+	if ((state[0] == '1') != on && file_write(path, on ? "1" : "0",
+	    &err) < 0)
+		log_warnx("%s", err.msg);
+}
+
+/*
+ * The first target present CPUs online, the rest offline (0: all
+ * online). Idempotent. Offlining is how the VM shrinks under TCG, where
+ * QEMU 7.2 cannot take a vCPU back safely (see docs/resources.md).
+ */
+static void
+online_cpus(uint32_t target)
+{
+	int cpus[256], n = present_cpus(cpus, 256), i;
+
+	for (i = 0; i < n; i++)
+		cpu_set_online(cpus[i], target == 0 || (uint32_t)i < target);
 }
 
 /* The agent's children (crun, so containers and execs) get every CPU. */
@@ -168,8 +202,76 @@ resources_check(struct agent *a, const Kiln__Agent__V1__ResourcesRequest *r,
 	    r->memory_limit < 4096) || r->cpu_quota < -1 ||
 	    (r->cpu_quota > 0 && r->cpu_quota < 1000) ||
 	    r->cpu_period > 1000000 || (r->cpu_period != 0 &&
-	    r->cpu_period < 1000))
+	    r->cpu_period < 1000) || r->target_cpus > 256)
 		return err_set(err, EINVAL, "resources out of range");
+	return 0;
+}
+
+struct resources_job {
+	struct agent		*a;
+	struct proto_call	*call;
+	char			 cid[PROTO_ID_MAX + 1];
+	struct reactor_child	*child;
+};
+
+static void
+resources_reply(struct agent *a, struct proto_call *call, const char *cid)
+{
+	Kiln__Agent__V1__ResourcesResponse rep =
+	    KILN__AGENT__V1__RESOURCES_RESPONSE__INIT;
+
+	(void)a;
+	rep.online_cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	rep.mem_total_bytes = mem_total_bytes();
+	if (cid[0] != '\0')
+		rep.memory_max = cgroup_memory_max(cid);
+	proto_call_reply(call, &rep.base);
+}
+
+static void
+resources_job_free_cb(void *arg)
+{
+	struct resources_job *j = arg;
+
+	reactor_child_free(j->child);
+	free(j);
+}
+
+static void
+resources_onlined_cb(pid_t pid, int status, void *arg)
+{
+	struct resources_job *j = arg;
+
+	(void)pid;
+	if (status != 0)
+		log_warnx("cpu onlining helper ended with status 0x%x", status);
+	widen_affinity();
+	resources_reply(j->a, j->call, j->cid);
+	reactor_defer(j->a->r, resources_job_free_cb, j);
+}
+
+/*
+ * Writing a CPU's online file returns only once the kernel has brought it
+ * up or down, seconds under TCG: a child does it, PID 1 keeps serving.
+ */
+static int
+resources_online_async(struct agent *a, struct proto_call *call,
+    const Kiln__Agent__V1__ResourcesRequest *r, struct err *err)
+{
+	struct resources_job *j;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return err_set(err, errno, "fork: %m");
+	if (pid == 0) {
+		online_cpus(r->target_cpus);
+		_exit(0);
+	}
+	j = xcalloc(1, sizeof *j);
+	j->a = a;
+	j->call = call;
+	str_copy(j->cid, r->container_id, sizeof j->cid);
+	j->child = reactor_child_new(a->r, pid, resources_onlined_cb, j);
 	return 0;
 }
 
@@ -177,21 +279,16 @@ void
 agent_update_resources(struct agent *a, struct proto_call *call,
     const Kiln__Agent__V1__ResourcesRequest *r)
 {
-	Kiln__Agent__V1__ResourcesResponse rep =
-	    KILN__AGENT__V1__RESOURCES_RESPONSE__INIT;
 	struct err err;
 
 	if (resources_check(a, r, &err) < 0)
 		return proto_call_fail_err(call, &err);
-	if (r->online) {
-		online_cpus();
-		widen_affinity();
-	}
 	if (r->container_id[0] != '\0' && set_limits(r, &err) < 0)
 		return proto_call_fail_err(call, &err);
-	rep.online_cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
-	rep.mem_total_bytes = mem_total_bytes();
-	if (r->container_id[0] != '\0')
-		rep.memory_max = cgroup_memory_max(r->container_id);
-	proto_call_reply(call, &rep.base);
+	if (r->online) {
+		if (resources_online_async(a, call, r, &err) < 0)
+			proto_call_fail_err(call, &err);
+		return;
+	}
+	resources_reply(a, call, r->container_id);
 }
