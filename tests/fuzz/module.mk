@@ -14,6 +14,10 @@ FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
 
+# The agent's objects bring libbpf (guest/module.mk).
+$(foreach n,spec machines,$(eval $(B)/tests/fuzz_replay_$(n) \
+    $(B)/tests/fuzz_$(n): LIBS += $(AGENT_LIBS)))
+
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
 
 $(B)/tests/fuzz/replay_%.o: tests/fuzz/replay.c | $(PROTO_HDRS)
