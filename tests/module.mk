@@ -44,6 +44,7 @@ $(B)/tests/fake-qemu: $(B)/tests/fake_qemu.o $(LIBKILN)
 	$(Q)$(LINK)
 
 TEST_BINS += $(B)/tests/t_fsmcheck
+$(B)/tests/t_fsmcheck: LIBS += $(AGENT_LIBS)
 $(B)/tests/t_fsmcheck: $(B)/tests/t_fsmcheck.o $(B)/core/task_vm_model.o \
     $(B)/core/task_vm_promela.o \
     $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS) $(LIBKILN)
