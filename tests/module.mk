@@ -30,6 +30,11 @@ TEST_BINS += $(B)/tests/t_guest
 $(B)/tests/t_guest: $(B)/tests/t_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
 
+# The guest's eBPF metrics (kiln_metrics.bpf.c via GetMetrics).
+TEST_BINS += $(B)/tests/t_bpf
+$(B)/tests/t_bpf: $(B)/tests/t_bpf.o $(VMTEST_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
+
 BINS += $(B)/tests/bench-guest
 $(B)/tests/bench-guest: $(B)/tests/bench_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
