@@ -126,7 +126,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	clang libclang-rt-14-dev containerd crun runc qemu-system-x86 \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
-	libelf-dev zlib1g-dev \
+	libelf-dev zlib1g-dev python3-prometheus-client \
 	spin
 
 # Fast when everything is there: one dpkg-query, no apt-get.
