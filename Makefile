@@ -75,6 +75,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(PROTO_OBJS)
 # check; kiln-trace: replay / show / svg / stats of trace files.
 ALL_TABLES := $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS)
 BINS += $(B)/kiln-fsm $(B)/kiln-trace
+$(B)/kiln-fsm $(B)/kiln-trace $(B)/kiln-fsmcheck: LIBS += $(AGENT_LIBS)
 $(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
@@ -132,6 +133,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	clang libclang-rt-14-dev containerd crun runc qemu-system-x86 \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
+	libelf-dev zlib1g-dev python3-prometheus-client \
 	spin
 
 # Fast when everything is there: one dpkg-query, no apt-get.

@@ -556,6 +556,23 @@ void		 shim_maybe_exit(struct shim *);
 extern const struct proto_method shim_task_methods[];
 extern const size_t shim_task_nmethods;
 
+/* ---- guest metrics (metrics.c) ---------------------------------------- */
+
+#define CORE_METRICS_BUCKETS		24	/* agent.proto: runq_buckets */
+#define CORE_METRICS_MAX_CONTAINERS	64
+#define CORE_METRICS_MAX_VICTIMS	4
+#define CORE_METRICS_MAX_MISSING	4
+
+/* Check a GetMetrics answer from the (untrusted) guest against the bounds
+ * agent.proto promises; cid non-empty: only that container may appear.
+ * -1 and err (EPROTO) on anything out of bounds; r is only read. */
+int		 core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
+		    const char *cid, struct err *);
+/* Append r (checked first) as Prometheus text 0.0.4; ns must be a valid
+ * identifier (it becomes a label value unescaped). */
+void		 core_metrics_prom(struct buf *, const char *ns,
+		    const Kiln__Agent__V1__MetricsResponse *r);
+
 /* util: the per-task run dir (short, for socket paths) and state file. */
 char		*core_run_dir(const char *ns, const char *id);
 int		 core_state_write(const char *bundle, pid_t qemu_pid,

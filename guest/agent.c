@@ -534,6 +534,31 @@ agent_cmdline(void)
 }
 
 /*
+ * The metrics programs load on a deferred call once the late modules are
+ * in: the first container never waits for the verifier. A kernel that
+ * refuses is said once; GetMetrics then lists "bpf" as missing and keeps
+ * serving the cgroup values.
+ */
+static void
+agent_bpf_load_cb(void *arg)
+{
+	struct agent *a = arg;
+	uint64_t t0 = agent_boottime_ns();
+	struct err err;
+
+	a->bpf = agent_bpf_start(a->r, &err);
+	if (a->bpf == NULL) {
+		snprintf(a->bpf_missing, sizeof a->bpf_missing, "%s",
+		    err.msg);
+		log_warnx("bpf metrics unavailable, cgroup values only: %s",
+		    err.msg);
+		return;
+	}
+	log_info("bpf metrics attached load_ms=%llu", (unsigned long long)
+	    ((agent_boottime_ns() - t0) / 1000000));
+}
+
+/*
  * The late modules (vsock, net, blk, memory, power button) loaded: listen
  * on vsock and watch the power button now.
  */
@@ -551,6 +576,7 @@ agent_late_loaded_cb(pid_t pid, int status, void *arg)
 	    (agent_boottime_ns() / 1000000));
 	agent_listen_vsock(a);
 	agent_watch_power_button(a);
+	reactor_defer(a->r, agent_bpf_load_cb, a);
 }
 
 /*

@@ -17,12 +17,14 @@
 
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 #include <jansson.h>
 
 #include "cni/cni.h"
 #include "proto/proto.h"
 #include "kiln/agent.pb-c.h"
+#include "guest/kiln_metrics_event.h"
 
 #define AGENT_RUN_DIR		"/run/kiln"
 #define AGENT_CRUN		"/usr/bin/crun"
@@ -36,6 +38,7 @@
 #define AGENT_FREEZE_MS		10000	/* cgroup freezer to report frozen */
 
 struct agent;
+struct agent_bpf;
 struct agent_container;
 struct agent_process;
 
@@ -240,6 +243,8 @@ struct agent {
 	int			 inotify_fd;	/* memory.events of containers */
 	struct reactor_io	*inotify_io;
 	int			 off_polls;
+	struct agent_bpf	*bpf;		/* NULL until loaded, or failed */
+	char			 bpf_missing[256]; /* why not, once known */
 };
 
 /* agent.c */
@@ -311,6 +316,22 @@ char		*agent_path(const struct agent_container *, const char *name);
 /* agent_stats.c: answer call with the container's cgroup v2 metrics;
  * -1 if its cgroup is gone (the caller answers NOT_FOUND). */
 int		 agent_stats_reply(struct agent_container *, struct proto_call *);
+
+/* agent_stats.c: answer GetMetrics for cid ("" for every container). */
+void		 agent_metrics_reply(struct agent *, struct proto_call *,
+		    const char *cid);
+
+/* agent_bpf.c: the metrics programs (kiln_metrics.bpf.c). */
+/* Open, load and attach; the ring buffer joins r. NULL and err (why) if
+ * the kernel refuses. Blocks for the verifier's time: call it once. */
+struct agent_bpf *agent_bpf_start(struct reactor *r, struct err *);
+void		 agent_bpf_stop(struct agent_bpf *);	/* NULL: no-op */
+/* Counters of cgroup cgid summed over CPUs; false (zeroed) if none. */
+bool		 agent_bpf_read(struct agent_bpf *, uint64_t cgid,
+		    struct kiln_cg_stats *);
+/* The last max OOM victims of cgid, oldest first; returns how many. */
+int		 agent_bpf_victims(struct agent_bpf *, uint64_t cgid,
+		    struct kiln_oom_event *, int max);
 
 /* agent_stdio.c */
 int		 agent_stdio_open(struct agent_process *, int child[3],

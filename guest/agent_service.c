@@ -394,6 +394,20 @@ h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		    "cgroup: not found", c->id);
 }
 
+/* GetMetrics: "" means every container; an id must name one. */
+static void
+h_metrics(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Kiln__Agent__V1__ContainerRef *req = (const void *)m;
+
+	if (!agent_enter(arg, call))
+		return;
+	if (req->container_id[0] != '\0' &&
+	    lookup_container(arg, call, req->container_id) == NULL)
+		return;
+	agent_metrics_reply(arg, call, req->container_id);
+}
+
 static void
 h_configure_network(struct proto_call *call, const ProtobufCMessage *m,
     void *arg)
@@ -506,6 +520,7 @@ const struct proto_method agent_methods[] = {
 	{ "CloseStdin", D(process_ref), h_close_stdin },
 	{ "ResizePty", D(resize_pty_request), h_resize },
 	{ "Stats", D(container_ref), h_stats },
+	{ "GetMetrics", D(container_ref), h_metrics },
 	{ "RemoveContainer", D(container_ref), h_remove },
 	{ "NextEvent", D(next_event_request), h_next_event },
 	{ "ConfigureNetwork", D(network_config), h_configure_network },

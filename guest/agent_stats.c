@@ -2,12 +2,16 @@
 /*
  * Container metrics, read from the container's cgroup v2 files in the
  * guest (cpu.stat, memory.*, pids.*, io.stat) into the
- * io.containerd.cgroups.v2.Metrics that ctr task metrics decodes.
+ * io.containerd.cgroups.v2.Metrics that ctr task metrics decodes; and
+ * GetMetrics, the same files plus the eBPF counters (agent_bpf.c) of each
+ * container, keyed by its cgroup id.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "guest/agent.h"
 
@@ -176,4 +180,137 @@ agent_stats_reply(struct agent_container *c, struct proto_call *call)
 	r.metrics = &m;
 	proto_call_reply(call, &r.base);
 	return 0;
+}
+
+/* ---- GetMetrics -------------------------------------------------------- */
+
+#define AGENT_METRICS_VICTIMS	4
+
+/* Everything one container's ContainerMetrics points into. */
+struct metrics_slot {
+	Kiln__Agent__V1__ContainerMetrics	 m;
+	uint64_t				 buckets[KILN_RQ_SLOTS];
+	Kiln__Agent__V1__OomVictim		 v[AGENT_METRICS_VICTIMS];
+	Kiln__Agent__V1__OomVictim		*vp[AGENT_METRICS_VICTIMS];
+	struct kiln_oom_event			 ev[AGENT_METRICS_VICTIMS];
+};
+
+/* The cgroup v2 id of the container's cgroup is its directory's inode. */
+static uint64_t
+cg_id(const char *cid)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s",
+	    AGENT_CGROUP_PARENT, cid);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+static void
+metrics_cgroup(Kiln__Agent__V1__ContainerMetrics *m, const char *cid)
+{
+	Io__Containerd__Cgroups__V2__CPUStat cpu =
+	    IO__CONTAINERD__CGROUPS__V2__CPUSTAT__INIT;
+	Io__Containerd__Cgroups__V2__MemoryStat mem =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+	Io__Containerd__Cgroups__V2__MemoryEvents ev =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_EVENTS__INIT;
+
+	cg_keyed(cid, "cpu.stat", cpu_fields, ARRAY_SIZE(cpu_fields), &cpu);
+	cg_keyed(cid, "memory.stat", mem_fields, ARRAY_SIZE(mem_fields),
+	    &mem);
+	cg_keyed(cid, "memory.events", event_fields,
+	    ARRAY_SIZE(event_fields), &ev);
+	m->cpu_usage_usec = cpu.usage_usec;
+	m->memory_bytes = cg_value(cid, "memory.current");
+	m->memory_limit = cg_value(cid, "memory.max");
+	m->pgfault = mem.pgfault;
+	m->pgmajfault = mem.pgmajfault;
+	m->oom_kills = ev.oom_kill;
+}
+
+static void
+metrics_bpf(struct agent *a, struct metrics_slot *s)
+{
+	Kiln__Agent__V1__ContainerMetrics *m = &s->m;
+	struct kiln_cg_stats st;
+	int i, n;
+
+	/* Zeroed when not tracked (yet): still exactly KILN_RQ_SLOTS. */
+	agent_bpf_read(a->bpf, m->cgroup_id, &st);
+	m->oncpu_ns = st.oncpu_ns;
+	m->context_switches = st.switches;
+	memcpy(s->buckets, st.rq_slots, sizeof s->buckets);
+	m->n_runq_buckets = KILN_RQ_SLOTS;
+	m->runq_buckets = s->buckets;
+	m->runq_sum_ns = st.rq_sum_ns;
+	m->runq_count = st.rq_count;
+	m->page_faults = st.faults;
+	m->execs = st.execs;
+	m->exits = st.exits;
+	m->bpf_oom_kills = st.oom_kills;
+	n = agent_bpf_victims(a->bpf, m->cgroup_id, s->ev,
+	    AGENT_METRICS_VICTIMS);
+	for (i = 0; i < n; i++) {
+		kiln__agent__v1__oom_victim__init(&s->v[i]);
+		s->v[i].pid = s->ev[i].pid;
+		s->v[i].comm = s->ev[i].comm;
+		s->v[i].time_ns = s->ev[i].time_ns;
+		s->vp[i] = &s->v[i];
+	}
+	m->n_oom_victims = (size_t)n;
+	m->oom_victims = s->vp;
+}
+
+static void
+metrics_fill(struct agent *a, struct agent_container *c,
+    struct metrics_slot *s)
+{
+	kiln__agent__v1__container_metrics__init(&s->m);
+	s->m.container_id = c->id;
+	s->m.cgroup_id = cg_id(c->id);
+	metrics_cgroup(&s->m, c->id);
+	metrics_bpf(a, s);
+}
+
+/*
+ * At most AGENT_MAX_CONTAINERS slots of fixed size: the answer is bounded
+ * by construction (about 64 x 400 bytes).
+ */
+void
+agent_metrics_reply(struct agent *a, struct proto_call *call, const char *cid)
+{
+	Kiln__Agent__V1__MetricsResponse r =
+	    KILN__AGENT__V1__METRICS_RESPONSE__INIT;
+	Kiln__Agent__V1__MissingSource miss =
+	    KILN__AGENT__V1__MISSING_SOURCE__INIT;
+	Kiln__Agent__V1__MissingSource *missp = &miss;
+	Kiln__Agent__V1__ContainerMetrics *mp[AGENT_MAX_CONTAINERS];
+	struct metrics_slot *slots;
+	struct agent_container *c;
+	size_t n = 0;
+
+	slots = xcalloc(AGENT_MAX_CONTAINERS, sizeof *slots);
+	TAILQ_FOREACH(c, &a->containers, entry) {
+		if (n == AGENT_MAX_CONTAINERS)
+			break;
+		if (cid[0] != '\0' && strcmp(cid, c->id) != 0)
+			continue;
+		metrics_fill(a, c, &slots[n]);
+		mp[n] = &slots[n].m;
+		n++;
+	}
+	r.n_containers = n;
+	r.containers = mp;
+	r.runq_buckets = KILN_RQ_SLOTS;
+	if (a->bpf == NULL) {
+		miss.source = (char *)"bpf";
+		miss.reason = a->bpf_missing[0] != '\0' ? a->bpf_missing :
+		    (char *)"not loaded yet";
+		r.n_missing = 1;
+		r.missing = &missp;
+	}
+	proto_call_reply(call, &r.base);
+	free(slots);
 }

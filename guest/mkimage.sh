@@ -2,6 +2,8 @@
 # guest/mkimage.sh -- build the kiln guest image (kernel + initramfs).
 #
 # Usage: guest/mkimage.sh OUTDIR AGENT_BINARY
+#        guest/mkimage.sh --vmlinux OUTDIR   (only OUTDIR/vmlinux: its BTF
+#                                             makes the agent's vmlinux.h)
 #
 # Writes:
 #   OUTDIR/vmlinux     uncompressed ELF kernel pulled out of the Debian bzImage
@@ -195,6 +197,13 @@ write_cpio() {
 }
 
 main() {
+	if [[ $# -eq 2 && $1 == --vmlinux ]]; then
+		local kver
+		kver=$(pick_kver)
+		mkdir -p -- "$2"
+		extract_vmlinux "/boot/vmlinuz-$kver" "$2/vmlinux"
+		return
+	fi
 	[[ $# -eq 2 ]] || die "usage: $0 OUTDIR AGENT_BINARY"
 	local outdir=$1 agent=$2 kver
 	[[ -f $agent && -x $agent ]] || die "agent binary $agent missing or not executable"

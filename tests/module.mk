@@ -33,6 +33,11 @@ TEST_BINS += $(B)/tests/t_guest
 $(B)/tests/t_guest: $(B)/tests/t_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
 
+# The guest's eBPF metrics (kiln_metrics.bpf.c via GetMetrics).
+TEST_BINS += $(B)/tests/t_bpf
+$(B)/tests/t_bpf: $(B)/tests/t_bpf.o $(VMTEST_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
+
 BINS += $(B)/tests/bench-guest
 $(B)/tests/bench-guest: $(B)/tests/bench_guest.o $(VMTEST_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
@@ -47,6 +52,7 @@ $(B)/tests/fake-qemu: $(B)/tests/fake_qemu.o $(LIBKILN)
 	$(Q)$(LINK)
 
 TEST_BINS += $(B)/tests/t_fsmcheck
+$(B)/tests/t_fsmcheck: LIBS += $(AGENT_LIBS)
 $(B)/tests/t_fsmcheck: $(B)/tests/t_fsmcheck.o $(B)/core/task_vm_model.o \
     $(B)/core/task_vm_promela.o \
     $(B)/tests/fsm_door.o $(AGENT_OBJS) $(SHIM_OBJS) $(LIBKILN)

@@ -299,6 +299,84 @@ test_qemu_escape_real(void)
 	rmdir(tmp);
 }
 
+/* A well-formed GetMetrics answer, then each way a guest can lie. */
+static void
+test_metrics(void)
+{
+	Kiln__Agent__V1__MetricsResponse r =
+	    KILN__AGENT__V1__METRICS_RESPONSE__INIT;
+	Kiln__Agent__V1__ContainerMetrics c =
+	    KILN__AGENT__V1__CONTAINER_METRICS__INIT, *cp = &c;
+	Kiln__Agent__V1__OomVictim v = KILN__AGENT__V1__OOM_VICTIM__INIT,
+	    *vp = &v;
+	uint64_t buckets[CORE_METRICS_BUCKETS] = { 0 };
+	struct err err = { 0 };
+	struct buf b;
+	FILE *f;
+
+	buckets[3] = 5;
+	buckets[12] = 7;
+	c.container_id = (char *)"web";
+	c.cpu_usage_usec = 1500000;
+	c.n_runq_buckets = CORE_METRICS_BUCKETS;
+	c.runq_buckets = buckets;
+	c.runq_count = 12;
+	c.runq_sum_ns = 30000000;
+	v.comm = (char *)"stress";
+	c.n_oom_victims = 1;
+	c.oom_victims = &vp;
+	r.n_containers = 1;
+	r.containers = &cp;
+	r.runq_buckets = CORE_METRICS_BUCKETS;
+	ok(core_metrics_check(&r, "web", &err) == 0, "metrics: a sane "
+	    "answer passes (%s)", err.msg);
+	ok(core_metrics_check(&r, "db", &err) < 0, "metrics: another "
+	    "container than asked is refused (%s)", err.msg);
+	c.n_runq_buckets = 23;
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: a short "
+	    "histogram is refused (%s)", err.msg);
+	c.n_runq_buckets = CORE_METRICS_BUCKETS;
+	r.runq_buckets = 1000;
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 1000 buckets "
+	    "refused (%s)", err.msg);
+	r.runq_buckets = CORE_METRICS_BUCKETS;
+	r.n_containers = 65;
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 65 containers "
+	    "refused (%s)", err.msg);
+	r.n_containers = 1;
+	c.container_id = (char *)"a\"}\nevil 1";
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: a label-breaking "
+	    "container id is refused (%s)", err.msg);
+	c.container_id = (char *)"web";
+	v.comm = (char *)"bad\ncomm";
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: a victim comm "
+	    "with a newline is refused (%s)", err.msg);
+	v.comm = (char *)"stress";
+	c.n_oom_victims = 5;
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 5 OOM victims "
+	    "refused (%s)", err.msg);
+	c.n_oom_victims = 1;
+	buf_init(&b);
+	core_metrics_prom(&b, "default", &r);
+	f = fopen("build/t_core-metrics.prom", "w");
+	if (f != NULL) {
+		fwrite(buf_head(&b), 1, b.len, f);
+		fclose(f);
+	}
+	buf_fini(&b);
+	ok(system("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.parser import "
+	    "text_string_to_metric_families as p\n"
+	    "fs = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
+	    "h = fs[\"kiln_container_runqueue_latency_seconds\"]\n"
+	    "assert fs[\"kiln_container_cpu_seconds\"].samples[0].value == 1.5\n"
+	    "assert [s.value for s in h.samples if s.name.endswith"
+	    "(\"_count\")] == [12]\n"
+	    "assert len([s for s in h.samples if s.name.endswith"
+	    "(\"_bucket\")]) == 24' build/t_core-metrics.prom") == 0,
+	    "metrics: Prometheus text parses with prometheus_client");
+}
+
 int
 main(void)
 {
@@ -310,6 +388,7 @@ main(void)
 	test_qemu();
 	test_qemu_escape();
 	test_qemu_escape_real();
+	test_metrics();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");

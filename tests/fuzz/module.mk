@@ -24,6 +24,9 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
 FUZZ_WRAP_shim := core_events_publish mount umount2
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): LDFLAGS += $(FUZZ_WRAP_$(n):%=-Wl,--wrap=%)))
+# The agent's objects bring libbpf (guest/module.mk).
+$(foreach n,spec machines,$(eval $(B)/tests/fuzz_replay_$(n) \
+    $(B)/tests/fuzz_$(n): LIBS += $(AGENT_LIBS)))
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
 

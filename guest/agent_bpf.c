@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guest: the user half of kiln's metrics programs (kernel half:
+ * kiln_metrics.bpf.c). Open, load and attach once, in the background after
+ * the agent serves; afterwards the per-cgroup counters stay in the kernel
+ * until GetMetrics reads them (pull). OOM victims are the one push: a ring
+ * buffer whose epoll fd sits on the agent's reactor, remembered here in a
+ * small ring so a later GetMetrics can name them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "guest/agent.h"
+/* The generated skeleton casts its const ELF bytes away (bpftool 7.1). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#include "kiln_metrics.skel.h"
+#pragma GCC diagnostic pop
+
+#define AGENT_BPF_VICTIMS	16	/* remembered, all containers */
+
+struct agent_bpf {
+	struct kiln_metrics_bpf	*skel;
+	struct ring_buffer	*rb;
+	struct reactor_io	*rb_io;
+	int			 ncpus;
+	struct kiln_cg_stats	*percpu;	/* lookup buffer, ncpus */
+	struct kiln_oom_event	 victims[AGENT_BPF_VICTIMS];
+	unsigned		 nvictims;	/* ever seen; ring index */
+};
+
+static char agent_bpf_lastmsg[512];
+
+/*
+ * libbpf talks through this: debug lines stay at debug; the last warning
+ * is kept, since it is what says why a load failed (the verifier log ends
+ * with it).
+ */
+static int
+agent_bpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof line, fmt, ap);
+	n = strlen(line);
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	if (lvl == LIBBPF_WARN)
+		snprintf(agent_bpf_lastmsg, sizeof agent_bpf_lastmsg, "%s",
+		    line);
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+
+static int
+agent_bpf_oom_cb(void *ctx, void *data, size_t len)
+{
+	struct agent_bpf *b = ctx;
+
+	if (len < sizeof(struct kiln_oom_event))
+		return 0;
+	memcpy(&b->victims[b->nvictims % AGENT_BPF_VICTIMS], data,
+	    sizeof(struct kiln_oom_event));
+	b->victims[b->nvictims % AGENT_BPF_VICTIMS].comm[KILN_COMM_LEN - 1] =
+	    '\0';
+	b->nvictims++;
+	return 0;
+}
+
+static void
+agent_bpf_rb_cb(int fd, int what, void *arg)
+{
+	struct agent_bpf *b = arg;
+
+	(void)fd;
+	(void)what;
+	/* Bounded: the ring holds 16 pages of 40-byte records at most. */
+	ring_buffer__consume(b->rb);
+}
+
+void
+agent_bpf_stop(struct agent_bpf *b)
+{
+	if (b == NULL)
+		return;
+	reactor_io_free(b->rb_io);
+	ring_buffer__free(b->rb);
+	kiln_metrics_bpf__destroy(b->skel);
+	free(b->percpu);
+	free(b);
+}
+
+/* Why libbpf failed, with the last thing it warned about. */
+static struct agent_bpf *
+agent_bpf_fail(struct agent_bpf *b, const char *step, int ret,
+    struct err *err)
+{
+	err_set(err, -ret, "%s: %s%s%s", step, strerror(-ret),
+	    agent_bpf_lastmsg[0] != '\0' ? ": " : "", agent_bpf_lastmsg);
+	agent_bpf_stop(b);
+	return NULL;
+}
+
+struct agent_bpf *
+agent_bpf_start(struct reactor *r, struct err *err)
+{
+	struct agent_bpf *b = xcalloc(1, sizeof *b);
+	int ret;
+
+	libbpf_set_print(agent_bpf_print);
+	agent_bpf_lastmsg[0] = '\0';
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		return agent_bpf_fail(b, "kernel BTF", -errno, err);
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0)
+		return agent_bpf_fail(b, "possible CPUs", b->ncpus < 0 ?
+		    b->ncpus : -EINVAL, err);
+	b->percpu = xcalloc((size_t)b->ncpus, sizeof *b->percpu);
+	b->skel = kiln_metrics_bpf__open();
+	if (b->skel == NULL)
+		return agent_bpf_fail(b, "open", -errno, err);
+	if ((ret = kiln_metrics_bpf__load(b->skel)) < 0)
+		return agent_bpf_fail(b, "load", ret, err);
+	if ((ret = kiln_metrics_bpf__attach(b->skel)) < 0)
+		return agent_bpf_fail(b, "attach", ret, err);
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.oom_events),
+	    agent_bpf_oom_cb, b, NULL);
+	if (b->rb == NULL)
+		return agent_bpf_fail(b, "ring buffer", -errno, err);
+	b->rb_io = reactor_io_new(r, ring_buffer__epoll_fd(b->rb),
+	    REACTOR_READ, agent_bpf_rb_cb, b);
+	return b;
+}
+
+bool
+agent_bpf_read(struct agent_bpf *b, uint64_t cgid, struct kiln_cg_stats *out)
+{
+	__u64 key = cgid;
+	int cpu, i;
+
+	memset(out, 0, sizeof *out);
+	if (b == NULL || bpf_map__lookup_elem(b->skel->maps.cg_stats, &key,
+	    sizeof key, b->percpu, (size_t)b->ncpus * sizeof *b->percpu,
+	    0) != 0)
+		return false;
+	for (cpu = 0; cpu < b->ncpus; cpu++) {
+		const struct kiln_cg_stats *s = &b->percpu[cpu];
+
+		out->oncpu_ns += s->oncpu_ns;
+		out->switches += s->switches;
+		for (i = 0; i < KILN_RQ_SLOTS; i++)
+			out->rq_slots[i] += s->rq_slots[i];
+		out->rq_sum_ns += s->rq_sum_ns;
+		out->rq_count += s->rq_count;
+		out->faults += s->faults;
+		out->execs += s->execs;
+		out->exits += s->exits;
+		out->oom_kills += s->oom_kills;
+	}
+	return true;
+}
+
+int
+agent_bpf_victims(struct agent_bpf *b, uint64_t cgid,
+    struct kiln_oom_event *out, int max)
+{
+	unsigned i, first;
+	int n = 0;
+
+	if (b == NULL)
+		return 0;
+	ring_buffer__consume(b->rb);
+	first = b->nvictims > AGENT_BPF_VICTIMS ?
+	    b->nvictims - AGENT_BPF_VICTIMS : 0;
+	/* Newest first into out, then reversed: the last max, oldest first. */
+	for (i = b->nvictims; i > first && n < max; i--)
+		if (b->victims[(i - 1) % AGENT_BPF_VICTIMS].cgroup_id == cgid)
+			out[n++] = b->victims[(i - 1) % AGENT_BPF_VICTIMS];
+	for (i = 0; i < (unsigned)n / 2; i++) {
+		struct kiln_oom_event t = out[i];
+
+		out[i] = out[n - 1 - (int)i];
+		out[n - 1 - (int)i] = t;
+	}
+	return n;
+}
