@@ -268,6 +268,8 @@ struct core_size {
 	int64_t		mem_limit;	/* bytes; 0 none given, -1 unlimited */
 	int64_t		cpu_quota;	/* 0 none given */
 	uint64_t	cpu_period;
+	bool		cpu_given;	/* the request sized the vCPUs */
+	bool		mem_given;	/* ... and the memory */
 };
 
 /* Size from a LinuxResources object (may be NULL): defaults, bounded. */
@@ -292,6 +294,7 @@ struct core_resize {
 	unsigned		 want_vcpus, want_mem;
 	struct core_size	 want;		/* the request in progress */
 	struct core_size	 prev;		/* restored on failure */
+	struct core_size	 last;		/* the last Update queued */
 	bool			 restoring;
 	struct resize_req_q	 queue;
 	struct resize_req	*cur;

@@ -72,11 +72,13 @@ size_cpu(const json_t *cpu, const struct core_config *cfg,
 		sz->vcpus = (unsigned)((quota + period - 1) / period);
 		sz->cpu_quota = quota;
 		sz->cpu_period = (uint64_t)period;
+		sz->cpu_given = true;
 	} else if (cpus != NULL && cpus[0] != '\0') {
 		if ((n = cpuset_count(cpus)) <= 0)
 			return err_set(err, EINVAL, "cpu.cpus %s: not a cpu "
 			    "list", cpus);
 		sz->vcpus = (unsigned)n;
+		sz->cpu_given = true;
 	}
 	return 0;
 }
@@ -92,6 +94,7 @@ core_size_from(const json_t *res, const struct core_config *cfg,
 	if (size_cpu(json_object_get(res, "cpu"), cfg, sz, err) < 0)
 		return -1;
 	sz->mem_mib = cfg->mem_mib;
+	sz->mem_given = limit != 0;
 	if (limit > 0) {
 		sz->mem_limit = limit;
 		sz->mem_mib = (unsigned)((limit + MIB - 1) / MIB) +
@@ -167,7 +170,7 @@ core_resize_new(struct task *t, const struct core_size *boot)
 	rz->t = t;
 	rz->boot_vcpus = rz->vcpus = boot->vcpus;
 	rz->boot_mem = rz->mem_mib = boot->mem_mib;
-	rz->prev = *boot;
+	rz->prev = rz->last = *boot;
 	/*
 	 * QEMU 7.2 under TCG corrupts its heap when a vCPU is plugged
 	 * again after one was unplugged (measured: "malloc(): unsorted
@@ -261,11 +264,20 @@ core_resize_update(struct core_resize *rz, struct proto_call *call,
 	if (core_size_from(res, &rz->t->shim->cfg, true, &sz, &err) < 0)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "update %s: %s", rz->t->id, err.msg);
+	/* What the request leaves out stays as the last Update set it. */
+	if (!sz.cpu_given) {
+		sz.vcpus = rz->last.vcpus;
+		sz.cpu_quota = 0;
+	}
+	if (!sz.mem_given)
+		sz.mem_mib = rz->last.mem_mib;
 	/* Never below the boot size: the cgroup limits the container. */
 	if (sz.vcpus < rz->boot_vcpus)
 		sz.vcpus = rz->boot_vcpus;
 	if (sz.mem_mib < rz->boot_mem)
 		sz.mem_mib = rz->boot_mem;
+	rz->last.vcpus = sz.vcpus;
+	rz->last.mem_mib = sz.mem_mib;
 	q = xcalloc(1, sizeof *q);
 	q->call = call;
 	q->size = sz;

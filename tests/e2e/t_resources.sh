@@ -95,16 +95,18 @@ ok $? "an Update above the maximum is refused with a clear error"
 out=$(update grow '{"cpu":{"cpus":"zero"}}')
 [[ $out == code=INVALID_ARGUMENT* ]]
 ok $? "a malformed cpuset is refused"
-update grow '{"cpu":{"quota":100000,"period":100000}}' >"$dir/u1" &
+# Each names one resource: whatever order they arrive in, both hold after.
+update grow '{"cpu":{"quota":200000,"period":100000}}' >"$dir/u1" &
 p1=$!
-update grow '{"cpu":{"quota":200000,"period":100000}}' >"$dir/u2" &
+update grow "{\"memory\":{\"limit\":$((512 * MIB))}}" >"$dir/u2" &
 p2=$!
 wait "$p1"; r1=$?
 wait "$p2"; r2=$?
 n=$(nproc_of grow)
+mm=$(kiln_ctr task metrics grow 2>/dev/null | awk '$1 == "memory.usage_limit" {print $2}')
 diag "$(cat "$dir/u1" "$dir/u2")"
-[[ $r1 == 0 && $r2 == 0 && $n == 2 ]]
-ok $? "two Updates at once are served one after the other (nproc $n)"
+[[ $r1 == 0 && $r2 == 0 && $n == 2 && $mm == $((512 * MIB)) ]]
+ok $? "two Updates at once are served one after the other (nproc $n, memory.max $mm)"
 kiln_ctr task kill -s KILL grow >/dev/null 2>&1
 wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^grow .*STOPPED'"
 out=$(update grow '{"cpu":{"quota":200000,"period":100000}}')
