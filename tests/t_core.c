@@ -162,7 +162,7 @@ test_qemu_escape(void)
 	is_str(e1, ",,a,,,,b,,", "qemu escape: every comma doubled");
 	is_str(e2, "", "qemu escape: the empty string stays empty");
 	ok(argv_has(argv, "-fsdev", "path=/b/x,,security_model=none,,"
-	    "readonly=on/rootfs,security_model=passthrough") &&
+	    "readonly=on/rootfs,security_model=mapped-xattr") &&
 	    argv_has(argv, "-device", "mount_tag=t,,ag"), "qemu escape: a "
 	    "comma in the share dir and tag is doubled, no option injected");
 	ok(argv_has(argv, "-chardev", "id=agent,path=/run/a,,b/agent.sock,") &&
