@@ -6,12 +6,16 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/core_int.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/kiln/config.json"
+
+static int	config_uint(json_t *, const char *, uint64_t, uint64_t,
+		    uint64_t *, const char *, struct err *);
 
 /* The guest image next to the binary: installed, or in the build tree. */
 static char *
@@ -57,6 +61,79 @@ config_defaults(struct core_config *c)
 	c->cni_bin_dirs = xstrdup(CNI_DEFAULT_BIN_DIRS);
 	c->cni_cache_dir = xstrdup(CNI_DEFAULT_CACHE_DIR);
 	c->cni_timeout_ms = CNI_DEFAULT_TIMEOUT_MS;
+	/*
+	 * XXX: mapped-xattr would keep the guest's setuid bits and device
+	 * nodes off the host, but QEMU 7.2 reads every symlink of a mapped
+	 * share as a file (open O_NOFOLLOW: ELOOP), so an image's own
+	 * symlinks (/bin/sh -> busybox) break. Passthrough until the rootfs
+	 * moves to a block image; the jail still denies mknod (no caps).
+	 */
+	c->share_model = xstrdup("passthrough");
+	c->jail_namespaces = true;
+	/*
+	 * Off by default, for want of a way to serve the image as another
+	 * uid: see docs/configuration.md, "The jail".
+	 */
+	c->jail_user = false;
+	c->jail_cgroup = true;
+	c->jail_seccomp = true;
+	c->jail_uid_base = 100000;
+	c->jail_uid_count = 1000;
+	c->jail_mem_overhead_mib = 256;
+	c->jail_pids_max = 256;
+}
+
+static int
+config_bool(json_t *v, const char *key, bool *out, const char *origin,
+    struct err *err)
+{
+	if (!json_is_boolean(v))
+		return err_set(err, EINVAL, "%s: %s: must be true or false",
+		    origin, key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* The jail's knobs (jail.c). */
+static int
+config_jail_field(struct core_config *c, const char *key, json_t *v,
+    const char *origin, struct err *err)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+		uint64_t	 lo, hi;
+	} nums[] = {
+		{ "jail_uid_base", offsetof(struct core_config, jail_uid_base),
+		    1, 0x7fffffff },
+		{ "jail_uid_count", offsetof(struct core_config,
+		    jail_uid_count), 0, 65536 },
+		{ "jail_mem_overhead_mib", offsetof(struct core_config,
+		    jail_mem_overhead_mib), 16, 65536 },
+		{ "jail_pids_max", offsetof(struct core_config,
+		    jail_pids_max), 16, 65536 },
+	};
+	uint64_t n;
+	size_t i;
+
+	if (strcmp(key, "jail_namespaces") == 0)
+		return config_bool(v, key, &c->jail_namespaces, origin, err);
+	if (strcmp(key, "jail_user") == 0)
+		return config_bool(v, key, &c->jail_user, origin, err);
+	if (strcmp(key, "jail_cgroup") == 0)
+		return config_bool(v, key, &c->jail_cgroup, origin, err);
+	if (strcmp(key, "jail_seccomp") == 0)
+		return config_bool(v, key, &c->jail_seccomp, origin, err);
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		if (strcmp(key, nums[i].name) != 0)
+			continue;
+		if (config_uint(v, key, nums[i].lo, nums[i].hi, &n, origin,
+		    err) < 0)
+			return -1;
+		*(unsigned *)(void *)((char *)c + nums[i].off) = (unsigned)n;
+		return 0;
+	}
+	return err_set(err, EINVAL, "%s: %s: unknown field", origin, key);
 }
 
 static int
@@ -106,6 +183,8 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 	static const char *const transports[] = { "auto", "serial", "vsock",
 	    NULL };
+	static const char *const models[] = { "mapped-xattr", "passthrough",
+	    "none", NULL };
 	uint64_t n;
 
 	if (strcmp(key, "qemu") == 0)
@@ -178,7 +257,10 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	if (strcmp(key, "stop_timeout_ms") == 0)
 		return config_uint(v, key, 100, 600000, &c->stop_timeout_ms,
 		    origin, err);
-	return err_set(err, EINVAL, "%s: %s: unknown field", origin, key);
+	if (strcmp(key, "share_model") == 0)
+		return config_choice(v, key, models, &c->share_model, origin,
+		    err);
+	return config_jail_field(c, key, v, origin, err);
 }
 
 /* image_dir moves the kernel and initrd unless the file names them. */
@@ -261,5 +343,6 @@ core_config_fini(struct core_config *c)
 	free(c->cni_conflist);
 	free(c->cni_bin_dirs);
 	free(c->cni_cache_dir);
+	free(c->share_model);
 	memset(c, 0, sizeof *c);
 }

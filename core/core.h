@@ -36,6 +36,8 @@ struct core_vm_opts {
 	int			 nshares;
 	const char		*cmdline_extra;	/* appended, may be NULL */
 	int			 hotplug_ports;	/* PCIe root ports kiln-rpN */
+	const char		*share_model;	/* NULL: "passthrough" */
+	bool			 sandbox;	/* QEMU's seccomp -sandbox */
 };
 
 /*

@@ -48,6 +48,15 @@ struct core_config {
 	char		*cni_bin_dirs;	/* CNI_PATH */
 	char		*cni_cache_dir;	/* libcni's result cache */
 	uint64_t	 cni_timeout_ms;	/* each plugin */
+	char		*share_model;	/* 9p security_model */
+	bool		 jail_namespaces;	/* the jail's steps (jail.c) */
+	bool		 jail_user;
+	bool		 jail_cgroup;
+	bool		 jail_seccomp;
+	unsigned	 jail_uid_base;
+	unsigned	 jail_uid_count;
+	unsigned	 jail_mem_overhead_mib;
+	unsigned	 jail_pids_max;
 };
 
 /* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
@@ -56,6 +65,44 @@ int	core_config_load(struct core_config *, struct err *);
 int	core_config_parse(struct core_config *, const char *json,
 	    size_t len, const char *origin, struct err *);
 void	core_config_fini(struct core_config *);
+
+/* ---- the VMM's jail (jail.c) ---------------------------------------- */
+
+struct core_jail {
+	const struct core_config *cfg;		/* borrowed */
+	char		*run_dir;
+	char		*root;		/* run_dir/root, the empty root */
+	uid_t		 uid;		/* uid and gid; 0: jail_user off */
+	char		*uid_lock;	/* SHIM_RUN_DIR/uids/<uid> */
+	char		*cg[2];		/* cgroup dirs (v1: memory, pids) */
+};
+
+/* What QEMU needs inside the jail (borrowed; absolute paths). */
+struct core_jail_paths {
+	const char	*qemu;
+	const char	*kernel;
+	const char	*initrd;
+	const char	*share;		/* read-write */
+	bool		 kvm;		/* bind /dev/kvm */
+};
+
+/*
+ * In the shim: take a uid, make the VM's cgroup and the root directory
+ * of the jail, per cfg (borrowed for the jail's life). NULL and err on
+ * failure, with nothing left behind. Warns of every loosened step.
+ */
+struct core_jail *core_jail_new(const struct core_config *, const char *id,
+		    const char *run_dir, struct err *);
+/* After QEMU is gone: remove the cgroup dirs and the root, free the uid. */
+void		 core_jail_free(struct core_jail *);
+/* The same from the run dir alone, for the `delete` action. */
+void		 core_jail_cleanup(const char *run_dir);
+/*
+ * In the forked child only: confine it; returns ready to exec, or writes
+ * "kiln: jail: ..." to stderr and exits 125.
+ */
+void		 core_jail_enter(const struct core_jail *,
+		    const struct core_jail_paths *);
 
 /* ---- the VM machine (vm.c, vm_fsm.c) ---------------------------------- */
 
@@ -111,6 +158,7 @@ struct vm {
 	char			 why[256];
 	uint64_t		 t_spawn_ns;
 	uint64_t		 t_ready_ns;
+	struct core_jail	*jail;
 };
 
 struct vm	*vm_new(struct reactor *, struct fsm_env *,

@@ -305,6 +305,8 @@ shim_delete(const struct shim_args *a)
 		    "qemu_pid"));
 	run_dir = core_run_dir(a->namespace, a->id != NULL ? a->id : "");
 	delete_kill_qemu(qemu, run_dir);
+	/* QEMU is gone (or was never ours): its cgroup, uid and root too. */
+	core_jail_cleanup(run_dir);
 	json_decref(j);
 	while (umount2(rootfs, MNT_DETACH) == 0)
 		;

@@ -12,8 +12,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/core_int.h"
 
@@ -113,6 +115,7 @@ vm_free(struct vm *vm)
 	qmp_free(vm->qmp);
 	vsock_free(vm->chan);
 	reactor_timer_free(vm->timer);
+	core_jail_free(vm->jail);
 	fsm_fini(&vm->fsm);
 	free(vm->run_dir);
 	free(vm->share_dir);
@@ -121,6 +124,25 @@ vm_free(struct vm *vm)
 
 /* ---- QEMU, QMP and agent news ---------------------------------------- */
 
+/* The jail's own words, if it is what failed (a line in qemu.log). */
+static void
+vm_jail_why(struct vm *vm)
+{
+	_cleanup_free_ char *path = xasprintf("%s/qemu.log", vm->run_dir);
+	char line[200];
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "kiln: ", 6) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(vm->why, sizeof vm->why, "%s", line + 6);
+			break;
+		}
+	fclose(f);
+}
+
 static void
 vm_qemu_exit_cb(pid_t pid, int status, void *arg)
 {
@@ -128,6 +150,8 @@ vm_qemu_exit_cb(pid_t pid, int status, void *arg)
 
 	(void)pid;
 	vm->qemu_status = status;
+	if (vm->why[0] == '\0')
+		vm_jail_why(vm);
 	if (vm->why[0] == '\0')
 		snprintf(vm->why, sizeof vm->why, "qemu exited (status 0x%x)",
 		    status);
@@ -219,10 +243,12 @@ vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
 
 /*
  * In the child: QEMU dies with the shim; stdio to /dev/null and a log;
- * it runs in the VM's network namespace, never the runtime's.
+ * it runs in the VM's network namespace, never the runtime's, and in its
+ * jail (joined last: setns needs the capabilities the jail drops).
  */
 static void __attribute__((noreturn))
-vm_exec_qemu(char **argv, const char *log, int netns_fd)
+vm_exec_qemu(char **argv, const char *log, int netns_fd,
+    const struct core_jail *jail, const struct core_jail_paths *jp)
 {
 	int null = open("/dev/null", O_RDWR), lfd;
 	sigset_t none;
@@ -242,8 +268,32 @@ vm_exec_qemu(char **argv, const char *log, int netns_fd)
 		dprintf(2, "kiln: setns to the VM's network namespace: %m\n");
 		_exit(126);
 	}
+	core_jail_enter(jail, jp);
 	execvp(argv[0], argv);
+	dprintf(2, "kiln: exec %s: %m\n", argv[0]);
 	_exit(127);
+}
+
+/* name on $PATH, as execvp would find it (the jail has no $PATH view). */
+static char *
+vm_which(const char *name)
+{
+	_cleanup_free_ char *path = xstrdup(getenv("PATH") != NULL ?
+	    getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+	char *dir, *save = NULL, *full;
+
+	if (strchr(name, '/') != NULL) {
+		full = realpath(name, NULL);
+		return full != NULL ? full : xstrdup(name);
+	}
+	for (dir = strtok_r(path, ":", &save); dir != NULL;
+	    dir = strtok_r(NULL, ":", &save)) {
+		full = xasprintf("%s/%s", dir, name);
+		if (access(full, X_OK) == 0)
+			return full;
+		free(full);
+	}
+	return xstrdup(name);
 }
 
 static void
@@ -287,14 +337,28 @@ vm_do_spawn(struct vm *vm, struct err *err)
 		.cmdline_extra = cfg->debug ? "kiln.debug" : NULL,
 		.hotplug_ports = vm->opts.netns_fd >= 0 ? CORE_MAX_NICS : 0,
 	};
-	char **argv = core_qemu_argv(&o);
+	_cleanup_free_ char *qemu_path = vm_which(cfg->qemu);
+	struct core_jail_paths jp = {
+		.qemu = qemu_path, .kernel = cfg->kernel, .initrd = cfg->initrd,
+		.share = vm->share_dir, .kvm = strcmp(vm->accel, "kvm") == 0,
+	};
+	char **argv;
 
+	o.qemu = qemu_path;
+	o.share_model = cfg->share_model;
+	o.sandbox = cfg->jail_seccomp;
 	unlink(agent);
 	unlink(qmp);
 	vm->t_spawn_ns = time_mono_ns();
+	vm->jail = core_jail_new(cfg, vm->fsm.id, vm->run_dir, err);
+	if (vm->jail == NULL) {
+		snprintf(vm->why, sizeof vm->why, "%s", err->msg);
+		return -1;
+	}
+	argv = core_qemu_argv(&o);
 	vm->qemu_pid = fork();
 	if (vm->qemu_pid == 0)
-		vm_exec_qemu(argv, qlog, vm->opts.netns_fd);
+		vm_exec_qemu(argv, qlog, vm->opts.netns_fd, vm->jail, &jp);
 	core_argv_free(argv);
 	if (vm->qemu_pid < 0)
 		return err_set(err, errno, "fork qemu: %m");
@@ -411,5 +475,8 @@ vm_do_stopped(struct vm *vm)
 	vm->conn = NULL;	/* the channel goes in vm_notify_stopped_cb */
 	unlink(agent);
 	unlink(qmp);
+	/* QEMU is reaped: its cgroup is empty and its uid is free again. */
+	core_jail_free(vm->jail);
+	vm->jail = NULL;
 	reactor_defer(vm->r, vm_notify_stopped_cb, vm);
 }

@@ -71,14 +71,23 @@ core_qemu_sock_chardev(struct argv_builder *b, const char *id,
 	    "server=on,wait=off", id, e));
 }
 
+/*
+ * The security model is the caller's (NULL: passthrough). mapped-xattr
+ * would keep the guest's owners, modes and device nodes in user.virtfs.*
+ * xattrs, plain files on the host, but QEMU 7.2 then reads the host's
+ * symlinks as files (ELOOP): an image's /bin/sh -> busybox breaks.
+ */
 static void
-core_qemu_share(struct argv_builder *b, int i, const struct core_share *sh)
+core_qemu_share(struct argv_builder *b, int i, const struct core_share *sh,
+    const char *model)
 {
 	_cleanup_free_ char *dir = core_qemu_opt_escape(sh->dir);
 	_cleanup_free_ char *tag = core_qemu_opt_escape(sh->tag);
+	_cleanup_free_ char *m = core_qemu_opt_escape(model != NULL ? model :
+	    "passthrough");
 
 	argv_pair(b, "-fsdev", xasprintf("local,id=fs%d,path=%s,"
-	    "security_model=passthrough", i, dir));
+	    "security_model=%s", i, dir, m));
 	argv_pair(b, "-device", xasprintf("virtio-9p-pci,fsdev=fs%d,"
 	    "mount_tag=%s", i, tag));
 }
@@ -93,7 +102,7 @@ core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 	argv_pair(b, "-device", xstrdup("virtserialport,bus=vser0.0,"
 	    "chardev=agent,name=kiln.agent"));
 	for (i = 0; i < o->nshares; i++)
-		core_qemu_share(b, i, &o->shares[i]);
+		core_qemu_share(b, i, &o->shares[i], o->share_model);
 	if (o->qmp_sock != NULL) {
 		/* Same as "-qmp unix:...", but the path is QemuOpts-escaped. */
 		core_qemu_sock_chardev(b, "qmp", o->qmp_sock);
@@ -175,6 +184,10 @@ core_qemu_argv(const struct core_vm_opts *o)
 	    o->cmdline_extra != NULL ? " " : "", o->cmdline_extra != NULL ?
 	    o->cmdline_extra : ""));
 	core_qemu_devices(&b, o);
+	/* QEMU's own seccomp filter, installed before the guest runs. */
+	if (o->sandbox)
+		argv_pair(&b, "-sandbox", xstrdup("on,obsolete=deny,"
+		    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
 	return b.v;
 }
 

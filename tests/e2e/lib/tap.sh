@@ -10,7 +10,8 @@ ok() {
 		echo "ok $TAP_N - $2"
 	else
 		echo "not ok $TAP_N - $2"
-		TAP_FAILED=$((TAP_FAILED + 1))
+		# A TODO failure is a known gap (TAP): reported, not counted.
+		[[ $2 == *"# TODO"* ]] || TAP_FAILED=$((TAP_FAILED + 1))
 	fi
 }
 
