@@ -95,10 +95,17 @@ core_size_from(const json_t *res, const struct core_config *cfg,
 		return -1;
 	sz->mem_mib = cfg->mem_mib;
 	sz->mem_given = limit != 0;
+	/*
+	 * The limit plus the guest's own, but never below the default: a
+	 * small limit is the container's cgroup's business, and the guest
+	 * needs its default memory to boot at all.
+	 */
 	if (limit > 0) {
 		sz->mem_limit = limit;
 		sz->mem_mib = (unsigned)((limit + MIB - 1) / MIB) +
 		    cfg->mem_overhead_mib;
+		if (sz->mem_mib < cfg->mem_mib)
+			sz->mem_mib = cfg->mem_mib;
 	} else if (limit < 0)
 		sz->mem_limit = -1;
 	if (refuse_over_max && (sz->vcpus > cfg->max_vcpus ||

@@ -70,7 +70,7 @@ ok $? "... and nothing is left"
 
 try die-create
 # Which is seen first, QEMU's exit or the channel closing, is a race.
-[[ $rc != 0 && ($out == *"exited"* || $out == *"closed"*) ]]
+[[ $rc != 0 && ($out == *"exited"* || $out == *"closed"* || $out == *"VM stopped"*) ]]
 ok $? "QEMU exits during Create: Create fails ($(tail -c 100 <<<"$out"))"
 wait_for 30 clean
 ok $? "... and nothing is left"
