@@ -133,6 +133,16 @@ done
 extra=$(comm -23 <(cd "$ROOT/tla/gen" && ls) <(cd "$gen_dir" && ls))
 ok "$([[ -z $extra ]] && echo 0 || echo 1)" "tla/gen holds no stale module${extra:+: $extra}"
 
+# fuzz_machines' seeds name their table: every table has its own, written
+# from this list (a new table without seeds would only be reached by chance).
+seedless=
+for m in $machines; do
+	for k in walk fail post random; do
+		[[ -s $ROOT/tests/fuzz/corpus/machines/$m-$k ]] || seedless+=" $m-$k"
+	done
+done
+ok "$([[ -z $seedless ]] && echo 0 || echo 1)" "fuzz_machines has seeds for every table${seedless:+, missing:$seedless (run: tests/fuzz/mkseeds_machines.py $FSM tests/fuzz/corpus/machines)}"
+
 # ---- broken tables are caught, with a trail in kiln's trace format ----------
 # caught NAME MODE WANT: MODE safety|live must find an error, and the trail's
 # trace must contain the JSON fragment WANT.

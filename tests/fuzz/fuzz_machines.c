@@ -7,12 +7,20 @@
  * replaced by fz_guard() and every action by fz_act(), stubs whose
  * outcome the input decides.
  *
- * The input is a tape. Its first byte picks the table (tables sorted by
- * name, modulo their count); then, until the tape runs out, one byte is an
+ * The input is a tape. It starts with a table's registered name and a NUL
+ * (seeds name their table, so they keep driving it whatever is added to
+ * the registry; tests/fuzz/mkseeds_machines.py writes them from
+ * `kiln-fsm list`), or else its first byte picks the table (sorted by
+ * name, modulo their count). Then, until the tape runs out, one byte is an
  * event to fsm_dispatch(), and the stubs read theirs as they are called: a
  * guard one byte (bit 0: holds), an action one byte (5, 7: fail; 6, 7:
- * fsm_post() the event in the next byte, at most FZ_POSTS per dispatch).
+ * fsm_post() the event in the next byte, at most FZ_POSTS per dispatch,
+ * with a payload: a length byte (mod FZ_PAYLOAD + 1) and that many bytes).
  * Past the end every byte reads 0: guards fail, actions succeed.
+ *
+ * A payload travels as [n, bytes..., sum]: every stub that receives data
+ * checks it against its own length and sum, so a copy of the wrong length
+ * by the engine is a read out of bounds (ASan) or a bad sum (abort).
  *
  * A reference model (fz_model_dispatch) computes, from the same tape, the
  * records a dispatch must trace (first unguarded or holding row, FIFO run
@@ -34,6 +42,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FZ_POSTS	8	/* fsm_post()s by actions per dispatch */
 #define FZ_RECS		64	/* records one dispatch may trace, at most */
+#define FZ_PAYLOAD	15	/* bytes of one posted payload, at most */
 
 /* An invariant broke: report it and crash, so the fuzzer keeps the input. */
 #define FZ_ASSERT(cond) do {						\
@@ -65,6 +74,8 @@ struct fz_rec {
 struct fz_act_out {
 	bool	fail;
 	int	post;		/* event to post, or -1 */
+	size_t	len;		/* its payload's size, 0: none */
+	uint8_t	payload[FZ_PAYLOAD + 2];
 };
 
 static struct fsm_env	*fz_env;
@@ -93,22 +104,45 @@ fz_take(size_t *pos)
 static struct fz_act_out
 fz_act_decide(size_t *pos, int nevents, int *posts_left)
 {
-	struct fz_act_out o = { false, -1 };
-	uint8_t b = fz_take(pos);
+	struct fz_act_out o = { .fail = false, .post = -1 };
+	uint8_t b = fz_take(pos), n, sum = 0, i;
 
 	if ((b & 6) == 6 && *posts_left > 0) {
 		(*posts_left)--;
 		o.post = fz_take(pos) % nevents;
+		n = fz_take(pos) % (FZ_PAYLOAD + 1);
+		if (n > 0) {
+			o.payload[0] = n;
+			for (i = 1; i <= n; i++)
+				sum += o.payload[i] = fz_take(pos);
+			o.payload[n + 1] = sum;
+			o.len = (size_t)n + 2;
+		}
 	}
 	o.fail = (b & 5) == 5;
 	return o;
+}
+
+/* A payload the engine handed over is the one posted, byte for byte. */
+static void
+fz_payload_check(const void *data)
+{
+	const uint8_t *p = data;
+	uint8_t sum = 0, i;
+
+	if (p == NULL)
+		return;
+	FZ_ASSERT(p[0] > 0 && p[0] <= FZ_PAYLOAD);
+	for (i = 1; i <= p[0]; i++)
+		sum += p[i];
+	FZ_ASSERT(p[p[0] + 1] == sum);
 }
 
 static bool
 fz_guard(const struct fsm *m, const void *data)
 {
 	(void)m;
-	(void)data;
+	fz_payload_check(data);
 	return (fz_take(&fz_pos) & 1) != 0;
 }
 
@@ -117,10 +151,10 @@ fz_act(struct fsm *m, const void *data, struct err *err)
 {
 	struct fz_act_out o;
 
-	(void)data;
+	fz_payload_check(data);
 	o = fz_act_decide(&fz_pos, m->def->nevents, &fz_posts_left);
 	if (o.post >= 0)
-		fsm_post(m, o.post, NULL, 0);
+		fsm_post(m, o.post, o.len > 0 ? o.payload : NULL, o.len);
 	if (o.fail)
 		return err_set(err, EIO, "fuzz: action failed");
 	return 0;
@@ -344,6 +378,25 @@ fz_step(struct fz_table *t, struct fsm *m, int event)
 		FZ_ASSERT(m->state == before);
 }
 
+/* The table the tape names ("name\0..."), else its first byte's. */
+static struct fz_table *
+fz_pick(const uint8_t *data, size_t size, size_t *start)
+{
+	const uint8_t *nul = memchr(data, '\0', size < 64 ? size : 64);
+	size_t i;
+
+	if (nul != NULL && nul > data)
+		for (i = 0; i < fz_ntables; i++)
+			if (strlen(fz_tables[i].orig->name) ==
+			    (size_t)(nul - data) && memcmp(data,
+			    fz_tables[i].orig->name, (size_t)(nul - data)) == 0) {
+				*start = (size_t)(nul - data) + 1;
+				return &fz_tables[i];
+			}
+	*start = 1;
+	return &fz_tables[data[0] % fz_ntables];
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -353,10 +406,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	fz_setup();
-	t = &fz_tables[data[0] % fz_ntables];
+	t = fz_pick(data, size, &fz_pos);
 	fz_tape = data;
 	fz_len = size;
-	fz_pos = 1;
 	fsm_init(&m, &t->shadow, fz_env, "fuzz", NULL);
 	FZ_ASSERT(m.state == t->orig->initial);
 	while (fz_pos < fz_len)
