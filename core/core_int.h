@@ -173,6 +173,8 @@ void		 vm_kill(struct vm *);
 void		 vm_abort(struct vm *, const char *why);
 void		 vm_free(struct vm *);
 bool		 vm_is_stopped(const struct vm *);
+struct qmp	*vm_qmp_live(struct vm *, struct err *);
+void		 vm_calls_cancel(struct vm *, int *qmp_id, uint32_t *agent_id);
 
 /* vm.c: what vm_fsm.c's actions do. */
 int	vm_do_spawn(struct vm *, struct err *);

@@ -489,13 +489,7 @@ nic_qmp_cb(const json_t *ret, const struct err *e, void *arg)
 static struct qmp *
 nic_qmp(struct nic *nic, struct err *err)
 {
-	struct vm *vm = nic->net->t->vm;
-
-	if (vm == NULL || vm->qmp == NULL || vm_is_stopped(vm)) {
-		err_set(err, ERR_CLOSED, "the VM is gone");
-		return NULL;
-	}
-	return vm->qmp;
+	return vm_qmp_live(nic->net->t->vm, err);
 }
 
 static int
@@ -759,14 +753,7 @@ nic_ignore_cb(const json_t *ret, const struct err *e, void *arg)
 static void
 nic_cancel_calls(struct nic *nic)
 {
-	struct vm *vm = nic->net->t->vm;
-
-	if (nic->qmp_id > 0 && vm != NULL && vm->qmp != NULL)
-		qmp_cancel(vm->qmp, nic->qmp_id);
-	if (nic->agent_id != 0 && vm != NULL && vm->conn != NULL)
-		proto_conn_cancel(vm->conn, nic->agent_id);
-	nic->qmp_id = 0;
-	nic->agent_id = 0;
+	vm_calls_cancel(nic->net->t->vm, &nic->qmp_id, &nic->agent_id);
 }
 
 /* Undo in reverse; the VM may be gone, then there is nothing to undo. */

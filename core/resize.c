@@ -199,14 +199,7 @@ core_resize_new(struct task *t, const struct core_size *boot)
 static void
 resize_cancel_calls(struct core_resize *rz)
 {
-	struct vm *vm = rz->t->vm;
-
-	if (rz->qmp_id > 0 && vm != NULL && vm->qmp != NULL)
-		qmp_cancel(vm->qmp, rz->qmp_id);
-	if (rz->agent_id != 0 && vm != NULL && vm->conn != NULL)
-		proto_conn_cancel(vm->conn, rz->agent_id);
-	rz->qmp_id = 0;
-	rz->agent_id = 0;
+	vm_calls_cancel(rz->t->vm, &rz->qmp_id, &rz->agent_id);
 }
 
 void
@@ -297,13 +290,7 @@ core_resize_update(struct core_resize *rz, struct proto_call *call,
 static struct qmp *
 resize_qmp(struct core_resize *rz, struct err *err)
 {
-	struct vm *vm = rz->t->vm;
-
-	if (vm == NULL || vm->qmp == NULL || vm_is_stopped(vm)) {
-		err_set(err, ERR_CLOSED, "the VM is gone");
-		return NULL;
-	}
-	return vm->qmp;
+	return vm_qmp_live(rz->t->vm, err);
 }
 
 static void

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The parts of struct vm that never touch QEMU's process: linked into the
+ * shim next to core/vm.c and into the fuzz harness next to its fake
+ * (tests/fuzz/fake_vm.c), so both run the same code.
+ */
+#include "core/core_int.h"
+
+/* QMP of a VM still running, for the device machines (NIC, resize). */
+struct qmp *
+vm_qmp_live(struct vm *vm, struct err *err)
+{
+	if (vm == NULL || vm->qmp == NULL || vm_is_stopped(vm)) {
+		err_set(err, ERR_CLOSED, "the VM is gone");
+		return NULL;
+	}
+	return vm->qmp;
+}
+
+/*
+ * A device machine's calls in flight, cancelled: no answer may reach a
+ * machine that has moved on or is gone. vm may be NULL (nothing to cancel).
+ */
+void
+vm_calls_cancel(struct vm *vm, int *qmp_id, uint32_t *agent_id)
+{
+	if (*qmp_id > 0 && vm != NULL && vm->qmp != NULL)
+		qmp_cancel(vm->qmp, *qmp_id);
+	if (*agent_id != 0 && vm != NULL && vm->conn != NULL)
+		proto_conn_cancel(vm->conn, *agent_id);
+	*qmp_id = 0;
+	*agent_id = 0;
+}
