@@ -298,6 +298,27 @@ resize_cpu_qmp_cb(const json_t *ret, const struct err *e, void *arg);
 static void
 resize_mem_qmp_cb(const json_t *ret, const struct err *e, void *arg);
 
+static void
+resize_event(struct fsm *m, int ev)
+{
+	struct err err;
+
+	(void)fsm_dispatch(m, ev, NULL, &err);
+}
+
+/* A QMP answer came (the call is over); an error fails machine m. */
+static bool
+resize_qmp_failed(struct core_resize *rz, struct fsm *m, const char *what,
+    int failed_ev, const struct err *e)
+{
+	rz->qmp_id = 0;
+	if (e == NULL || e->code == 0)
+		return false;
+	snprintf(rz->error, sizeof rz->error, "%s: %s", what, e->msg);
+	resize_event(m, failed_ev);
+	return true;
+}
+
 static int
 resize_call(struct core_resize *rz, bool cpu, const char *cmd, json_t *args,
     struct err *err)
@@ -359,17 +380,12 @@ static void
 resize_cpu_qmp_cb(const json_t *ret, const struct err *e, void *arg)
 {
 	struct core_resize *rz = arg;
-	struct err err;
 
-	rz->qmp_id = 0;
-	if (e != NULL && e->code != 0) {
-		snprintf(rz->error, sizeof rz->error, "cpu: %s", e->msg);
-		(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_QMP_FAILED, NULL, &err);
+	if (resize_qmp_failed(rz, &rz->cpu, "cpu", CPU_RZ_EV_QMP_FAILED, e))
 		return;
-	}
 	if (json_is_array(ret))
 		resize_read_slots(rz, ret);
-	(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_QMP_OK, NULL, &err);
+	resize_event(&rz->cpu, CPU_RZ_EV_QMP_OK);
 }
 
 int
@@ -492,17 +508,12 @@ static void
 resize_mem_qmp_cb(const json_t *ret, const struct err *e, void *arg)
 {
 	struct core_resize *rz = arg;
-	struct err err;
 
-	rz->qmp_id = 0;
-	if (e != NULL && e->code != 0) {
-		snprintf(rz->error, sizeof rz->error, "memory: %s", e->msg);
-		(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_QMP_FAILED, NULL, &err);
+	if (resize_qmp_failed(rz, &rz->mem, "memory", MEM_RZ_EV_QMP_FAILED, e))
 		return;
-	}
 	if (json_is_integer(ret) && json_integer_value(ret) >= 0)
 		rz->mem_plugged = (uint64_t)json_integer_value(ret);
-	(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_QMP_OK, NULL, &err);
+	resize_event(&rz->mem, MEM_RZ_EV_QMP_OK);
 }
 
 int

@@ -113,6 +113,27 @@ RZ_ACTION(mem_act_limits, resize_mem_limits(RZ(m), err))
 RZ_ACTION(mem_act_done, resize_step_done(RZ(m), false, err))
 RZ_ACTION(mem_act_failed, resize_step_failed(RZ(m), false, err))
 
+/*
+ * Rows both tables end with, in the S()/E() of the table being defined:
+ * late news while nothing is in flight (the answer to a cancelled call, a
+ * stale poll) leaves IDLE alone; anywhere else a failed call, a timeout or
+ * the VM's end ends the step with its reason and goes back to IDLE.
+ */
+#define RZ_SHARED_ROWS(failed)						\
+	FSM_ROW(S(IDLE), E(QMP_OK), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(QMP_FAILED), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(AGENT_OK), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(AGENT_FAILED), NULL, NULL, FSM_SAME),	\
+	FSM_ROW(S(IDLE), E(POLL), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(TIMEOUT), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(VM_GONE), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(S(IDLE), E(FAIL), NULL, NULL, FSM_SAME),		\
+	FSM_ROW(FSM_ANY, E(QMP_FAILED), NULL, failed, S(IDLE)),		\
+	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, failed, S(IDLE)),	\
+	FSM_ROW(FSM_ANY, E(TIMEOUT), NULL, failed, S(IDLE)),		\
+	FSM_ROW(FSM_ANY, E(VM_GONE), NULL, failed, S(IDLE)),		\
+	FSM_ROW(FSM_ANY, E(FAIL), NULL, failed, S(IDLE))
+
 /* ---- the cpu table ------------------------------------------------------- */
 
 #define S(x)	CPU_RZ_ST_##x
@@ -136,22 +157,7 @@ static const struct fsm_row cpu_fsm_rows[] = {
 	    S(ONLINE_WAIT)),
 	FSM_ROW(S(ONLINE_WAIT), E(POLL), NULL, cpu_act_online, S(ONLINING)),
 
-	/* Late news while nothing is in flight. */
-	FSM_ROW(S(IDLE), E(QMP_OK), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(QMP_FAILED), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(AGENT_OK), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(AGENT_FAILED), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(POLL), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(TIMEOUT), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(VM_GONE), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(FAIL), NULL, NULL, FSM_SAME),
-
-	/* A step that goes wrong ends the resize with its reason. */
-	FSM_ROW(FSM_ANY, E(QMP_FAILED), NULL, cpu_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, cpu_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(TIMEOUT), NULL, cpu_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(VM_GONE), NULL, cpu_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(FAIL), NULL, cpu_act_failed, S(IDLE)),
+	RZ_SHARED_ROWS(cpu_act_failed),
 };
 #undef S
 #undef E
@@ -188,20 +194,7 @@ static const struct fsm_row mem_fsm_rows[] = {
 	FSM_ROW(S(WAITING), E(POLL), NULL, mem_act_read, S(READING)),
 	FSM_ROW(S(ONLINING), E(AGENT_OK), NULL, mem_act_done, S(IDLE)),
 
-	FSM_ROW(S(IDLE), E(QMP_OK), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(QMP_FAILED), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(AGENT_OK), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(AGENT_FAILED), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(POLL), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(TIMEOUT), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(VM_GONE), NULL, NULL, FSM_SAME),
-	FSM_ROW(S(IDLE), E(FAIL), NULL, NULL, FSM_SAME),
-
-	FSM_ROW(FSM_ANY, E(QMP_FAILED), NULL, mem_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, mem_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(TIMEOUT), NULL, mem_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(VM_GONE), NULL, mem_act_failed, S(IDLE)),
-	FSM_ROW(FSM_ANY, E(FAIL), NULL, mem_act_failed, S(IDLE)),
+	RZ_SHARED_ROWS(mem_act_failed),
 };
 #undef S
 #undef E
