@@ -615,6 +615,7 @@ extern const size_t shim_task_nmethods;
 #define CORE_METRICS_MAX_CONTAINERS	64
 #define CORE_METRICS_MAX_VICTIMS	4
 #define CORE_METRICS_MAX_MISSING	4
+#define CORE_METRICS_MAX_CPUS		1024
 
 /* Check a GetMetrics answer from the (untrusted) guest against the bounds
  * agent.proto promises; cid non-empty: only that container may appear.

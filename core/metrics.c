@@ -72,6 +72,13 @@ core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
 			return err_set(err, EPROTO, "metrics: asked for %s, "
 			    "got %s", cid, r->containers[i]->container_id);
 	}
+	/* The guest's own figures (absent from an older agent: zeros). */
+	if (r->guest != NULL && (r->guest->online_cpus > CORE_METRICS_MAX_CPUS ||
+	    r->guest->memory_available_bytes > r->guest->memory_total_bytes))
+		return err_set(err, EPROTO, "metrics: guest: %u CPUs online, "
+		    "%llu of %llu bytes available", r->guest->online_cpus,
+		    (unsigned long long)r->guest->memory_available_bytes,
+		    (unsigned long long)r->guest->memory_total_bytes);
 	for (i = 0; i < r->n_missing; i++)
 		if (r->missing[i] == NULL || r->missing[i]->source == NULL ||
 		    !ident_valid(r->missing[i]->source, 32) ||
@@ -176,6 +183,14 @@ core_metrics_prom(struct buf *b, const char *ns,
 	head(b, "kiln_container_exits_total", "counter",
 	    "Processes that exited (eBPF).");
 	EACH(b, r, ns, "kiln_container_exits_total", m->exits);
+	head(b, "kiln_container_cpu_pressure_seconds_total", "counter",
+	    "Time some task of the container waited for a CPU (PSI).");
+	EACH(b, r, ns, "kiln_container_cpu_pressure_seconds_total",
+	    (double)m->cpu_some_usec / 1e6);
+	head(b, "kiln_container_memory_pressure_seconds_total", "counter",
+	    "Time some task of the container stalled on memory (PSI).");
+	EACH(b, r, ns, "kiln_container_memory_pressure_seconds_total",
+	    (double)m->memory_some_usec / 1e6);
 	prom_histogram(b, ns, r);
 	head(b, "kiln_metrics_source_missing", "gauge",
 	    "1 for each source of values the guest could not use.");

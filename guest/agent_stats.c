@@ -96,6 +96,26 @@ cg_value(const char *cid, const char *file)
 	return strtoull(word, NULL, 10);
 }
 
+/*
+ * A PSI file's total stall time (us) on its "some" or "full" line:
+ * "some avg10=0.00 avg60=0.00 avg300=0.00 total=123". Closes f.
+ */
+static uint64_t
+psi_total(FILE *f, const char *kind)
+{
+	char line[160], *t;
+	uint64_t v = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, kind, strlen(kind)) == 0 &&
+		    (t = strstr(line, "total=")) != NULL)
+			v = strtoull(t + 6, NULL, 10);
+	fclose(f);
+	return v;
+}
+
 /* io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...". */
 static size_t
 cg_io(const char *cid, Io__Containerd__Cgroups__V2__IOEntry *e, size_t max)
@@ -228,6 +248,72 @@ metrics_cgroup(Kiln__Agent__V1__ContainerMetrics *m, const char *cid)
 	m->pgfault = mem.pgfault;
 	m->pgmajfault = mem.pgmajfault;
 	m->oom_kills = ev.oom_kill;
+	m->cpu_some_usec = psi_total(cg_open(cid, "cpu.pressure"), "some");
+	m->memory_some_usec = psi_total(cg_open(cid, "memory.pressure"),
+	    "some");
+	m->memory_full_usec = psi_total(cg_open(cid, "memory.pressure"),
+	    "full");
+}
+
+/* A /proc/meminfo line's value in bytes ("MemTotal:  123 kB"). */
+static uint64_t
+meminfo_bytes(const char *key)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	size_t n = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			kb = strtoull(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/* CPUs online: the ranges of /sys/devices/system/cpu/online ("0-1,3"). */
+static uint32_t
+online_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	unsigned a, b;
+	uint32_t n = 0;
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while (fscanf(f, "%u", &a) == 1) {
+		b = a;
+		if ((c = fgetc(f)) == '-') {
+			if (fscanf(f, "%u", &b) != 1)
+				break;
+			c = fgetc(f);
+		}
+		if (b >= a)
+			n += b - a + 1;
+		if (c != ',')
+			break;
+	}
+	fclose(f);
+	return n;
+}
+
+static void
+metrics_guest(Kiln__Agent__V1__GuestMetrics *g)
+{
+	g->online_cpus = online_cpus();
+	g->memory_total_bytes = meminfo_bytes("MemTotal");
+	g->memory_available_bytes = meminfo_bytes("MemAvailable");
+	g->cpu_some_usec = psi_total(fopen("/proc/pressure/cpu", "re"),
+	    "some");
+	g->memory_some_usec = psi_total(fopen("/proc/pressure/memory", "re"),
+	    "some");
+	g->memory_full_usec = psi_total(fopen("/proc/pressure/memory", "re"),
+	    "full");
 }
 
 static void
@@ -286,6 +372,8 @@ agent_metrics_reply(struct agent *a, struct proto_call *call, const char *cid)
 	Kiln__Agent__V1__MissingSource miss =
 	    KILN__AGENT__V1__MISSING_SOURCE__INIT;
 	Kiln__Agent__V1__MissingSource *missp = &miss;
+	Kiln__Agent__V1__GuestMetrics guest =
+	    KILN__AGENT__V1__GUEST_METRICS__INIT;
 	Kiln__Agent__V1__ContainerMetrics *mp[AGENT_MAX_CONTAINERS];
 	struct metrics_slot *slots;
 	struct agent_container *c;
@@ -304,6 +392,8 @@ agent_metrics_reply(struct agent *a, struct proto_call *call, const char *cid)
 	r.n_containers = n;
 	r.containers = mp;
 	r.runq_buckets = KILN_RQ_SLOTS;
+	metrics_guest(&guest);
+	r.guest = &guest;
 	if (a->bpf == NULL) {
 		miss.source = (char *)"bpf";
 		miss.reason = a->bpf_missing[0] != '\0' ? a->bpf_missing :
