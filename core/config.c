@@ -81,6 +81,10 @@ config_defaults(struct core_config *c)
 	c->jail_uid_count = 1000;
 	c->jail_mem_overhead_mib = 256;
 	c->jail_pids_max = 256;
+	c->scaler = true;
+	c->scaler_interval_ms = 5000;
+	c->scaler_up_samples = 2;
+	c->scaler_down_samples = 6;
 }
 
 static int
@@ -94,7 +98,7 @@ config_bool(json_t *v, const char *key, bool *out, const char *origin,
 	return 0;
 }
 
-/* The jail's knobs (jail.c). */
+/* The jail's knobs (jail.c) and the scaler's (scaler.c). */
 static int
 config_jail_field(struct core_config *c, const char *key, json_t *v,
     const char *origin, struct err *err)
@@ -112,10 +116,19 @@ config_jail_field(struct core_config *c, const char *key, json_t *v,
 		    jail_mem_overhead_mib), 16, 65536 },
 		{ "jail_pids_max", offsetof(struct core_config,
 		    jail_pids_max), 16, 65536 },
+		{ "scaler_up_samples", offsetof(struct core_config,
+		    scaler_up_samples), 1, 100 },
+		{ "scaler_down_samples", offsetof(struct core_config,
+		    scaler_down_samples), 1, 100 },
 	};
 	uint64_t n;
 	size_t i;
 
+	if (strcmp(key, "scaler") == 0)
+		return config_bool(v, key, &c->scaler, origin, err);
+	if (strcmp(key, "scaler_interval_ms") == 0)
+		return config_uint(v, key, 100, 600000,
+		    &c->scaler_interval_ms, origin, err);
 	if (strcmp(key, "jail_namespaces") == 0)
 		return config_bool(v, key, &c->jail_namespaces, origin, err);
 	if (strcmp(key, "jail_user") == 0)

@@ -57,6 +57,10 @@ struct core_config {
 	unsigned	 jail_uid_count;
 	unsigned	 jail_mem_overhead_mib;
 	unsigned	 jail_pids_max;
+	bool		 scaler;		/* the vertical scaler */
+	uint64_t	 scaler_interval_ms;	/* between samples */
+	unsigned	 scaler_up_samples;	/* hot in a row to grow */
+	unsigned	 scaler_down_samples;	/* cold in a row to shrink */
 };
 
 /* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
@@ -327,9 +331,14 @@ int		 core_size_from(const json_t *resources,
 		    const struct core_config *, bool refuse_over_max,
 		    struct core_size *, struct err *);
 
+/* Told how a scaler's request ended: ok, or why not. */
+typedef void	(*core_resize_done_fn)(void *arg, bool ok, const char *why);
+
 struct resize_req {
 	TAILQ_ENTRY(resize_req)	 entry;
-	struct proto_call	*call;
+	struct proto_call	*call;		/* an Update, or NULL: */
+	core_resize_done_fn	 done;		/* ... the scaler's */
+	void			*done_arg;
 	struct core_size	 size;
 };
 TAILQ_HEAD(resize_req_q, resize_req);
@@ -340,6 +349,7 @@ struct core_resize {
 	struct reactor_timer	*cpu_timer, *mem_timer;	/* deadlines */
 	struct reactor_timer	*cpu_poll, *mem_poll;
 	unsigned		 boot_vcpus, boot_mem;	/* the floor */
+	unsigned		 cap_vcpus, cap_mem;	/* the container's limit */
 	unsigned		 vcpus, mem_mib;	/* the VM's now */
 	unsigned		 want_vcpus, want_mem;
 	struct core_size	 want;		/* the request in progress */
@@ -371,6 +381,9 @@ struct core_resize *core_resize_new(struct task *, const struct core_size *);
 /* Queue an Update (resources: the request's LinuxResources); one at a time. */
 void		 core_resize_update(struct core_resize *, struct proto_call *,
 		    const json_t *resources);
+/* Queue a resize of the VM alone (the container's cgroup limits stay). */
+void		 core_resize_scale(struct core_resize *, unsigned vcpus,
+		    unsigned mem_mib, core_resize_done_fn, void *);
 void		 core_resize_vm_gone(struct core_resize *);
 void		 core_resize_free(struct core_resize *);
 /* resize.c: what resize_fsm.c's actions do. */
@@ -462,6 +475,7 @@ struct task {
 	struct core_net		*net;
 	struct core_size	 size;		/* at boot, from the spec */
 	struct core_resize	*resize;
+	struct core_scaler	*scaler;
 	struct vm		*vm;
 	struct core_stdio	*stdio;
 	struct reactor_timer	*timer;
@@ -608,6 +622,80 @@ void		 shim_task_gone(struct shim *);
 void		 shim_maybe_exit(struct shim *);
 extern const struct proto_method shim_task_methods[];
 extern const size_t shim_task_nmethods;
+
+/* ---- the vertical scaler (scaler.c, scaler_fsm.c) ---------------------- */
+
+#define SCALER_STATES(X, P) X(P, OFF) X(P, WAITING) X(P, SAMPLING) \
+	X(P, RESIZING)
+#define SCALER_EVENTS(X, P) X(P, RUN) X(P, TICK) X(P, STEADY) X(P, SCALE) \
+	X(P, SAMPLE_FAILED) X(P, RESIZED) X(P, RESIZE_FAILED) X(P, HALT) \
+	X(P, TIMEOUT) X(P, FAIL)
+enum scaler_state { SCALER_STATES(FSM_X_ENUM, SCALER_ST_) SCALER_ST__COUNT };
+enum scaler_event { SCALER_EVENTS(FSM_X_ENUM, SCALER_EV_) SCALER_EV__COUNT };
+extern const struct fsm_def scaler_fsm_def;
+
+/* One sample of the guest: counters are totals, differences make rates. */
+struct scaler_sample {
+	uint64_t	 t_us;		/* the shim's monotonic clock */
+	uint64_t	 cpu_usec;	/* the container's cpu.stat usage */
+	uint64_t	 cpu_some_usec;	/* the guest's PSI totals */
+	uint64_t	 mem_some_usec;
+	uint64_t	 runq_sum_ns, runq_count;	/* eBPF; 0 without */
+	uint64_t	 mem_total, mem_avail;		/* bytes */
+	unsigned	 cpus;		/* online in the guest */
+};
+
+/* The bounds and the policy's knobs (config, resize's floor and cap). */
+struct scaler_policy {
+	unsigned	 floor_vcpus, cap_vcpus, floor_mem, cap_mem;
+	unsigned	 up_samples, down_samples;
+};
+
+/* What one sample made of it: the inputs, traced, and the next size. */
+struct scaler_decision {
+	double		 util, cpu_psi, mem_psi, runq_ms, avail;
+	unsigned	 vcpus, mem_mib;	/* now, then the target */
+	unsigned	 to_vcpus, to_mem;
+	const char	*why;		/* "steady", "cpu hot", ... */
+};
+
+/* Hysteresis: consecutive hot and cold samples per resource. */
+struct scaler_streaks {
+	unsigned	 cpu_hot, cpu_cold, mem_hot, mem_cold;
+};
+
+struct core_scaler {
+	struct task		*t;		/* borrowed: owner */
+	struct fsm		 fsm;
+	struct reactor_timer	*tick, *deadline;
+	uint32_t		 agent_id;
+	bool			 have_prev;
+	struct scaler_sample	 prev;
+	struct scaler_streaks	 streaks;
+	uint64_t		 ups, downs, refused, failures;	/* counted */
+};
+
+/* Pure: prev and now (same VM, now later) through the policy. True when
+ * the VM should change size (d says to what and why). */
+bool		 scaler_decide(const struct scaler_policy *,
+		    struct scaler_streaks *, const struct scaler_sample *prev,
+		    const struct scaler_sample *now, unsigned vcpus,
+		    unsigned mem_mib, struct scaler_decision *d);
+
+struct core_scaler *core_scaler_new(struct task *);
+void		 core_scaler_run(struct core_scaler *);	/* the task runs */
+void		 core_scaler_halt(struct core_scaler *);	/* VM gone */
+void		 core_scaler_free(struct core_scaler *);
+/* scaler.c: what scaler_fsm.c's actions do. */
+int		 scaler_arm(struct core_scaler *, struct err *);
+int		 scaler_sample(struct core_scaler *, struct err *);
+int		 scaler_apply(struct core_scaler *,
+		    const struct scaler_decision *, struct err *);
+int		 scaler_note(struct core_scaler *,
+		    const struct scaler_decision *, struct err *);
+int		 scaler_resized(struct core_scaler *, bool ok, struct err *);
+int		 scaler_stop(struct core_scaler *, struct err *);
+bool		 scaler_task_runs(const struct core_scaler *);
 
 /* ---- guest metrics (metrics.c) ---------------------------------------- */
 

@@ -167,6 +167,25 @@ resize_mem_poll_cb(void *arg)
 	(void)fsm_dispatch(&rz->mem, MEM_RZ_EV_POLL, NULL, &err);
 }
 
+static void	resize_req_end(struct resize_req *, bool ok, const char *why);
+
+/*
+ * What the scaler may grow to: the container's own limit where it set one
+ * (the size it asked for), else the config's maximum.
+ */
+static void
+resize_caps(struct core_resize *rz, const struct core_size *sz)
+{
+	const struct core_config *cfg = &rz->t->shim->cfg;
+
+	rz->cap_vcpus = sz->cpu_given ? sz->vcpus : cfg->max_vcpus;
+	rz->cap_mem = sz->mem_given ? sz->mem_mib : cfg->max_mem_mib;
+	if (rz->cap_vcpus < rz->boot_vcpus)
+		rz->cap_vcpus = rz->boot_vcpus;
+	if (rz->cap_mem < rz->boot_mem)
+		rz->cap_mem = rz->boot_mem;
+}
+
 struct core_resize *
 core_resize_new(struct task *t, const struct core_size *boot)
 {
@@ -178,6 +197,7 @@ core_resize_new(struct task *t, const struct core_size *boot)
 	rz->boot_vcpus = rz->vcpus = boot->vcpus;
 	rz->boot_mem = rz->mem_mib = boot->mem_mib;
 	rz->prev = rz->last = *boot;
+	resize_caps(rz, boot);
 	/*
 	 * QEMU 7.2 under TCG corrupts its heap when a vCPU is plugged
 	 * again after one was unplugged (measured: "malloc(): unsorted
@@ -214,8 +234,7 @@ core_resize_free(struct core_resize *rz)
 		TAILQ_INSERT_HEAD(&rz->queue, rz->cur, entry);
 	while ((q = TAILQ_FIRST(&rz->queue)) != NULL) {
 		TAILQ_REMOVE(&rz->queue, q, entry);
-		proto_call_fail(q->call, PROTO_UNAVAILABLE, "task deleted");
-		free(q);
+		resize_req_end(q, false, "task deleted");
 	}
 	reactor_timer_free(rz->cpu_timer);
 	reactor_timer_free(rz->mem_timer);
@@ -278,9 +297,26 @@ core_resize_update(struct core_resize *rz, struct proto_call *call,
 		sz.mem_mib = rz->boot_mem;
 	rz->last.vcpus = sz.vcpus;
 	rz->last.mem_mib = sz.mem_mib;
+	if (sz.cpu_given || sz.mem_given)
+		resize_caps(rz, &rz->last);
 	q = xcalloc(1, sizeof *q);
 	q->call = call;
 	q->size = sz;
+	TAILQ_INSERT_TAIL(&rz->queue, q, entry);
+	resize_next(rz);
+}
+
+void
+core_resize_scale(struct core_resize *rz, unsigned vcpus, unsigned mem_mib,
+    core_resize_done_fn done, void *arg)
+{
+	struct resize_req *q = xcalloc(1, sizeof *q);
+
+	/* No limits given: the agent leaves the cgroup's as they are. */
+	q->size.vcpus = vcpus;
+	q->size.mem_mib = mem_mib;
+	q->done = done;
+	q->done_arg = arg;
 	TAILQ_INSERT_TAIL(&rz->queue, q, entry);
 	resize_next(rz);
 }
@@ -551,19 +587,29 @@ resize_mem_limits(struct core_resize *rz, struct err *err)
 
 /* ---- ends of steps ------------------------------------------------------------ */
 
+/* A request is over: its caller hears it (an Update's, or the scaler). */
+static void
+resize_req_end(struct resize_req *q, bool ok, const char *why)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	if (q->done != NULL)
+		q->done(q->done_arg, ok, why);
+	else if (ok)
+		proto_call_reply(q->call, &e.base);
+	else
+		proto_call_fail(q->call, PROTO_UNKNOWN, "%s", why);
+	free(q);
+}
+
 static void
 resize_answer(struct core_resize *rz, bool ok)
 {
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-	struct resize_req *q = TAKE_PTR(rz->cur);
+	char why[400];
 
-	if (ok)
-		proto_call_reply(q->call, &e.base);
-	else
-		proto_call_fail(q->call, PROTO_UNKNOWN, "update %s: %s%s",
-		    rz->t->id, rz->error, rz->restoring ? " (the previous "
-		    "size was restored)" : "");
-	free(q);
+	snprintf(why, sizeof why, "update %s: %s%s", rz->t->id, rz->error,
+	    rz->restoring ? " (the previous size was restored)" : "");
+	resize_req_end(TAKE_PTR(rz->cur), ok, why);
 	resize_next(rz);
 }
 

@@ -58,6 +58,7 @@ task_free(struct task *t)
 	if (t->pending != NULL)
 		proto_call_fail(t->pending, PROTO_UNAVAILABLE, "shim exiting");
 	core_resize_free(t->resize);
+	core_scaler_free(t->scaler);
 	vm_free(t->vm);
 	core_net_free(t->net);
 	core_stdio_free(t->stdio);
@@ -253,6 +254,7 @@ out:
 	vo.share_dir = share;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
 	t->resize = core_resize_new(t, &t->size);
+	t->scaler = core_scaler_new(t);
 	vm_start(t->vm);
 	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + AGENT_MS(t),
 	    false);
@@ -560,6 +562,7 @@ task_do_reply_started(struct task *t)
 	Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
 
 	reactor_timer_stop(t->timer);
+	core_scaler_run(t->scaler);
 	r.pid = task_pid(t);
 	if (t->pending != NULL)
 		proto_call_reply(TAKE_PTR(t->pending), &r.base);
@@ -688,6 +691,8 @@ task_do_paused(struct task *t, bool resumed)
 	    CONTAINERD__EVENTS__TASK_RESUMED__INIT;
 
 	reactor_timer_stop(t->timer);
+	if (resumed)
+		core_scaler_run(t->scaler);
 	if (t->pending != NULL)
 		proto_call_reply(TAKE_PTR(t->pending), &e.base);
 	p.container_id = r.container_id = t->id;
@@ -711,6 +716,7 @@ void
 task_do_pause_failed(struct task *t)
 {
 	reactor_timer_stop(t->timer);
+	core_scaler_run(t->scaler);	/* back to RUNNING, or PAUSED: it looks */
 	task_do_answer_pending(t, t->error[0] != '\0' ? t->error :
 	    "timed out");
 }
@@ -799,6 +805,8 @@ task_cleanup_host(struct task *t)
 	t->net = NULL;
 	core_resize_free(t->resize);
 	t->resize = NULL;
+	core_scaler_free(t->scaler);
+	t->scaler = NULL;
 	unlink(state);
 	if (t->run_dir != NULL) {
 		_cleanup_free_ char *log = xasprintf("%s/console.log",
@@ -866,6 +874,7 @@ task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
 		fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
 	core_net_vm_gone(t->net);
 	core_resize_vm_gone(t->resize);
+	core_scaler_halt(t->scaler);
 	if (crashed)
 		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
 	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,

@@ -377,6 +377,91 @@ test_metrics(void)
 	    "metrics: Prometheus text parses with prometheus_client");
 }
 
+/* A sample 5 s after the last, the guest's counters as given. */
+static struct scaler_sample
+sc_next(const struct scaler_sample *prev, double util, unsigned n,
+    double cpu_psi, double mem_psi, unsigned avail_pct)
+{
+	struct scaler_sample x = *prev;
+	uint64_t dt = 5000000;
+
+	x.t_us += dt;
+	x.cpu_usec += (uint64_t)(util * (double)dt * n);
+	x.cpu_some_usec += (uint64_t)(cpu_psi * (double)dt);
+	x.mem_some_usec += (uint64_t)(mem_psi * (double)dt);
+	x.mem_total = 512ull << 20;
+	x.mem_avail = x.mem_total * avail_pct / 100;
+	return x;
+}
+
+/* n samples in a row; true when the last one decided to scale. */
+static bool
+sc_run(const struct scaler_policy *p, struct scaler_streaks *st,
+    struct scaler_sample *x, int n, double util, unsigned vcpus,
+    double cpu_psi, unsigned mem, double mem_psi, unsigned avail_pct,
+    struct scaler_decision *d)
+{
+	struct scaler_sample y;
+	bool scale = false;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		y = sc_next(x, util, vcpus, cpu_psi, mem_psi, avail_pct);
+		scale = scaler_decide(p, st, x, &y, vcpus, mem, d);
+		*x = y;
+	}
+	return scale;
+}
+
+static void
+test_scaler_policy(void)
+{
+	struct scaler_policy p = { 1, 4, 256, 1024, 2, 6 };
+	struct scaler_streaks st = { 0 };
+	struct scaler_sample x = { .mem_total = 512ull << 20,
+	    .mem_avail = 256ull << 20 };
+	struct scaler_decision d = { .why = "" };
+	bool r;
+
+	r = sc_run(&p, &st, &x, 1, 1.0, 1, 0.9, 256, 0, 40, &d);
+	ok(!r, "scaler: one hot sample is not enough (%s)", d.why);
+	r = sc_run(&p, &st, &x, 1, 1.0, 1, 0.9, 256, 0, 40, &d);
+	ok(r && d.to_vcpus == 2 && d.to_mem == 256, "scaler: two hot samples "
+	    "(busy, tasks waiting): 1 -> %u vCPUs (%s)", d.to_vcpus, d.why);
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 4, 1.0, 1, 0.0, 256, 0, 40, &d);
+	ok(!r, "scaler: one busy thread alone (no one waits) adds nothing");
+	r = sc_run(&p, &st, &x, 4, 1.0, 4, 0.9, 256, 0, 40, &d);
+	ok(!r, "scaler: never above the cap (4 vCPUs)");
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 5, 0.1, 2, 0.0, 256, 0, 40, &d);
+	ok(!r, "scaler: five cold samples are not enough");
+	r = sc_run(&p, &st, &x, 1, 0.1, 2, 0.0, 256, 0, 40, &d);
+	ok(r && d.to_vcpus == 1, "scaler: the sixth: 2 -> %u vCPUs (%s)",
+	    d.to_vcpus, d.why);
+	r = sc_run(&p, &st, &x, 8, 0.0, 1, 0.0, 256, 0, 40, &d);
+	ok(!r, "scaler: never below the boot size (1 vCPU)");
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 2, 0.3, 1, 0.0, 256, 0.2, 40, &d);
+	ok(r && d.to_mem == 384, "scaler: memory stalls: 256 -> %u MiB (%s)",
+	    d.to_mem, d.why);
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 2, 0.3, 1, 0.0, 1000, 0, 10, &d);
+	ok(r && d.to_mem == 1024, "scaler: low on memory near the cap: "
+	    "1000 -> %u MiB", d.to_mem);
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 2, 0.3, 1, 0.0, 256, 0.2, 0, &d);
+	ok(!r && strstr(d.why, "refused") != NULL, "scaler: no room for the "
+	    "memory map: %s", d.why);
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 6, 0.3, 1, 0.0, 512, 0, 80, &d);
+	ok(r && d.to_mem == 384, "scaler: plenty free: 512 -> %u MiB",
+	    d.to_mem);
+	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 12, 0.3, 1, 0.0, 256, 0, 90, &d);
+	ok(!r, "scaler: never below the boot memory (256 MiB)");
+}
+
 int
 main(void)
 {
@@ -389,6 +474,7 @@ main(void)
 	test_qemu_escape();
 	test_qemu_escape_real();
 	test_metrics();
+	test_scaler_policy();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");

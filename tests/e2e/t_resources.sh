@@ -20,6 +20,9 @@ cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 dir=$(mktemp -d /tmp/kiln-res-XXXXXX)
+# Updates alone first: the scaler (on by default) has its own part below.
+export KILN_CONFIG=$dir/kiln.json
+echo '{"scaler": false}' >"$KILN_CONFIG"
 kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
 	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
 	kiln_ctr images import "$dir/bb.tar" >/dev/null
@@ -116,5 +119,52 @@ kiln_ctr task delete grow >/dev/null 2>&1
 kiln_ctr container delete grow >/dev/null 2>&1
 [[ -z $qemu ]] || wait_for 30 sh -c "! kill -0 $qemu 2>/dev/null"
 ok $? "no QEMU left"
+
+# ---- the vertical scaler ----------------------------------------------------------
+# Samples every second here (5 s by default), 2 hot in a row to grow, 3
+# cold to shrink. Two busy loops on one vCPU: busy and waiting (PSI), so
+# it adds one; once they stop, what is used would fit in one, so it goes.
+printf '{"scaler_interval_ms": 1000, "scaler_up_samples": 2, "scaler_down_samples": 3, "trace_file": "%s"}\n' \
+	"$dir/scaler.jsonl" >"$KILN_CONFIG"
+nproc_is() { [[ $(nproc_of "$1") == "$2" ]]; }
+scale_detail() {
+	grep '"machine":"scaler".*"event":"SCALE"' "$dir/scaler.jsonl" |
+		sed -n 's/.*"detail":"\([^"]*\)".*/\1/p'
+}
+busy='while [ ! -e /tmp/stop ]; do :; done'
+kiln_ctr run -d --runtime "$RT" "$IMAGE" scaled sleep 600 >/dev/null 2>&1
+wait_for 120 running scaled && nproc_is scaled 1
+ok $? "scaler: a container without limits boots with 1 vCPU"
+kiln_ctr task exec --exec-id busy scaled sh -c "$busy & $busy & wait" \
+	>/dev/null 2>&1 &
+busy_pid=$!
+t0=$SECONDS
+wait_for 600 nproc_is scaled 2
+ok $? "scaler: two busy loops on 1 vCPU get a second one (nproc 2 after $((SECONDS - t0)) s)"
+up=$(scale_detail | head -1)
+[[ $up == "cpu hot: util="*"vcpus 1->2"* ]]
+ok $? "scaler: the decision is traced with its inputs ($up)"
+in_ctr scaled 'touch /tmp/stop'
+wait "$busy_pid"
+t0=$SECONDS
+wait_for 600 nproc_is scaled 1
+ok $? "scaler: idle again, back to 1 vCPU (after $((SECONDS - t0)) s)"
+down=$(scale_detail | tail -1)
+[[ $down == "cpu cold: "*"vcpus 2->1"* ]]
+ok $? "scaler: traced ($down)"
+kiln_ctr task kill -s KILL scaled >/dev/null 2>&1
+wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^scaled .*STOPPED'"
+# Stopped: the next tick turns the scaler off and arms nothing more (an
+# idle shim does not wake up for it); none follows while ctr deletes.
+ticks() { grep -c '"machine":"scaler".*"event":"TICK"' "$dir/scaler.jsonl"; }
+wait_for 60 grep -q '"machine":"scaler".*"event":"TICK".*"to":"OFF"' \
+	"$dir/scaler.jsonl"
+ok $? "scaler: off once the task stopped"
+n1=$(ticks)
+kiln_ctr task delete scaled >/dev/null 2>&1
+n2=$(ticks)
+[[ $n1 == "$n2" ]]
+ok $? "scaler: no tick after that ($n1 ticks in all)"
+kiln_ctr container delete scaled >/dev/null 2>&1
 
 tap_done
