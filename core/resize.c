@@ -609,6 +609,11 @@ resize_answer(struct core_resize *rz, bool ok)
 
 	snprintf(why, sizeof why, "update %s: %s%s", rz->t->id, rz->error,
 	    rz->restoring ? " (the previous size was restored)" : "");
+	/* What a later Update leaves out is the size the VM has, not this. */
+	if (!ok && rz->cur->done == NULL && TAILQ_EMPTY(&rz->queue)) {
+		rz->last.vcpus = rz->vcpus;
+		rz->last.mem_mib = rz->mem_mib;
+	}
 	resize_req_end(TAKE_PTR(rz->cur), ok, why);
 	resize_next(rz);
 }

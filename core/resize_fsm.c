@@ -117,7 +117,9 @@ RZ_ACTION(mem_act_failed, resize_step_failed(RZ(m), false, err))
  * Rows both tables end with, in the S()/E() of the table being defined:
  * late news while nothing is in flight (the answer to a cancelled call, a
  * stale poll) leaves IDLE alone; anywhere else a failed call, a timeout or
- * the VM's end ends the step with its reason and goes back to IDLE.
+ * the VM's end ends the step with its reason and goes back to IDLE. FAIL
+ * is never late news: in IDLE it means RESIZE's own action failed (QMP
+ * already gone), and the request waiting for it must hear so.
  */
 #define RZ_SHARED_ROWS(failed)						\
 	FSM_ROW(S(IDLE), E(QMP_OK), NULL, NULL, FSM_SAME),		\
@@ -127,7 +129,6 @@ RZ_ACTION(mem_act_failed, resize_step_failed(RZ(m), false, err))
 	FSM_ROW(S(IDLE), E(POLL), NULL, NULL, FSM_SAME),		\
 	FSM_ROW(S(IDLE), E(TIMEOUT), NULL, NULL, FSM_SAME),		\
 	FSM_ROW(S(IDLE), E(VM_GONE), NULL, NULL, FSM_SAME),		\
-	FSM_ROW(S(IDLE), E(FAIL), NULL, NULL, FSM_SAME),		\
 	FSM_ROW(FSM_ANY, E(QMP_FAILED), NULL, failed, S(IDLE)),		\
 	FSM_ROW(FSM_ANY, E(AGENT_FAILED), NULL, failed, S(IDLE)),	\
 	FSM_ROW(FSM_ANY, E(TIMEOUT), NULL, failed, S(IDLE)),		\

@@ -14,12 +14,15 @@
  *   hostile-exit  reports an exit status of 4000000000 and sends stream
  *                 frames for other containers and with broken fields
  *   hang          runs the container, then never answers SignalProcess
+ *   refuse-plug   runs the container until signalled; QMP refuses every
+ *                 device_add (as QEMU does with no room for a CPU)
  *
  * It exits when QMP asks it to quit or power down, or when killed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -81,20 +84,48 @@ qmp_send(const char *line)
 	(void)write_all(F.qmp_fd, line, strlen(line));
 }
 
+/* Answer the command in line with body (a JSON member), echoing its id. */
+static void
+qmp_answer(const char *line, const char *body)
+{
+	char reply[512];
+	const char *id = NULL, *p;
+	unsigned long n = 1;
+
+	/* The command's id is the last "id" (device_add's arguments have one). */
+	for (p = line; (p = strstr(p, "\"id\"")) != NULL; p++)
+		id = p;
+	if (id != NULL)
+		n = strtoul(id + 4 + strspn(id + 4, ": "), NULL, 10);
+	snprintf(reply, sizeof reply, "{%s, \"id\": %lu}\r\n", body, n);
+	qmp_send(reply);
+}
+
+/* One vCPU present (booted), one free slot: what q35 with maxcpus says. */
+#define FAKE_CPUS	"\"return\": [{\"type\": \"max-x86_64-cpu\", " \
+	"\"vcpus-count\": 1, \"props\": {\"socket-id\": 0, \"core-id\": 1, " \
+	"\"thread-id\": 0}}, {\"type\": \"max-x86_64-cpu\", \"vcpus-count\": " \
+	"1, \"qom-path\": \"/machine/unattached/device[0]\", \"props\": " \
+	"{\"socket-id\": 0, \"core-id\": 0, \"thread-id\": 0}}]"
+
 static void
 qmp_line(const char *line)
 {
 	if (strstr(line, "qmp_capabilities") != NULL)
 		qmp_send("{\"return\": {}, \"id\": 0}\r\n");
-	else if (strstr(line, "query-status") != NULL) {
-		char reply[128];
-		const char *id = strstr(line, "\"id\"");
-
-		snprintf(reply, sizeof reply, "{\"return\": {\"status\": "
-		    "\"running\", \"running\": true}, %s\r\n", id != NULL ? id :
-		    "\"id\": 1}");
-		qmp_send(reply);
-	} else if (strstr(line, "quit") != NULL ||
+	else if (strstr(line, "query-status") != NULL)
+		qmp_answer(line, "\"return\": {\"status\": \"running\", "
+		    "\"running\": true}");
+	else if (strstr(line, "query-hotpluggable-cpus") != NULL)
+		qmp_answer(line, FAKE_CPUS);
+	else if (strstr(line, "device_add") != NULL)
+		qmp_answer(line, "\"error\": {\"class\": \"GenericError\", "
+		    "\"desc\": \"fake: no room for this device\"}");
+	else if (strstr(line, "qom-get") != NULL)
+		qmp_answer(line, "\"return\": 0");
+	else if (strstr(line, "qom-set") != NULL)
+		qmp_answer(line, "\"return\": {}");
+	else if (strstr(line, "quit") != NULL ||
 	    strstr(line, "system_powerdown") != NULL)
 		exit(0);
 }
@@ -180,7 +211,8 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		send_hostile_frames(c);
 	w.exit_status = strcmp(F.mode, "hostile-exit") == 0 ? 4000000000u :
 	    42;
-	if (F.wait != NULL && strcmp(F.mode, "hang") != 0)
+	if (F.wait != NULL && strcmp(F.mode, "hang") != 0 &&
+	    strcmp(F.mode, "refuse-plug") != 0)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
 }
 
@@ -197,10 +229,31 @@ h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	(void)m;
 	(void)arg;
+	Kiln__Agent__V1__WaitProcessResponse w =
+	    KILN__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
+
 	if (strcmp(F.mode, "hang") == 0)
-		proto_call_drop(call);
-	else
-		proto_call_reply_empty(call);
+		return proto_call_drop(call);
+	proto_call_reply_empty(call);
+	/* refuse-plug runs until signalled: then it exits as killed. */
+	w.exit_status = 137;
+	if (F.wait != NULL)
+		proto_call_reply(TAKE_PTR(F.wait), &w.base);
+}
+
+/* What the guest has after a resize: the one vCPU it booted with. */
+static void
+h_resources(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__ResourcesResponse r =
+	    KILN__AGENT__V1__RESOURCES_RESPONSE__INIT;
+
+	(void)m;
+	(void)arg;
+	r.online_cpus = 1;
+	r.mem_total_bytes = 256ull << 20;
+	r.memory_max = -1;
+	proto_call_reply(call, &r.base);
 }
 
 static void
@@ -217,6 +270,7 @@ static const struct proto_method fake_methods[] = {
 	{ "StartProcess", D(process_ref), h_start },
 	{ "WaitProcess", D(process_ref), h_wait },
 	{ "SignalProcess", D(signal_request), h_signal },
+	{ "UpdateResources", D(resources_request), h_resources },
 	{ "RemoveContainer", D(container_ref), h_other },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_other },
 };

@@ -136,6 +136,31 @@ timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-burst >/dev/null 2>&1
 wait_for 30 clean
 ok $? "... and nothing is left"
 
+# Issue 13: QEMU refuses the device_add of a vCPU. The Update fails naming
+# it, the VM keeps its size and a later Update is served.
+echo refuse-plug >"$KILN_FAKE_MODE_FILE"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+	io.containerd.kiln.v1 "$IMAGE" h-plug sleep 1000 >/dev/null 2>&1
+ok $? "a container on a QEMU that refuses device_add starts"
+sock=$(sed 's|^unix://||' \
+	"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-plug/address \
+	2>/dev/null)
+upd() { timeout -s KILL 120 "$BUILD/tests/kiln-update" "$sock" default h-plug "$1"; }
+out=$(upd '{"cpu":{"quota":200000,"period":100000}}')
+[[ $out == code=UNKNOWN*"no room for this device"*restored* ]]
+ok $? "Update to 2 CPUs fails naming QEMU's refusal ($(tail -c 150 <<<"$out"))"
+timeout -s KILL 20 ctr -a "$KILN_CTR_SOCK" task ls | grep -q '^h-plug .* RUNNING'
+ok $? "... the task still runs"
+out=$(upd '{"memory":{"limit":134217728}}')
+[[ $out == code=OK* ]]
+ok $? "... and the next Update is served ($out)"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGKILL h-plug >/dev/null 2>&1
+wait_for 60 sh -c "timeout -s KILL 20 ctr -a $KILN_CTR_SOCK task ls | grep -q '^h-plug .* STOPPED'"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-plug >/dev/null 2>&1
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
+wait_for 30 clean
+ok $? "... and nothing is left"
+
 try good
 [[ $rc == 42 ]]
 ok $? "containerd and the shim still work afterwards"

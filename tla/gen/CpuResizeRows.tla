@@ -32,7 +32,6 @@ Rows == <<
   R("IDLE", "POLL", "", "", "SAME"),
   R("IDLE", "TIMEOUT", "", "", "SAME"),
   R("IDLE", "VM_GONE", "", "", "SAME"),
-  R("IDLE", "FAIL", "", "", "SAME"),
   R("ANY", "QMP_FAILED", "", "cpu_act_failed", "IDLE"),
   R("ANY", "AGENT_FAILED", "", "cpu_act_failed", "IDLE"),
   R("ANY", "TIMEOUT", "", "cpu_act_failed", "IDLE"),

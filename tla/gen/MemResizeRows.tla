@@ -27,7 +27,6 @@ Rows == <<
   R("IDLE", "POLL", "", "", "SAME"),
   R("IDLE", "TIMEOUT", "", "", "SAME"),
   R("IDLE", "VM_GONE", "", "", "SAME"),
-  R("IDLE", "FAIL", "", "", "SAME"),
   R("ANY", "QMP_FAILED", "", "mem_act_failed", "IDLE"),
   R("ANY", "AGENT_FAILED", "", "mem_act_failed", "IDLE"),
   R("ANY", "TIMEOUT", "", "mem_act_failed", "IDLE"),
