@@ -102,6 +102,11 @@ void		 core_jail_free(struct core_jail *);
 /* The same from the run dir alone, for the `delete` action. */
 void		 core_jail_cleanup(const char *run_dir);
 /*
+ * fork() for QEMU: with the jail's namespaces, the child is PID 1 of a new
+ * PID namespace (clone(CLONE_NEWPID)); the parent gets its pid as usual.
+ */
+pid_t		 core_jail_fork(const struct core_jail *);
+/*
  * In the forked child only: confine it; returns ready to exec, or writes
  * "kiln: jail: ..." to stderr and exits 125.
  */

@@ -14,15 +14,18 @@
  * root directory. Each step can be loosened by the configuration, never
  * silently (a warning at every VM start).
  *
- * Not a PID namespace: unshare(CLONE_NEWPID) moves only the caller's
- * children, so QEMU would be a grandchild behind a waiting parent, and the
- * pid containerd sees (Create's pid, kill -9 cleanup in `delete`) would
- * be that parent's. QEMU sees no other process anyway: no /proc is mounted.
+ * A PID namespace of its own: QEMU is forked by clone(CLONE_NEWPID), so it
+ * is the namespace's PID 1 and still the shim's direct child, with the pid
+ * containerd sees (Create's pid, kill -9 cleanup in `delete`); unshare()
+ * would only move later children and leave QEMU a grandchild. It sees no
+ * other process (no /proc is mounted) and none can be started in its
+ * namespace (-sandbox spawn=deny; the namespace ends with it).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -427,13 +430,23 @@ jail_drop(const struct core_jail *j)
 		JAIL_FAIL("no_new_privs: %m\n");
 }
 
+pid_t
+core_jail_fork(const struct core_jail *j)
+{
+	if (!j->cfg->jail_namespaces)
+		return fork();
+	/* fork() with a flag: no new stack, SIGCHLD to the shim. */
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL,
+	    NULL, NULL);
+}
+
 void
 core_jail_enter(const struct core_jail *j, const struct core_jail_paths *p)
 {
-	char pid[32];
+	/* "0": the writer itself (its pid is 1 in its own PID namespace). */
+	const char *pid = "0";
 	int i;
 
-	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	for (i = 0; i < 2; i++) {
 		_cleanup_free_ char *procs = j->cg[i] != NULL ?
 		    xasprintf("%s/cgroup.procs", j->cg[i]) : NULL;

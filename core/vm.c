@@ -356,7 +356,7 @@ vm_do_spawn(struct vm *vm, struct err *err)
 		return -1;
 	}
 	argv = core_qemu_argv(&o);
-	vm->qemu_pid = fork();
+	vm->qemu_pid = core_jail_fork(vm->jail);
 	if (vm->qemu_pid == 0)
 		vm_exec_qemu(argv, qlog, vm->opts.netns_fd, vm->jail, &jp);
 	core_argv_free(argv);

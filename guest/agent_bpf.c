@@ -43,7 +43,7 @@ static char agent_bpf_lastmsg[512];
  * is kept, since it is what says why a load failed (the verifier log ends
  * with it).
  */
-static int
+static int __attribute__((format(printf, 2, 0)))
 agent_bpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
 	char line[512];

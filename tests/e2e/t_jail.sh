@@ -49,6 +49,9 @@ ok $? "QEMU: no effective, permitted or bounding capabilities"
 diag "$(grep -E '^(Uid|Gid|Cap|NoNew|Seccomp)' "$st")"
 [[ $(readlink "/proc/$pid/ns/mnt") != $(readlink /proc/self/ns/mnt) ]]
 ok $? "QEMU: its own mount namespace"
+nspid=$(awk '$1 == "NSpid:" {print $2, $3}' "$st")
+[[ $nspid == "$pid 1" && $(readlink "/proc/$pid/ns/pid") != $(readlink /proc/self/ns/pid) ]]
+ok $? "QEMU: PID 1 of its own PID namespace, the shim's child all the same (NSpid $nspid)"
 ! ls "/proc/$pid/root/etc/shadow" >/dev/null 2>&1 &&
 	[[ -e /proc/$pid/root/usr/bin/qemu-system-x86_64 ]]
 ok $? "QEMU: /etc/shadow is not in its root, its binary is"
