@@ -6,10 +6,12 @@
  * queue, behind any Update. Its machine is scaler_fsm.c.
  *
  * The policy (scaler_decide, pure, so t_core checks it):
- *   vCPUs   hot: the container kept its vCPUs over 80 % busy and tasks
+ *   vCPUs   hot: the container kept its vCPUs over half busy and tasks
  *           waited for one (guest cpu PSI over 10 %, or eBPF run-queue
  *           waits over 1 ms on average): utilization alone would add CPUs
- *           to a single busy thread, which cannot use them.
+ *           to a single busy thread, which cannot use them. (Half, not
+ *           80 %: loops that touch the 9p rootfs wait on I/O for a part
+ *           of each interval while others queue for the vCPU.)
  *           cold: what it used would keep one vCPU fewer under 50 %
  *           (u * n / (n - 1) < 0.5).
  *   memory  hot: MemAvailable under 15 % of MemTotal or memory PSI over
@@ -57,7 +59,7 @@ decide_cpu(const struct scaler_policy *p, struct scaler_streaks *st,
     struct scaler_decision *d)
 {
 	unsigned n = d->vcpus;
-	bool hot = d->util > 0.8 && (d->cpu_psi > 0.1 || d->runq_ms > 1.0);
+	bool hot = d->util > 0.5 && (d->cpu_psi > 0.1 || d->runq_ms > 1.0);
 	bool cold = n > 1 && d->util * n / (n - 1) < 0.5;
 
 	streak(hot, cold, &st->cpu_hot, &st->cpu_cold);
