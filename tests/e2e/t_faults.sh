@@ -80,7 +80,10 @@ for i in $(seq 1 20); do
 done
 fails=0
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
-cat "$dir"/run-c*.log | sed 's/^/# /' | head -20
+# What failed, on stderr: prove shows it in CI's output.
+(( fails == 0 )) || { grep -H . "$dir"/run-c*.log | head -20 |
+	sed 's/^/# /' >&2; grep -E 'level=(warning|error)' \
+	"$dir/containerd.log" | tail -30 | cut -c1-300 | sed 's/^/# /' >&2; }
 ok $(( fails != 0 )) "twenty containers started concurrently ($fails failed)"
 all_running() { [[ $(count_status RUNNING) == 20 ]]; }
 wait_for 120 all_running
