@@ -359,7 +359,6 @@ struct core_resize {
 	unsigned		 want_vcpus, want_mem;
 	struct core_size	 want;		/* the request in progress */
 	struct core_size	 prev;		/* restored on failure */
-	struct core_size	 last;		/* the last Update queued */
 	bool			 restoring;
 	struct resize_req_q	 queue;
 	struct resize_req	*cur;

@@ -178,8 +178,10 @@ resize_caps(struct core_resize *rz, const struct core_size *sz)
 {
 	const struct core_config *cfg = &rz->t->shim->cfg;
 
-	rz->cap_vcpus = sz->cpu_given ? sz->vcpus : cfg->max_vcpus;
-	rz->cap_mem = sz->mem_given ? sz->mem_mib : cfg->max_mem_mib;
+	if (sz->cpu_given || rz->cap_vcpus == 0)
+		rz->cap_vcpus = sz->cpu_given ? sz->vcpus : cfg->max_vcpus;
+	if (sz->mem_given || rz->cap_mem == 0)
+		rz->cap_mem = sz->mem_given ? sz->mem_mib : cfg->max_mem_mib;
 	if (rz->cap_vcpus < rz->boot_vcpus)
 		rz->cap_vcpus = rz->boot_vcpus;
 	if (rz->cap_mem < rz->boot_mem)
@@ -196,7 +198,8 @@ core_resize_new(struct task *t, const struct core_size *boot)
 	rz->t = t;
 	rz->boot_vcpus = rz->vcpus = boot->vcpus;
 	rz->boot_mem = rz->mem_mib = boot->mem_mib;
-	rz->prev = rz->last = *boot;
+	rz->prev = *boot;
+	rz->cap_vcpus = rz->cap_mem = 0;
 	resize_caps(rz, boot);
 	/*
 	 * QEMU 7.2 under TCG corrupts its heap when a vCPU is plugged
@@ -267,6 +270,15 @@ resize_next(struct core_resize *rz)
 	rz->prev.vcpus = rz->vcpus;
 	rz->prev.mem_mib = rz->mem_mib;
 	rz->want = rz->cur->size;
+	if (rz->want.vcpus == 0)
+		rz->want.vcpus = rz->vcpus;
+	if (rz->want.mem_mib == 0)
+		rz->want.mem_mib = rz->mem_mib;
+	/* Never below the boot size: the cgroup limits the container. */
+	if (rz->want.vcpus < rz->boot_vcpus)
+		rz->want.vcpus = rz->boot_vcpus;
+	if (rz->want.mem_mib < rz->boot_mem)
+		rz->want.mem_mib = rz->boot_mem;
 	rz->restoring = false;
 	rz->error[0] = '\0';
 	fsm_post(&rz->cpu, CPU_RZ_EV_RESIZE, NULL, 0);
@@ -283,22 +295,18 @@ core_resize_update(struct core_resize *rz, struct proto_call *call,
 	if (core_size_from(res, &rz->t->shim->cfg, true, &sz, &err) < 0)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "update %s: %s", rz->t->id, err.msg);
-	/* What the request leaves out stays as the last Update set it. */
+	/*
+	 * What the request leaves out keeps the size the VM has when the
+	 * request runs (0: resolved in resize_next), whatever came between:
+	 * an Update queued before it or a scaler step.
+	 */
 	if (!sz.cpu_given) {
-		sz.vcpus = rz->last.vcpus;
+		sz.vcpus = 0;
 		sz.cpu_quota = 0;
 	}
 	if (!sz.mem_given)
-		sz.mem_mib = rz->last.mem_mib;
-	/* Never below the boot size: the cgroup limits the container. */
-	if (sz.vcpus < rz->boot_vcpus)
-		sz.vcpus = rz->boot_vcpus;
-	if (sz.mem_mib < rz->boot_mem)
-		sz.mem_mib = rz->boot_mem;
-	rz->last.vcpus = sz.vcpus;
-	rz->last.mem_mib = sz.mem_mib;
-	if (sz.cpu_given || sz.mem_given)
-		resize_caps(rz, &rz->last);
+		sz.mem_mib = 0;
+	resize_caps(rz, &sz);
 	q = xcalloc(1, sizeof *q);
 	q->call = call;
 	q->size = sz;
@@ -609,11 +617,6 @@ resize_answer(struct core_resize *rz, bool ok)
 
 	snprintf(why, sizeof why, "update %s: %s%s", rz->t->id, rz->error,
 	    rz->restoring ? " (the previous size was restored)" : "");
-	/* What a later Update leaves out is the size the VM has, not this. */
-	if (!ok && rz->cur->done == NULL && TAILQ_EMPTY(&rz->queue)) {
-		rz->last.vcpus = rz->vcpus;
-		rz->last.mem_mib = rz->mem_mib;
-	}
 	resize_req_end(TAKE_PTR(rz->cur), ok, why);
 	resize_next(rz);
 }

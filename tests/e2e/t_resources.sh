@@ -140,8 +140,17 @@ kiln_ctr task exec --exec-id busy scaled sh -c "$busy & $busy & wait" \
 	>/dev/null 2>&1 &
 busy_pid=$!
 t0=$SECONDS
+scaling() { grep -q '"machine":"scaler".*"event":"SCALE"' "$dir/scaler.jsonl"; }
+wait_for 600 scaling
+ok $? "scaler: two busy loops on 1 vCPU: it decides to grow (after $((SECONDS - t0)) s)"
+# The step takes seconds under TCG (the guest onlines the vCPU): an Update
+# sent now waits in the same queue and both hold afterwards.
+out=$(update scaled "{\"memory\":{\"limit\":$((384 * MIB))}}")
 wait_for 600 nproc_is scaled 2
-ok $? "scaler: two busy loops on 1 vCPU get a second one (nproc 2 after $((SECONDS - t0)) s)"
+n=$?
+mm=$(kiln_ctr task metrics scaled 2>/dev/null | awk '$1 == "memory.usage_limit" {print $2}')
+[[ $n == 0 && $out == code=OK* && $mm == $((384 * MIB)) ]]
+ok $? "scaler: a second vCPU (nproc 2 after $((SECONDS - t0)) s), and the Update sent during the step holds too (memory.max $mm, $out)"
 up=$(scale_detail | head -1)
 [[ $up == "cpu hot: util="*"vcpus 1->2"* ]]
 ok $? "scaler: the decision is traced with its inputs ($up)"
