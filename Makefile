@@ -30,12 +30,12 @@ OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
 LDFLAGS	:= $(OPT)
-LIBS	:= -levent_core -lprotobuf-c -ljansson
+LIBS	:= -levent_extra -levent_core -lprotobuf-c -ljansson
 # The fuzz flavour compiles protobuf-c's runtime from Debian's source
 # package with its own instrumentation (tests/fuzz/module.mk), so coverage
 # and ASan reach inside the decoder.
 ifeq ($(FLAVOUR),fuzz)
-LIBS	:= -levent_core build/fuzz/src/protobuf-c.o -ljansson
+LIBS	:= -levent_extra -levent_core build/fuzz/src/protobuf-c.o -ljansson
 endif
 
 ifeq ($(V),1)
