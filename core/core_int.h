@@ -134,6 +134,8 @@ struct vm_opts {
 	vm_stopped_cb		 on_stopped;
 	proto_stream_cb		 on_stream;
 	void			*arg;
+	struct hist		*agent_hist;	/* borrowed: call latencies */
+	struct hist		*qmp_hist;	/* borrowed */
 };
 
 struct vm {
@@ -460,6 +462,7 @@ struct task {
 	struct core_net		*net;
 	struct core_size	 size;		/* at boot, from the spec */
 	struct core_resize	*resize;
+	struct core_metrics_srv	*metrics;	/* GET /metrics, or NULL */
 	struct vm		*vm;
 	struct core_stdio	*stdio;
 	struct reactor_timer	*timer;
@@ -584,6 +587,45 @@ void		 core_events_publish(struct core_events *, const char *topic,
 bool		 core_events_idle(const struct core_events *);
 void		 core_events_free(struct core_events *);
 
+/* ---- the shim's own metrics (metrics.c) ------------------------------ */
+
+/* Dispatches of one machine, by event and result (fsm_result). */
+struct core_fsm_count {
+	const struct fsm_def	*def;		/* borrowed, static */
+	uint64_t		*n;		/* nevents x FSM_RES__COUNT */
+};
+
+#define CORE_FSM_RESULTS	4	/* ok, rejected, guarded, failed */
+
+struct core_stats {
+	struct hist		 agent;		/* agent call latency */
+	struct hist		 qmp;		/* QMP call latency */
+	struct core_fsm_count	*fsm;
+	size_t			 nfsm;
+};
+
+/* Count one dispatch (an fsm trace hook's body); never fails. */
+void		 core_stats_fsm(struct core_stats *,
+		    const struct fsm_trace_rec *);
+void		 core_stats_fini(struct core_stats *);
+
+struct core_metrics_srv;
+struct task;
+/*
+ * Serve GET /metrics over HTTP (libevent's evhttp) on a unix socket at
+ * run_dir/metrics.sock, made now (a stale file is replaced). The task is
+ * borrowed for the server's life (it owns the server, and frees it
+ * before its VM). NULL and err if the socket cannot be
+ * made. Each scrape asks the guest (GetMetrics) and is answered when it
+ * does, within CORE_SCRAPE_MS, or at once with 503 if no VM serves.
+ */
+#define CORE_METRICS_SOCK	"metrics.sock"
+#define CORE_SCRAPE_MS		5000
+struct core_metrics_srv *core_metrics_srv_new(struct task *,
+		    const char *run_dir, struct err *);
+/* Answer what is in flight with 503, close, unlink the socket. NULL ok. */
+void		 core_metrics_srv_free(struct core_metrics_srv *);
+
 /* ---- the shim daemon (shim.c) ----------------------------------------- */
 
 struct shim {
@@ -600,6 +642,7 @@ struct shim {
 	bool			 shutting_down;
 	struct reactor_timer	*exit_timer;
 	int			 exit_polls;
+	struct core_stats	 stats;		/* the shim's own metrics */
 };
 
 void		 shim_task_gone(struct shim *);
@@ -623,6 +666,38 @@ int		 core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
  * identifier (it becomes a label value unescaped). */
 void		 core_metrics_prom(struct buf *, const char *ns,
 		    const Kiln__Agent__V1__MetricsResponse *r);
+
+/* What Stats takes from GetMetrics where the cgroup values are 0. */
+struct core_bpf_values {
+	uint64_t	oncpu_ns;
+	uint64_t	page_faults;
+	uint64_t	oom_kills;
+	uint64_t	memory_bytes;
+};
+/* Sub-messages core_metrics_fill had to add (they point into it). */
+struct core_metrics_fill {
+	Io__Containerd__Cgroups__V2__CPUStat		 cpu, *cpu_set;
+	Io__Containerd__Cgroups__V2__MemoryStat		 mem, *mem_set;
+	Io__Containerd__Cgroups__V2__MemoryEvents	 ev, *ev_set;
+};
+/* Container cid's values in r (checked); false if r does not have it. */
+bool		 core_metrics_values(const Kiln__Agent__V1__MetricsResponse *r,
+		    const char *cid, struct core_bpf_values *);
+/* Fill m's zero fields from v; undo with core_metrics_unfill before m
+ * is freed (fill is borrowed by m meanwhile). */
+void		 core_metrics_fill(Io__Containerd__Cgroups__V2__Metrics *m,
+		    const struct core_bpf_values *v, struct core_metrics_fill *);
+void		 core_metrics_unfill(Io__Containerd__Cgroups__V2__Metrics *m,
+		    const struct core_metrics_fill *);
+/* The VM's size now, for kiln_vm_* gauges. */
+struct core_vm_size {
+	unsigned	vcpus;
+	unsigned	mem_mib;
+};
+/* Append the shim's own metrics (latencies, dispatches, VM size) as
+ * Prometheus text; ns and cid must be valid identifiers. */
+void		 core_stats_prom(struct buf *, const char *ns, const char *cid,
+		    const struct core_stats *, const struct core_vm_size *);
 
 /* util: the per-task run dir (short, for socket paths) and state file. */
 char		*core_run_dir(const char *ns, const char *id);

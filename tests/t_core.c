@@ -377,6 +377,86 @@ test_metrics(void)
 	    "metrics: Prometheus text parses with prometheus_client");
 }
 
+/* Stats: zero cgroup fields take the eBPF values; the rest stay. */
+static void
+test_stats_fill(void)
+{
+	Io__Containerd__Cgroups__V2__Metrics m =
+	    IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+	Io__Containerd__Cgroups__V2__MemoryStat mem =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+	struct core_bpf_values v = { 2500000000ull, 77, 1, 4096 };
+	struct core_metrics_fill fill;
+
+	mem.usage = 8192;
+	m.memory = &mem;
+	core_metrics_fill(&m, &v, &fill);
+	ok(m.cpu != NULL && m.cpu->usage_usec == 2500000, "stats: no cpu "
+	    "block: usage_usec from eBPF on-CPU time");
+	ok(mem.pgfault == 77 && mem.usage == 8192, "stats: pgfault filled, "
+	    "the cgroup's memory.current kept");
+	ok(m.memory_events != NULL && m.memory_events->oom_kill == 1,
+	    "stats: oom_kill from eBPF");
+	core_metrics_unfill(&m, &fill);
+	ok(m.cpu == NULL && m.memory_events == NULL && m.memory == &mem,
+	    "stats: what fill added is detached before the free");
+	mem.pgfault = 5;
+	core_metrics_fill(&m, &v, &fill);
+	ok(mem.pgfault == 5, "stats: a cgroup value wins over eBPF");
+	core_metrics_unfill(&m, &fill);
+}
+
+/* The shim's own series: histograms, dispatch counts, VM size. */
+static void
+test_shim_prom(void)
+{
+	struct core_stats st = { 0 };
+	struct core_vm_size size = { 2, 512 };
+	struct fsm_trace_rec rec = { 0 };
+	struct buf b;
+	FILE *f;
+
+	hist_add(&st.agent, 3000000);		/* 3 ms */
+	hist_add(&st.agent, 100000000000ull);	/* 100 s: +Inf only */
+	hist_add(&st.qmp, 10000);
+	rec.def = &task_fsm_def;
+	rec.event = TASK_EV_CREATE;
+	rec.result = FSM_RES_OK;
+	core_stats_fsm(&st, &rec);
+	core_stats_fsm(&st, &rec);
+	rec.def = &vm_fsm_def;
+	rec.event = VM_EV_SPAWN;
+	rec.result = FSM_RES_REJECTED;
+	core_stats_fsm(&st, &rec);
+	ok(st.nfsm == 2, "shim metrics: dispatches counted per machine");
+	buf_init(&b);
+	core_stats_prom(&b, "default", "web", &st, &size);
+	f = fopen("build/t_core-shim.prom", "w");
+	if (f != NULL) {
+		fwrite(buf_head(&b), 1, b.len, f);
+		fclose(f);
+	}
+	buf_fini(&b);
+	core_stats_fini(&st);
+	ok(system("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.parser import "
+	    "text_string_to_metric_families as p\n"
+	    "fs = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
+	    "a = fs[\"kiln_shim_agent_call_seconds\"].samples\n"
+	    "c = [s.value for s in a if s.name.endswith(\"_count\")]\n"
+	    "b = [s.value for s in a if s.labels.get(\"le\") == \"0.004096\"]\n"
+	    "assert c == [2] and b == [1], (c, b)\n"
+	    "t = fs[\"kiln_shim_fsm_transitions\"].samples\n"
+	    "d = {(s.labels[\"machine\"], s.labels[\"event\"], "
+	    "s.labels[\"result\"]): s.value for s in t}\n"
+	    "assert d == {(\"task\", \"CREATE\", \"ok\"): 2, "
+	    "(\"vm\", \"SPAWN\", \"rejected\"): 1}, d\n"
+	    "assert fs[\"kiln_vm_memory_bytes\"].samples[0].value == 512 << 20\n"
+	    "' build/t_core-shim.prom") == 0,
+	    "shim metrics: histograms, dispatch counts and VM size parse "
+	    "with prometheus_client");
+}
+
 int
 main(void)
 {
@@ -389,6 +469,8 @@ main(void)
 	test_qemu_escape();
 	test_qemu_escape_real();
 	test_metrics();
+	test_stats_fill();
+	test_shim_prom();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");
