@@ -80,6 +80,12 @@ $(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
+# kiln: metrics, top, monitor; trace, fsm and fsmcheck run the tools
+# above from its own directory.
+BINS += $(B)/kiln
+$(B)/kiln: $(B)/core/kiln.o $(B)/core/kiln_top.o $(B)/core/kiln_monitor.o \
+    $(SHIM_OBJS) $(LIBKILN)
+	$(Q)$(LINK)
 # kiln-fsmcheck: every table explored, and the task x VM product.
 BINS += $(B)/kiln-fsmcheck
 $(B)/kiln-fsmcheck: $(B)/core/kiln_fsmcheck.o $(B)/core/task_vm_model.o \
@@ -134,7 +140,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
 	libelf-dev zlib1g-dev python3-prometheus-client \
-	spin
+	spin prometheus curl
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:

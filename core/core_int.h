@@ -699,8 +699,48 @@ struct core_vm_size {
 void		 core_stats_prom(struct buf *, const char *ns, const char *cid,
 		    const struct core_stats *, const struct core_vm_size *);
 
+/* ---- Prometheus text read back (prom.c), for the kiln command ------- */
+
+struct core_prom_sample {
+	char		*name;
+	char		*labels;	/* "{k=\"v\",...}" as sent, or "" */
+	double		 value;
+	char		*line;		/* the whole line, checked */
+};
+struct core_prom_family {
+	char			*name;
+	char			*help;		/* NULL if none */
+	char			*type;
+	struct core_prom_sample	*s;
+	size_t			 ns;
+};
+struct core_prom {
+	struct core_prom_family	*f;
+	size_t			 nf;
+	size_t			 nsamples;
+};
+
+/*
+ * Parse text (untrusted: names, labels, values and sizes checked; label
+ * values with escapes refused) into p, which the caller finis even on
+ * failure. -1 and err on the first bad line.
+ */
+int		 core_prom_parse(struct core_prom *, const char *text,
+		    size_t len, struct err *);
+void		 core_prom_fini(struct core_prom *);
+const struct core_prom_family *core_prom_family(const struct core_prom *,
+		    const char *name);
+/* The value of label key in a parsed sample's labels, into val. */
+bool		 core_prom_label(const char *labels, const char *key,
+		    char *val, size_t n);
+/* Append the n expositions as one: each family once, samples of all. */
+void		 core_prom_merge(struct buf *, const struct core_prom *const *,
+		    size_t n);
+
 /* util: the per-task run dir (short, for socket paths) and state file. */
 char		*core_run_dir(const char *ns, const char *id);
+/* The same path, without making anything (the kiln command). */
+char		*core_run_dir_path(const char *ns, const char *id);
 int		 core_state_write(const char *bundle, pid_t qemu_pid,
 		    const char *run_dir, struct err *);
 

@@ -34,10 +34,16 @@ core_hash(const char *a, const char *b, const char *c)
 }
 
 char *
+core_run_dir_path(const char *ns, const char *id)
+{
+	return xasprintf("%s/%016llx", SHIM_RUN_DIR,
+	    (unsigned long long)core_hash(ns, id, NULL));
+}
+
+char *
 core_run_dir(const char *ns, const char *id)
 {
-	char *dir = xasprintf("%s/%016llx", SHIM_RUN_DIR,
-	    (unsigned long long)core_hash(ns, id, NULL));
+	char *dir = core_run_dir_path(ns, id);
 
 	mkdir(SHIM_RUN_DIR, 0700);
 	mkdir(dir, 0700);

@@ -457,6 +457,73 @@ test_shim_prom(void)
 	    "with prometheus_client");
 }
 
+/* A bad exposition: refused, with the parser's word on why. */
+static void
+prom_bad(const char *text, const char *what)
+{
+	struct core_prom p;
+	struct err err = { 0 };
+	int r = core_prom_parse(&p, text, strlen(text), &err);
+
+	ok(r < 0, "prom: %s is refused (%s)", what, err.msg);
+	core_prom_fini(&p);
+}
+
+/* The kiln command's reader: our own text back, merged, and lies. */
+static void
+test_prom_parse(void)
+{
+	const char *a = "# HELP x_total X.\n# TYPE x_total counter\n"
+	    "x_total{namespace=\"default\",container=\"a\"} 1\n"
+	    "# HELP h H.\n# TYPE h histogram\n"
+	    "h_bucket{container=\"a\",le=\"0.5\"} 2\n"
+	    "h_bucket{container=\"a\",le=\"+Inf\"} 3\n"
+	    "h_sum{container=\"a\"} 1.5\nh_count{container=\"a\"} 3\n";
+	const char *b = "# HELP x_total X.\n# TYPE x_total counter\n"
+	    "x_total{namespace=\"default\",container=\"b\"} 2.5e3\n";
+	struct core_prom pa, pb;
+	const struct core_prom *both[2] = { &pa, &pb };
+	const struct core_prom_family *f;
+	struct err err = { 0 };
+	char v[32] = "";
+	struct buf out;
+	FILE *fp;
+
+	ok(core_prom_parse(&pa, a, strlen(a), &err) == 0 &&
+	    core_prom_parse(&pb, b, strlen(b), &err) == 0, "prom: our text "
+	    "parses (%s)", err.msg);
+	f = core_prom_family(&pa, "h");
+	ok(f != NULL && f->ns == 4 && f->s[1].value == 3 && f->s[2].value == 1.5 &&
+	    core_prom_label(f->s[0].labels, "le", v, sizeof v) &&
+	    strcmp(v, "0.5") == 0, "prom: a histogram is one family, le "
+	    "read back (%s)", v);
+	buf_init(&out);
+	core_prom_merge(&out, both, 2);
+	fp = fopen("build/t_core-merged.prom", "w");
+	if (fp != NULL) {
+		fwrite(buf_head(&out), 1, buf_used(&out), fp);
+		fclose(fp);
+	}
+	buf_fini(&out);
+	core_prom_fini(&pa);
+	core_prom_fini(&pb);
+	ok(system("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.parser import "
+	    "text_string_to_metric_families as p\n"
+	    "fs = list(p(open(sys.argv[1]).read()))\n"
+	    "assert [f.name for f in fs] == [\"x\", \"h\"], fs\n"
+	    "assert [s.value for s in fs[0].samples] == [1, 2500]\n"
+	    "' build/t_core-merged.prom") == 0, "prom: two expositions "
+	    "merge into one family each (prometheus_client agrees)");
+	prom_bad("x 1", "a last line without newline");
+	prom_bad("x{a=\"b\\\"\"} 1\n", "an escaped label value");
+	prom_bad("x{a=\"b\"\n", "an unclosed label set");
+	prom_bad("9x 1\n", "a name starting with a digit");
+	prom_bad("x abc\n", "a value that is not a number");
+	prom_bad("# TYPE x bogus\n", "an unknown type");
+	prom_bad("x{a=b} 1\n", "an unquoted label value");
+}
+
 int
 main(void)
 {
@@ -471,6 +538,7 @@ main(void)
 	test_metrics();
 	test_stats_fill();
 	test_shim_prom();
+	test_prom_parse();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");

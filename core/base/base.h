@@ -109,6 +109,8 @@ struct buf {
 void	 buf_init(struct buf *);
 void	 buf_fini(struct buf *);
 void	 buf_append(struct buf *, const void *, size_t);
+/* Append formatted text (no NUL). */
+void	 buf_printf(struct buf *, const char *, ...) PRINTF_LIKE(2, 3);
 /* Reserve n bytes at the end and return a pointer to them. */
 uint8_t	*buf_reserve(struct buf *, size_t n);
 void	 buf_commit(struct buf *, size_t n);
