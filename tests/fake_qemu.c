@@ -14,6 +14,8 @@
  *   hostile-exit  reports an exit status of 4000000000 and sends stream
  *                 frames for other containers and with broken fields
  *   hang          runs the container, then never answers SignalProcess
+ *   bad-metrics   runs the container until signalled; answers GetMetrics
+ *                 with 1000 histogram buckets and a label-breaking id
  *
  * It exits when QMP asks it to quit or power down, or when killed.
  */
@@ -180,7 +182,8 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		send_hostile_frames(c);
 	w.exit_status = strcmp(F.mode, "hostile-exit") == 0 ? 4000000000u :
 	    42;
-	if (F.wait != NULL && strcmp(F.mode, "hang") != 0)
+	if (F.wait != NULL && strcmp(F.mode, "hang") != 0 &&
+	    strcmp(F.mode, "bad-metrics") != 0)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
 }
 
@@ -195,12 +198,48 @@ h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 static void
 h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
+	Kiln__Agent__V1__WaitProcessResponse w =
+	    KILN__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
+
 	(void)m;
 	(void)arg;
 	if (strcmp(F.mode, "hang") == 0)
-		proto_call_drop(call);
-	else
-		proto_call_reply_empty(call);
+		return proto_call_drop(call);
+	proto_call_reply_empty(call);
+	w.exit_status = 137;
+	if (F.wait != NULL && strcmp(F.mode, "bad-metrics") == 0)
+		proto_call_reply(TAKE_PTR(F.wait), &w.base);
+}
+
+/* Out of agent.proto's bounds: the shim must refuse it, not print it. */
+static void
+h_metrics(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__MetricsResponse r =
+	    KILN__AGENT__V1__METRICS_RESPONSE__INIT;
+	Kiln__Agent__V1__ContainerMetrics c =
+	    KILN__AGENT__V1__CONTAINER_METRICS__INIT, *cp = &c;
+
+	(void)m;
+	(void)arg;
+	c.container_id = (char *)"x\"} 1\nevil";
+	r.n_containers = 1;
+	r.containers = &cp;
+	r.runq_buckets = 1000;
+	proto_call_reply(call, &r.base);
+}
+
+static void
+h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__StatsResponse r = KILN__AGENT__V1__STATS_RESPONSE__INIT;
+	Io__Containerd__Cgroups__V2__Metrics mt =
+	    IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+
+	(void)m;
+	(void)arg;
+	r.metrics = &mt;
+	proto_call_reply(call, &r.base);
 }
 
 static void
@@ -218,6 +257,8 @@ static const struct proto_method fake_methods[] = {
 	{ "WaitProcess", D(process_ref), h_wait },
 	{ "SignalProcess", D(signal_request), h_signal },
 	{ "RemoveContainer", D(container_ref), h_other },
+	{ "GetMetrics", D(container_ref), h_metrics },
+	{ "Stats", D(container_ref), h_stats },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_other },
 };
 #undef D

@@ -160,8 +160,8 @@ if command -v prometheus >/dev/null; then
 	mkdir -p "$dir/prom"
 	cat >"$dir/prom.yml" <<EOF
 global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: 2s
+  scrape_timeout: 2s
 scrape_configs:
   - job_name: kiln
     static_configs:
