@@ -178,7 +178,8 @@ kiln_metrics_done(struct kiln_fetch *f, void *arg)
 		fprintf(stderr, "kiln: %s: HTTP %d: %.*s", t->sock, t->status,
 		    (int)buf_used(&t->body), (const char *)buf_head(&t->body));
 	else
-		fprintf(stderr, "kiln: %s: %s\n", t->sock, t->err);
+		fprintf(stderr, "kiln: %s: %s (is it running under kiln?)\n",
+		    t->sock, t->err);
 	reactor_stop(f->r);
 }
 
@@ -211,9 +212,6 @@ kiln_metrics_main(int argc, char **argv)
 	reactor_run(r);
 	kiln_fetch_fini(&f);
 	reactor_free(r);
-	if (rc != 0)
-		fprintf(stderr, "kiln: no metrics for %s/%s (is it running "
-		    "under kiln?)\n", ns, id);
 	return rc;
 }
 
