@@ -662,9 +662,10 @@ extern const size_t shim_task_nmethods;
  * -1 and err (EPROTO) on anything out of bounds; r is only read. */
 int		 core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
 		    const char *cid, struct err *);
-/* Append r (checked first) as Prometheus text 0.0.4; ns must be a valid
- * identifier (it becomes a label value unescaped). */
-void		 core_metrics_prom(struct buf *, const char *ns,
+/* Append r (checked first) as Prometheus text 0.0.4; ns and cid (NULL:
+ * no container label on the missing-source series) must be valid
+ * identifiers (they become label values unescaped). */
+void		 core_metrics_prom(struct buf *, const char *ns, const char *cid,
 		    const Kiln__Agent__V1__MetricsResponse *r);
 
 /* What Stats takes from GetMetrics where the cgroup values are 0. */

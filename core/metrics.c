@@ -144,7 +144,7 @@ prom_histogram(struct buf *b, const char *ns,
 }
 
 void
-core_metrics_prom(struct buf *b, const char *ns,
+core_metrics_prom(struct buf *b, const char *ns, const char *cid,
     const Kiln__Agent__V1__MetricsResponse *r)
 {
 	size_t i;
@@ -179,9 +179,12 @@ core_metrics_prom(struct buf *b, const char *ns,
 	prom_histogram(b, ns, r);
 	head(b, "kiln_metrics_source_missing", "gauge",
 	    "1 for each source of values the guest could not use.");
+	/* One guest per shim: the container label keeps shims apart. */
 	for (i = 0; i < r->n_missing; i++)
-		out(b, "kiln_metrics_source_missing{namespace=\"%s\","
-		    "source=\"%s\"} 1\n", ns, r->missing[i]->source);
+		out(b, "kiln_metrics_source_missing{namespace=\"%s\"%s%s%s,"
+		    "source=\"%s\"} 1\n", ns, cid != NULL ?
+		    ",container=\"" : "", cid != NULL ? cid : "",
+		    cid != NULL ? "\"" : "", r->missing[i]->source);
 }
 
 /* ---- Stats: cgroup values, eBPF where they are missing ----------------- */

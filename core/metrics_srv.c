@@ -67,7 +67,7 @@ scrape_reply(struct core_scrape *sc,
 		size.mem_mib = t->resize->mem_mib;
 	}
 	buf_init(&b);
-	core_metrics_prom(&b, t->shim->namespace, mr);
+	core_metrics_prom(&b, t->shim->namespace, t->id, mr);
 	core_stats_prom(&b, t->shim->namespace, t->id, &t->shim->stats, &size);
 	reactor_http_reply(sc->req, 200, PROM_CONTENT_TYPE, buf_head(&b),
 	    buf_used(&b));

@@ -309,6 +309,8 @@ test_metrics(void)
 	    KILN__AGENT__V1__CONTAINER_METRICS__INIT, *cp = &c;
 	Kiln__Agent__V1__OomVictim v = KILN__AGENT__V1__OOM_VICTIM__INIT,
 	    *vp = &v;
+	Kiln__Agent__V1__MissingSource miss =
+	    KILN__AGENT__V1__MISSING_SOURCE__INIT, *missp = &miss;
 	uint64_t buckets[CORE_METRICS_BUCKETS] = { 0 };
 	struct err err = { 0 };
 	struct buf b;
@@ -356,8 +358,12 @@ test_metrics(void)
 	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 5 OOM victims "
 	    "refused (%s)", err.msg);
 	c.n_oom_victims = 1;
+	miss.source = (char *)"bpf";
+	miss.reason = (char *)"not loaded yet";
+	r.n_missing = 1;
+	r.missing = &missp;
 	buf_init(&b);
-	core_metrics_prom(&b, "default", &r);
+	core_metrics_prom(&b, "default", "web", &r);
 	f = fopen("build/t_core-metrics.prom", "w");
 	if (f != NULL) {
 		fwrite(buf_head(&b), 1, b.len, f);
@@ -373,8 +379,12 @@ test_metrics(void)
 	    "assert [s.value for s in h.samples if s.name.endswith"
 	    "(\"_count\")] == [12]\n"
 	    "assert len([s for s in h.samples if s.name.endswith"
-	    "(\"_bucket\")]) == 24' build/t_core-metrics.prom") == 0,
-	    "metrics: Prometheus text parses with prometheus_client");
+	    "(\"_bucket\")]) == 24\n"
+	    "m = fs[\"kiln_metrics_source_missing\"].samples[0].labels\n"
+	    "assert m == {\"namespace\": \"default\", \"container\": "
+	    "\"web\", \"source\": \"bpf\"}, m' build/t_core-metrics.prom")
+	    == 0, "metrics: Prometheus text parses with prometheus_client, "
+	    "missing sources per container");
 }
 
 /* Stats: zero cgroup fields take the eBPF values; the rest stay. */
