@@ -55,6 +55,15 @@ free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# ---- the old tools through kiln ------------------------------------------------
+[[ -n $("$KILN" fsm list) && $("$KILN" fsm list) == $("$BUILD/kiln-fsm" list) ]]
+ok $? "kiln fsm list is kiln-fsm list"
+"$KILN" fsmcheck >/dev/null 2>&1
+r1=$?
+"$BUILD/kiln-fsmcheck" >/dev/null 2>&1
+[[ $r1 == $? ]]
+ok $? "kiln fsmcheck runs kiln-fsmcheck (status $r1)"
+
 dir=$(mktemp -d /tmp/kiln-met-XXXXXX)
 kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
 	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
