@@ -222,5 +222,9 @@ wait_for 90 sh -c "[ ! -e '$vsock' ]"
 ok $? "a shim killed by SIGKILL: containerd's delete removes its metrics socket"
 kiln_ctr task rm -f victim >/dev/null 2>&1
 kiln_ctr rm victim >/dev/null 2>&1
+# Built with ASan (make check FLAVOUR=asan), shims report into this log.
+! grep -q 'Sanitizer' "$dir/containerd.log"
+ok $? "no AddressSanitizer or LeakSanitizer report from a shim"
+grep -m3 -A20 'Sanitizer' "$dir/containerd.log" | sed 's/^/# /'
 
 tap_done
