@@ -30,12 +30,12 @@ OPT	:= $(OPT_$(FLAVOUR))
 CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
 LDFLAGS	:= $(OPT)
-LIBS	:= -levent_core -lprotobuf-c -ljansson
+LIBS	:= -levent_extra -levent_core -lprotobuf-c -ljansson
 # The fuzz flavour compiles protobuf-c's runtime from Debian's source
 # package with its own instrumentation (tests/fuzz/module.mk), so coverage
 # and ASan reach inside the decoder.
 ifeq ($(FLAVOUR),fuzz)
-LIBS	:= -levent_core build/fuzz/src/protobuf-c.o -ljansson
+LIBS	:= -levent_extra -levent_core build/fuzz/src/protobuf-c.o -ljansson
 endif
 
 ifeq ($(V),1)
@@ -79,6 +79,12 @@ $(B)/kiln-fsm $(B)/kiln-trace $(B)/kiln-fsmcheck: LIBS += $(AGENT_LIBS)
 $(B)/kiln-fsm: $(B)/fsm/kiln_fsm.o $(ALL_TABLES) $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/kiln-trace: $(B)/fsm/kiln_trace.o $(ALL_TABLES) $(LIBKILN)
+	$(Q)$(LINK)
+# kiln: metrics, top, monitor; trace, fsm and fsmcheck run the tools
+# above from its own directory.
+BINS += $(B)/kiln
+$(B)/kiln: $(B)/core/kiln.o $(B)/core/kiln_top.o $(B)/core/kiln_monitor.o \
+    $(SHIM_OBJS) $(LIBKILN)
 	$(Q)$(LINK)
 # kiln-fsmcheck: every table explored, and the task x VM product.
 BINS += $(B)/kiln-fsmcheck
@@ -134,7 +140,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
 	libelf-dev zlib1g-dev python3-prometheus-client \
-	spin
+	spin prometheus curl
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:

@@ -143,6 +143,8 @@ struct vm_opts {
 	vm_stopped_cb		 on_stopped;
 	proto_stream_cb		 on_stream;
 	void			*arg;
+	struct hist		*agent_hist;	/* borrowed: call latencies */
+	struct hist		*qmp_hist;	/* borrowed */
 };
 
 struct vm {
@@ -480,6 +482,7 @@ struct task {
 	struct core_size	 size;		/* at boot, from the spec */
 	struct core_resize	*resize;
 	struct core_scaler	*scaler;
+	struct core_metrics_srv	*metrics;	/* GET /metrics, or NULL */
 	struct vm		*vm;
 	struct core_stdio	*stdio;
 	struct reactor_timer	*timer;
@@ -604,6 +607,45 @@ void		 core_events_publish(struct core_events *, const char *topic,
 bool		 core_events_idle(const struct core_events *);
 void		 core_events_free(struct core_events *);
 
+/* ---- the shim's own metrics (metrics.c) ------------------------------ */
+
+/* Dispatches of one machine, by event and result (fsm_result). */
+struct core_fsm_count {
+	const struct fsm_def	*def;		/* borrowed, static */
+	uint64_t		*n;		/* nevents x FSM_RES__COUNT */
+};
+
+#define CORE_FSM_RESULTS	4	/* ok, rejected, guarded, failed */
+
+struct core_stats {
+	struct hist		 agent;		/* agent call latency */
+	struct hist		 qmp;		/* QMP call latency */
+	struct core_fsm_count	*fsm;
+	size_t			 nfsm;
+};
+
+/* Count one dispatch (an fsm trace hook's body); never fails. */
+void		 core_stats_fsm(struct core_stats *,
+		    const struct fsm_trace_rec *);
+void		 core_stats_fini(struct core_stats *);
+
+struct core_metrics_srv;
+struct task;
+/*
+ * Serve GET /metrics over HTTP (libevent's evhttp) on a unix socket at
+ * run_dir/metrics.sock, made now (a stale file is replaced). The task is
+ * borrowed for the server's life (it owns the server, and frees it
+ * before its VM). NULL and err if the socket cannot be
+ * made. Each scrape asks the guest (GetMetrics) and is answered when it
+ * does, within CORE_SCRAPE_MS, or at once with 503 if no VM serves.
+ */
+#define CORE_METRICS_SOCK	"metrics.sock"
+#define CORE_SCRAPE_MS		5000
+struct core_metrics_srv *core_metrics_srv_new(struct task *,
+		    const char *run_dir, struct err *);
+/* Answer what is in flight with 503, close, unlink the socket. NULL ok. */
+void		 core_metrics_srv_free(struct core_metrics_srv *);
+
 /* ---- the shim daemon (shim.c) ----------------------------------------- */
 
 struct shim {
@@ -620,6 +662,7 @@ struct shim {
 	bool			 shutting_down;
 	struct reactor_timer	*exit_timer;
 	int			 exit_polls;
+	struct core_stats	 stats;		/* the shim's own metrics */
 };
 
 void		 shim_task_gone(struct shim *);
@@ -714,13 +757,88 @@ bool		 scaler_task_runs(const struct core_scaler *);
  * -1 and err (EPROTO) on anything out of bounds; r is only read. */
 int		 core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
 		    const char *cid, struct err *);
-/* Append r (checked first) as Prometheus text 0.0.4; ns must be a valid
- * identifier (it becomes a label value unescaped). */
-void		 core_metrics_prom(struct buf *, const char *ns,
+/* Append r (checked first) as Prometheus text 0.0.4; ns and cid (NULL:
+ * no container label on the missing-source series) must be valid
+ * identifiers (they become label values unescaped). */
+void		 core_metrics_prom(struct buf *, const char *ns, const char *cid,
 		    const Kiln__Agent__V1__MetricsResponse *r);
+
+/* What Stats takes from GetMetrics where the cgroup values are 0. */
+struct core_bpf_values {
+	uint64_t	oncpu_ns;
+	uint64_t	page_faults;
+	uint64_t	oom_kills;
+	uint64_t	memory_bytes;
+};
+/* Sub-messages core_metrics_fill had to add (they point into it). */
+struct core_metrics_fill {
+	Io__Containerd__Cgroups__V2__CPUStat		 cpu, *cpu_set;
+	Io__Containerd__Cgroups__V2__MemoryStat		 mem, *mem_set;
+	Io__Containerd__Cgroups__V2__MemoryEvents	 ev, *ev_set;
+};
+/* Container cid's values in r (checked); false if r does not have it. */
+bool		 core_metrics_values(const Kiln__Agent__V1__MetricsResponse *r,
+		    const char *cid, struct core_bpf_values *);
+/* Fill m's zero fields from v; undo with core_metrics_unfill before m
+ * is freed (fill is borrowed by m meanwhile). */
+void		 core_metrics_fill(Io__Containerd__Cgroups__V2__Metrics *m,
+		    const struct core_bpf_values *v, struct core_metrics_fill *);
+void		 core_metrics_unfill(Io__Containerd__Cgroups__V2__Metrics *m,
+		    const struct core_metrics_fill *);
+/* The VM's size now and how it changed, for the kiln_vm_* series. */
+struct core_vm_size {
+	unsigned	vcpus;
+	unsigned	mem_mib;
+	uint64_t	resize_failures;	/* Updates' and the scaler's */
+	uint64_t	scaler_up, scaler_down, scaler_refused, scaler_failed;
+};
+/* Append the shim's own metrics (latencies, dispatches, VM size) as
+ * Prometheus text; ns and cid must be valid identifiers. */
+void		 core_stats_prom(struct buf *, const char *ns, const char *cid,
+		    const struct core_stats *, const struct core_vm_size *);
+
+/* ---- Prometheus text read back (prom.c), for the kiln command ------- */
+
+struct core_prom_sample {
+	char		*name;
+	char		*labels;	/* "{k=\"v\",...}" as sent, or "" */
+	double		 value;
+	char		*line;		/* the whole line, checked */
+};
+struct core_prom_family {
+	char			*name;
+	char			*help;		/* NULL if none */
+	char			*type;
+	struct core_prom_sample	*s;
+	size_t			 ns;
+};
+struct core_prom {
+	struct core_prom_family	*f;
+	size_t			 nf;
+	size_t			 nsamples;
+};
+
+/*
+ * Parse text (untrusted: names, labels, values and sizes checked; label
+ * values with escapes refused) into p, which the caller finis even on
+ * failure. -1 and err on the first bad line.
+ */
+int		 core_prom_parse(struct core_prom *, const char *text,
+		    size_t len, struct err *);
+void		 core_prom_fini(struct core_prom *);
+const struct core_prom_family *core_prom_family(const struct core_prom *,
+		    const char *name);
+/* The value of label key in a parsed sample's labels, into val. */
+bool		 core_prom_label(const char *labels, const char *key,
+		    char *val, size_t n);
+/* Append the n expositions as one: each family once, samples of all. */
+void		 core_prom_merge(struct buf *, const struct core_prom *const *,
+		    size_t n);
 
 /* util: the per-task run dir (short, for socket paths) and state file. */
 char		*core_run_dir(const char *ns, const char *id);
+/* The same path, without making anything (the kiln command). */
+char		*core_run_dir_path(const char *ns, const char *id);
 int		 core_state_write(const char *bundle, pid_t qemu_pid,
 		    const char *run_dir, struct err *);
 

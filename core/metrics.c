@@ -151,7 +151,7 @@ prom_histogram(struct buf *b, const char *ns,
 }
 
 void
-core_metrics_prom(struct buf *b, const char *ns,
+core_metrics_prom(struct buf *b, const char *ns, const char *cid,
     const Kiln__Agent__V1__MetricsResponse *r)
 {
 	size_t i;
@@ -194,7 +194,214 @@ core_metrics_prom(struct buf *b, const char *ns,
 	prom_histogram(b, ns, r);
 	head(b, "kiln_metrics_source_missing", "gauge",
 	    "1 for each source of values the guest could not use.");
+	/* One guest per shim: the container label keeps shims apart. */
 	for (i = 0; i < r->n_missing; i++)
-		out(b, "kiln_metrics_source_missing{namespace=\"%s\","
-		    "source=\"%s\"} 1\n", ns, r->missing[i]->source);
+		out(b, "kiln_metrics_source_missing{namespace=\"%s\"%s%s%s,"
+		    "source=\"%s\"} 1\n", ns, cid != NULL ?
+		    ",container=\"" : "", cid != NULL ? cid : "",
+		    cid != NULL ? "\"" : "", r->missing[i]->source);
+}
+
+/* ---- Stats: cgroup values, eBPF where they are missing ----------------- */
+
+/*
+ * ctr task metrics decodes cgroups v2 Metrics; the guest's cgroup files
+ * fill them, but a field the cgroup left at zero (no cpu controller in
+ * the container's cgroup, an unread memory.stat) is taken from the eBPF
+ * counters measuring the same thing. Sub-messages the guest left out
+ * point into fill (caller-owned) and must be detached before the
+ * unpacked message is freed: core_metrics_unfill.
+ */
+void
+core_metrics_fill(Io__Containerd__Cgroups__V2__Metrics *m,
+    const struct core_bpf_values *v, struct core_metrics_fill *fill)
+{
+	memset(fill, 0, sizeof *fill);
+	if (m->cpu == NULL && v->oncpu_ns != 0) {
+		io__containerd__cgroups__v2__cpustat__init(&fill->cpu);
+		m->cpu = fill->cpu_set = &fill->cpu;
+	}
+	if (m->cpu != NULL && m->cpu->usage_usec == 0)
+		m->cpu->usage_usec = v->oncpu_ns / 1000;
+	if (m->memory == NULL && (v->page_faults != 0 || v->memory_bytes != 0)) {
+		io__containerd__cgroups__v2__memory_stat__init(&fill->mem);
+		m->memory = fill->mem_set = &fill->mem;
+	}
+	if (m->memory != NULL && m->memory->pgfault == 0)
+		m->memory->pgfault = v->page_faults;
+	if (m->memory != NULL && m->memory->usage == 0)
+		m->memory->usage = v->memory_bytes;
+	if (m->memory_events == NULL && v->oom_kills != 0) {
+		io__containerd__cgroups__v2__memory_events__init(&fill->ev);
+		m->memory_events = fill->ev_set = &fill->ev;
+	}
+	if (m->memory_events != NULL && m->memory_events->oom_kill == 0)
+		m->memory_events->oom_kill = v->oom_kills;
+}
+
+void
+core_metrics_unfill(Io__Containerd__Cgroups__V2__Metrics *m,
+    const struct core_metrics_fill *fill)
+{
+	if (fill->cpu_set != NULL && m->cpu == fill->cpu_set)
+		m->cpu = NULL;
+	if (fill->mem_set != NULL && m->memory == fill->mem_set)
+		m->memory = NULL;
+	if (fill->ev_set != NULL && m->memory_events == fill->ev_set)
+		m->memory_events = NULL;
+}
+
+/* The values of container cid in a checked answer; false if absent. */
+bool
+core_metrics_values(const Kiln__Agent__V1__MetricsResponse *r,
+    const char *cid, struct core_bpf_values *v)
+{
+	size_t i;
+
+	memset(v, 0, sizeof *v);
+	for (i = 0; i < r->n_containers; i++) {
+		const Kiln__Agent__V1__ContainerMetrics *m = r->containers[i];
+
+		if (strcmp(m->container_id, cid) != 0)
+			continue;
+		v->oncpu_ns = m->oncpu_ns;
+		v->page_faults = m->page_faults;
+		v->oom_kills = m->bpf_oom_kills > m->oom_kills ?
+		    m->bpf_oom_kills : m->oom_kills;
+		v->memory_bytes = m->memory_bytes;
+		return true;
+	}
+	return false;
+}
+
+/* ---- the shim's own metrics --------------------------------------------- */
+
+void
+core_stats_fsm(struct core_stats *s, const struct fsm_trace_rec *rec)
+{
+	struct core_fsm_count *c = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nfsm; i++)
+		if (s->fsm[i].def == rec->def)
+			c = &s->fsm[i];
+	if (c == NULL) {
+		s->fsm = xreallocarray(s->fsm, s->nfsm + 1, sizeof *s->fsm);
+		c = &s->fsm[s->nfsm++];
+		c->def = rec->def;
+		c->n = xcalloc((size_t)rec->def->nevents * CORE_FSM_RESULTS,
+		    sizeof *c->n);
+	}
+	if (rec->event >= 0 && rec->event < rec->def->nevents &&
+	    (unsigned)rec->result < CORE_FSM_RESULTS)
+		c->n[(size_t)rec->event * CORE_FSM_RESULTS + rec->result]++;
+}
+
+void
+core_stats_fini(struct core_stats *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfsm; i++)
+		free(s->fsm[i].n);
+	free(s->fsm);
+	s->fsm = NULL;
+	s->nfsm = 0;
+}
+
+/* A latency histogram as name_bucket/_sum/_count, in seconds. */
+static void
+prom_hist(struct buf *b, const char *name, const char *labels,
+    const struct hist *h)
+{
+	uint64_t cum = 0;
+	unsigned i;
+
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		cum += h->buckets[i];
+		out(b, "%s_bucket{%s,le=\"%.9g\"} %llu\n", name, labels,
+		    (double)hist_bound_us(i) / 1e6, (unsigned long long)cum);
+	}
+	out(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
+	    (unsigned long long)h->count);
+	out(b, "%s_sum{%s} %.9g\n", name, labels, (double)h->sum_ns / 1e9);
+	out(b, "%s_count{%s} %llu\n", name, labels,
+	    (unsigned long long)h->count);
+}
+
+static void
+prom_fsm(struct buf *b, const char *labels, const struct core_stats *s)
+{
+	const char *n = "kiln_shim_fsm_transitions_total";
+	size_t i;
+	int e, k;
+
+	head(b, n, "counter", "State machine dispatches by machine, event "
+	    "and result.");
+	for (i = 0; i < s->nfsm; i++) {
+		const struct fsm_def *d = s->fsm[i].def;
+
+		if (!ident_valid(d->name, 64))
+			continue;
+		for (e = 0; e < d->nevents; e++)
+			for (k = 0; k < CORE_FSM_RESULTS; k++) {
+				uint64_t v = s->fsm[i].n[(size_t)e *
+				    CORE_FSM_RESULTS + k];
+
+				if (v != 0 && ident_valid(d->event_names[e],
+				    64))
+					out(b, "%s{%s,machine=\"%s\",event="
+					    "\"%s\",result=\"%s\"} %llu\n", n,
+					    labels, d->name, d->event_names[e],
+					    fsm_result_name(k),
+					    (unsigned long long)v);
+			}
+	}
+}
+
+static void
+prom_resizes(struct buf *b, const char *labels, const struct core_vm_size *vm)
+{
+	head(b, "kiln_vm_resize_failures_total", "counter",
+	    "Resize steps that failed (QMP, the guest, a deadline).");
+	out(b, "kiln_vm_resize_failures_total{%s} %llu\n", labels,
+	    (unsigned long long)vm->resize_failures);
+	head(b, "kiln_vm_scaler_steps_total", "counter",
+	    "Resizes the vertical scaler asked for, by direction.");
+	out(b, "kiln_vm_scaler_steps_total{%s,direction=\"up\"} %llu\n",
+	    labels, (unsigned long long)vm->scaler_up);
+	out(b, "kiln_vm_scaler_steps_total{%s,direction=\"down\"} %llu\n",
+	    labels, (unsigned long long)vm->scaler_down);
+	head(b, "kiln_vm_scaler_refused_total", "counter",
+	    "Memory steps refused: no room in the guest for their memory map.");
+	out(b, "kiln_vm_scaler_refused_total{%s} %llu\n", labels,
+	    (unsigned long long)vm->scaler_refused);
+	head(b, "kiln_vm_scaler_failures_total", "counter",
+	    "Scaler resizes that failed or timed out.");
+	out(b, "kiln_vm_scaler_failures_total{%s} %llu\n", labels,
+	    (unsigned long long)vm->scaler_failed);
+}
+
+void
+core_stats_prom(struct buf *b, const char *ns, const char *cid,
+    const struct core_stats *s, const struct core_vm_size *vm)
+{
+	char labels[256];
+
+	snprintf(labels, sizeof labels, "namespace=\"%s\",container=\"%s\"",
+	    ns, cid);
+	head(b, "kiln_shim_agent_call_seconds", "histogram",
+	    "Time from an agent call to its answer, error or timeout.");
+	prom_hist(b, "kiln_shim_agent_call_seconds", labels, &s->agent);
+	head(b, "kiln_shim_qmp_call_seconds", "histogram",
+	    "Time from a QMP command to its answer, error or timeout.");
+	prom_hist(b, "kiln_shim_qmp_call_seconds", labels, &s->qmp);
+	prom_fsm(b, labels, s);
+	head(b, "kiln_vm_vcpus", "gauge", "vCPUs the container's VM has.");
+	out(b, "kiln_vm_vcpus{%s} %u\n", labels, vm->vcpus);
+	head(b, "kiln_vm_memory_bytes", "gauge",
+	    "Memory the container's VM has (boot plus hot-plugged).");
+	out(b, "kiln_vm_memory_bytes{%s} %llu\n", labels,
+	    (unsigned long long)vm->mem_mib << 20);
+	prom_resizes(b, labels, vm);
 }

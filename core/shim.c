@@ -34,10 +34,16 @@ core_hash(const char *a, const char *b, const char *c)
 }
 
 char *
+core_run_dir_path(const char *ns, const char *id)
+{
+	return xasprintf("%s/%016llx", SHIM_RUN_DIR,
+	    (unsigned long long)core_hash(ns, id, NULL));
+}
+
+char *
 core_run_dir(const char *ns, const char *id)
 {
-	char *dir = xasprintf("%s/%016llx", SHIM_RUN_DIR,
-	    (unsigned long long)core_hash(ns, id, NULL));
+	char *dir = core_run_dir_path(ns, id);
 
 	mkdir(SHIM_RUN_DIR, 0700);
 	mkdir(dir, 0700);
@@ -107,11 +113,13 @@ shim_signal_cb(int signo, void *arg)
 	reactor_stop(s->r);
 }
 
-/* -debug: one log line per transition. */
+/* Every dispatch is counted (metrics); with -debug, one log line each. */
 static void
 shim_trace_hook(const struct fsm_trace_rec *rec, void *arg)
 {
-	(void)arg;
+	struct shim *s = arg;
+
+	core_stats_fsm(&s->stats, rec);
 	log_debug("machine=%s id=%s seq=%llu %s --%s--> %s result=%s "
 	    "detail=\"%s\"", rec->def->name, rec->id,
 	    (unsigned long long)rec->seq, fsm_state_name(rec->def, rec->from),
@@ -151,8 +159,7 @@ shim_setup(struct shim *s, const struct shim_args *a, struct err *err)
 	if (a->debug)
 		s->cfg.debug = true;
 	log_set_level(s->cfg.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (s->cfg.debug)
-		fsm_env_set_hook(s->env, shim_trace_hook, NULL);
+	fsm_env_set_hook(s->env, shim_trace_hook, s);
 	if (s->cfg.trace_file != NULL &&
 	    fsm_env_trace_file(s->env, s->cfg.trace_file, err) < 0)
 		return -1;
@@ -183,6 +190,7 @@ shim_teardown(struct shim *s, const struct shim_args *a)
 	reactor_free(s->r);
 	fsm_env_free(s->env);
 	core_config_fini(&s->cfg);
+	core_stats_fini(&s->stats);
 	free(s->namespace);
 	free(s->id);
 	free(s->config_error);

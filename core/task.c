@@ -57,6 +57,7 @@ task_free(struct task *t)
 	}
 	if (t->pending != NULL)
 		proto_call_fail(t->pending, PROTO_UNAVAILABLE, "shim exiting");
+	core_metrics_srv_free(t->metrics);
 	core_resize_free(t->resize);
 	core_scaler_free(t->scaler);
 	vm_free(t->vm);
@@ -217,7 +218,8 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	struct vm_opts vo = {
 		.cfg = &t->shim->cfg, .id = t->id, .on_ready = task_vm_ready_cb,
 		.on_stopped = task_vm_stopped_cb, .on_stream = task_stream_cb,
-		.arg = t,
+		.arg = t, .agent_hist = &t->shim->stats.agent,
+		.qmp_hist = &t->shim->stats.qmp,
 	};
 	_cleanup_free_ char *share = NULL;
 	json_t *spec = NULL;
@@ -236,6 +238,9 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	    (share = task_share_dir(t, spec, err)) == NULL)
 		goto out;
 	mkdir(t->run_dir, 0700);
+	/* Metrics are an extra: a socket that cannot be made is logged. */
+	if ((t->metrics = core_metrics_srv_new(t, t->run_dir, err)) == NULL)
+		log_warnx("task=%s metrics endpoint: %s", t->id, err->msg);
 	if ((t->net = core_net_new(t, spec, t->run_dir, err)) == NULL)
 		goto out;
 	t->stdio = core_stdio_new(t->shim->r, t->id, "", req->stdin,
@@ -807,6 +812,8 @@ task_cleanup_host(struct task *t)
 	t->resize = NULL;
 	core_scaler_free(t->scaler);
 	t->scaler = NULL;
+	core_metrics_srv_free(t->metrics);
+	t->metrics = NULL;
 	unlink(state);
 	if (t->run_dir != NULL) {
 		_cleanup_free_ char *log = xasprintf("%s/console.log",

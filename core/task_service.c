@@ -280,32 +280,93 @@ h_resume(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	pause_resume(call, req->id, arg, TASK_EV_RESUME);
 }
 
+/* A Stats call between its two agent calls: GetMetrics, then Stats. */
+struct stats_req {
+	struct proto_call	*call;
+	struct task		*t;		/* borrowed */
+	struct core_bpf_values	 bpf;
+};
+
 /*
- * The guest's metrics, re-packed as the Any ctr decodes. The guest is not
- * trusted to be brief: an answer larger than a sane metrics message is
- * refused rather than passed on.
+ * The guest's cgroup metrics, re-packed as the Any ctr decodes, with
+ * zero fields taken from the eBPF values. The guest is not trusted to be
+ * brief: an answer larger than a sane metrics message is refused rather
+ * than passed on.
  */
 static void
 stats_cb(const struct proto_reply *rep, void *arg)
 {
-	const Kiln__Agent__V1__StatsResponse *sr = (const void *)rep->msg;
+	Kiln__Agent__V1__StatsResponse *sr = (void *)rep->msg;
 	Containerd__Task__V2__StatsResponse r =
 	    CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
+	struct stats_req *q = arg;
+	struct core_metrics_fill fill;
 	Google__Protobuf__Any any;
-	struct proto_call *call = arg;
 
-	if (rep->code != PROTO_OK || sr == NULL || sr->metrics == NULL)
-		return (void)proto_call_fail(call, PROTO_NOT_FOUND, "stats: "
-		    "%s: not found", rep->code != PROTO_OK ? rep->message :
+	if (rep->code != PROTO_OK || sr == NULL || sr->metrics == NULL) {
+		proto_call_fail(q->call, PROTO_NOT_FOUND, "stats: %s: not "
+		    "found", rep->code != PROTO_OK ? rep->message :
 		    "no metrics");
-	if (protobuf_c_message_get_packed_size(&sr->metrics->base) > 65536)
-		return (void)proto_call_fail(call, PROTO_INTERNAL, "stats: "
-		    "the guest's answer is too large");
-	proto_any_pack(&any, "io.containerd.cgroups.v2.Metrics",
-	    &sr->metrics->base);
-	r.stats = &any;
-	proto_call_reply(call, &r.base);
-	proto_any_clear(&any);
+	} else if (protobuf_c_message_get_packed_size(&sr->metrics->base) >
+	    65536) {
+		proto_call_fail(q->call, PROTO_INTERNAL, "stats: the guest's "
+		    "answer is too large");
+	} else {
+		core_metrics_fill(sr->metrics, &q->bpf, &fill);
+		proto_any_pack(&any, "io.containerd.cgroups.v2.Metrics",
+		    &sr->metrics->base);
+		core_metrics_unfill(sr->metrics, &fill);
+		r.stats = &any;
+		proto_call_reply(q->call, &r.base);
+		proto_any_clear(&any);
+	}
+	free(q);
+}
+
+static bool
+stats_send(struct task *t, struct stats_req *q)
+{
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+
+	ref.container_id = t->id;
+	return task_agent_call(t, "Stats", &ref.base,
+	    &kiln__agent__v1__stats_response__descriptor, 10000, stats_cb,
+	    q) != 0;
+}
+
+/*
+ * The eBPF half first. An error status (say, an agent without
+ * GetMetrics) leaves the cgroup values alone; an answer that breaks
+ * agent.proto's bounds fails the call, with what was wrong.
+ */
+static void
+stats_metrics_cb(const struct proto_reply *rep, void *arg)
+{
+	const Kiln__Agent__V1__MetricsResponse *mr = (const void *)rep->msg;
+	struct stats_req *q = arg;
+	struct task *t = q->t;	/* calls outlive no task: vm_free drops them */
+	struct err err;
+
+	if (t->vm == NULL || t->vm->conn == NULL) {
+		proto_call_fail(q->call, PROTO_NOT_FOUND, "stats: the VM is "
+		    "gone: not found");
+		return free(q);
+	}
+	if (rep->code == PROTO_OK && mr != NULL) {
+		if (core_metrics_check(mr, t->id, &err) < 0) {
+			log_warnx("task=%s hostile guest: %s", t->id, err.msg);
+			proto_call_fail(q->call, PROTO_INTERNAL, "stats: the "
+			    "guest's eBPF metrics are malformed: %s", err.msg);
+			return free(q);
+		}
+		(void)core_metrics_values(mr, t->id, &q->bpf);
+	} else
+		log_debug("task=%s GetMetrics: %s", t->id, rep->message);
+	if (!stats_send(t, q)) {
+		proto_call_fail(q->call, PROTO_NOT_FOUND, "stats: the VM is "
+		    "gone: not found");
+		free(q);
+	}
 }
 
 static void
@@ -314,18 +375,21 @@ h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	const Containerd__Task__V2__StatsRequest *req = (const void *)m;
 	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
 	struct task *t = find_task(arg, call, req->id);
-	struct proto_call_opts o = { 10000, NULL };
-	struct err err;
+	struct stats_req *q;
 
 	if (t == NULL)
 		return;
+	q = xcalloc(1, sizeof *q);
+	q->call = call;
+	q->t = t;
 	ref.container_id = t->id;
-	if (t->vm == NULL || t->vm->conn == NULL ||
-	    proto_conn_call(t->vm->conn, "kiln.agent.v1.Agent", "Stats",
-	    &ref.base, &kiln__agent__v1__stats_response__descriptor, &o,
-	    stats_cb, call, &err) == 0)
+	if (task_agent_call(t, "GetMetrics", &ref.base,
+	    &kiln__agent__v1__metrics_response__descriptor, 10000,
+	    stats_metrics_cb, q) == 0) {
 		proto_call_fail(call, PROTO_NOT_FOUND, "task %s: no VM to "
 		    "measure: not found", t->id);
+		free(q);
+	}
 }
 
 static void

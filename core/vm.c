@@ -302,13 +302,14 @@ vm_dial(struct vm *vm, const char *agent_sock, const char *qmp_sock)
 	struct qmp_opts qo = {
 		.name = vm->fsm.id, .on_ready = vm_qmp_ready_cb,
 		.on_event = vm_qmp_event_cb, .on_closed = vm_qmp_closed_cb,
-		.arg = vm,
+		.arg = vm, .call_hist = vm->opts.qmp_hist,
 	};
 	struct vsock_opts vo = {
 		.name = vm->fsm.id, .timeout_ms = vm->opts.cfg->boot_timeout_ms,
 		.on_ready = vm_agent_ready_cb, .on_closed = vm_agent_closed_cb,
 		.on_stream = vm->opts.on_stream, .arg = vm,
 		.stream_arg = vm->opts.arg, .on_timeout = vm_agent_timeout_cb,
+		.call_hist = vm->opts.agent_hist,
 	};
 	struct err err;
 

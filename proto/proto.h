@@ -112,6 +112,9 @@ struct proto_conn_opts {
 	proto_timeout_cb on_timeout;	/* NULL: timeouts only fail calls */
 	uint64_t	 drain_ms;	/* DRAINING timeout; 0 = 5000 */
 	uint64_t	 connect_ms;	/* CONNECTING timeout; 0 = 5000 */
+	/* Borrowed, may be NULL: each client call's time to its answer
+	 * (reply, error, timeout or close alike) is added here. */
+	struct hist	*call_hist;
 };
 
 /*

@@ -250,6 +250,8 @@ proto_pending_finish(struct proto_conn *c, struct proto_pending *p,
     const struct proto_reply *rep)
 {
 	proto_pending_unlink(c, p);
+	if (c->opts.call_hist != NULL)
+		hist_add(c->opts.call_hist, time_mono_ns() - p->sent_ns);
 	c->busy++;
 	p->cb(rep, p->arg);
 	c->busy--;
@@ -345,6 +347,7 @@ proto_conn_call(struct proto_conn *c, const char *service,
 	p->resp_desc = resp_desc;
 	p->cb = cb;
 	p->arg = arg;
+	p->sent_ns = time_mono_ns();
 	p->timer = reactor_timer_new(c->r, proto_pending_timeout_cb, p);
 	if (opts != NULL && opts->timeout_ms > 0)
 		reactor_timer_start(p->timer, opts->timeout_ms, false);

@@ -35,6 +35,7 @@ struct proto_pending {
 	struct reactor_timer		*timer;
 	proto_reply_cb			 cb;
 	void				*arg;
+	uint64_t			 sent_ns;	/* for call_hist */
 };
 TAILQ_HEAD(proto_pending_q, proto_pending);
 

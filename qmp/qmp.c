@@ -353,6 +353,8 @@ qmp_pending_finish(struct qmp *q, struct qmp_pending *p, const json_t *ret,
     const struct err *err)
 {
 	qmp_pending_unlink(q, p);
+	if (q->opts.call_hist != NULL)
+		hist_add(q->opts.call_hist, time_mono_ns() - p->sent_ns);
 	q->busy++;
 	if (p->cb != NULL)
 		p->cb(ret, err, p->arg);
@@ -469,6 +471,7 @@ qmp_call_common(struct qmp *q, const char *command, json_t *args, int fd,
 	p->pass_fd = fd;
 	p->timeout_ms = timeout_ms;
 	p->timer = reactor_timer_new(q->r, qmp_pending_timeout_cb, p);
+	p->sent_ns = time_mono_ns();
 	if (timeout_ms > 0)
 		reactor_timer_start(p->timer, timeout_ms, false);
 	TAILQ_INSERT_TAIL(&q->pending, p, entry);

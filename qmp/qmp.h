@@ -77,6 +77,8 @@ struct qmp_opts {
 	qmp_ready_cb	 on_ready;
 	qmp_closed_cb	 on_closed;
 	void		*arg;		/* borrowed, for the above */
+	/* Borrowed, may be NULL: each call's time to its outcome. */
+	struct hist	*call_hist;
 };
 
 /*

@@ -38,6 +38,7 @@ struct qmp_pending {
 	qmp_reply_cb		 cb;
 	void			*arg;
 	int			 pass_fd;	/* SCM_RIGHTS with line, or -1 */
+	uint64_t		 sent_ns;	/* for call_hist */
 };
 TAILQ_HEAD(qmp_pending_q, qmp_pending);
 

@@ -1,2 +1,2 @@
 # reactor: the single libevent loop.
-LIB_SRCS += reactor/reactor.c
+LIB_SRCS += reactor/reactor.c reactor/reactor_http.c

@@ -15,7 +15,7 @@
 
 #include <event2/event.h>
 
-#include "reactor.h"
+#include "reactor_int.h"
 
 struct reactor_io {
 	LIST_ENTRY(reactor_io)	 entry;
@@ -207,6 +207,12 @@ reactor_stop(struct reactor *r)
 {
 	r->stopping = true;
 	event_base_loopbreak(r->base);
+}
+
+struct event_base *
+reactor_base(struct reactor *r)
+{
+	return r->base;
 }
 
 uint64_t

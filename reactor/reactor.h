@@ -99,4 +99,50 @@ void		 reactor_defer(struct reactor *, reactor_defer_cb, void *arg);
 /* Drop deferred calls whose arg is arg (the object is going away). */
 void		 reactor_defer_cancel(struct reactor *, void *arg);
 
+/* ---- HTTP (reactor_http.c) ------------------------------------------ */
+
+struct reactor_http;
+struct reactor_http_req;
+/*
+ * A request for path (no query; borrowed until answered). The handler
+ * must answer it with reactor_http_reply, now or from a later callback.
+ */
+typedef void	(*reactor_http_cb)(struct reactor_http_req *,
+		    const char *path, void *arg);
+/*
+ * Serve HTTP (libevent's evhttp, GET only, small headers) on listening
+ * socket fd (taken, even on failure). NULL and err if evhttp refuses it.
+ */
+struct reactor_http *reactor_http_new(struct reactor *, int fd,
+		    reactor_http_cb, void *arg, struct err *);
+/* Answer with code and body (copied) and forget q. */
+void		 reactor_http_reply(struct reactor_http_req *, int code,
+		    const char *content_type, const void *body, size_t len);
+const char	*reactor_http_path(const struct reactor_http_req *);
+/* Requests handed to the handler and not yet answered. */
+size_t		 reactor_http_pending(const struct reactor_http *);
+/* Close the listener and every connection; unanswered requests are
+ * dropped (answer them first). NULL is a no-op. */
+void		 reactor_http_free(struct reactor_http *);
+
+/*
+ * The answer to a GET: status and body (borrowed for the call) with err
+ * NULL, or err (connect, timeout, a malformed answer, over max bytes).
+ */
+typedef void	(*reactor_http_get_cb)(int status, const uint8_t *body,
+		    size_t len, const struct err *err, void *arg);
+/*
+ * GET path over the unix socket sock; cb runs once, from the reactor,
+ * within timeout_ms. Never fails here: failures go to cb.
+ */
+void		 reactor_http_get(struct reactor *, const char *sock,
+		    const char *path, uint64_t timeout_ms, size_t max,
+		    reactor_http_get_cb, void *arg);
+/*
+ * Check an HTTP/1.x answer (status line, end of headers, Content-Length
+ * if given, against len): *status and the body's offset, or -1 and err.
+ */
+int		 reactor_http_parse(const uint8_t *, size_t len, int *status,
+		    size_t *body_off, struct err *);
+
 #endif

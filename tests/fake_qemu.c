@@ -16,6 +16,8 @@
  *   hang          runs the container, then never answers SignalProcess
  *   refuse-plug   runs the container until signalled; QMP refuses every
  *                 device_add (as QEMU does with no room for a CPU)
+ *   bad-metrics   runs the container until signalled; answers GetMetrics
+ *                 with 1000 histogram buckets and a label-breaking id
  *
  * It exits when QMP asks it to quit or power down, or when killed.
  */
@@ -212,7 +214,8 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	w.exit_status = strcmp(F.mode, "hostile-exit") == 0 ? 4000000000u :
 	    42;
 	if (F.wait != NULL && strcmp(F.mode, "hang") != 0 &&
-	    strcmp(F.mode, "refuse-plug") != 0)
+	    strcmp(F.mode, "refuse-plug") != 0 &&
+	    strcmp(F.mode, "bad-metrics") != 0)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
 }
 
@@ -227,15 +230,15 @@ h_wait(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 static void
 h_signal(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
-	(void)m;
-	(void)arg;
 	Kiln__Agent__V1__WaitProcessResponse w =
 	    KILN__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
 
+	(void)m;
+	(void)arg;
 	if (strcmp(F.mode, "hang") == 0)
 		return proto_call_drop(call);
 	proto_call_reply_empty(call);
-	/* refuse-plug runs until signalled: then it exits as killed. */
+	/* refuse-plug and bad-metrics run until signalled: killed, then. */
 	w.exit_status = 137;
 	if (F.wait != NULL)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
@@ -256,6 +259,37 @@ h_resources(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proto_call_reply(call, &r.base);
 }
 
+/* Out of agent.proto's bounds: the shim must refuse it, not print it. */
+static void
+h_metrics(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__MetricsResponse r =
+	    KILN__AGENT__V1__METRICS_RESPONSE__INIT;
+	Kiln__Agent__V1__ContainerMetrics c =
+	    KILN__AGENT__V1__CONTAINER_METRICS__INIT, *cp = &c;
+
+	(void)m;
+	(void)arg;
+	c.container_id = (char *)"x\"} 1\nevil";
+	r.n_containers = 1;
+	r.containers = &cp;
+	r.runq_buckets = 1000;
+	proto_call_reply(call, &r.base);
+}
+
+static void
+h_stats(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	Kiln__Agent__V1__StatsResponse r = KILN__AGENT__V1__STATS_RESPONSE__INIT;
+	Io__Containerd__Cgroups__V2__Metrics mt =
+	    IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+
+	(void)m;
+	(void)arg;
+	r.metrics = &mt;
+	proto_call_reply(call, &r.base);
+}
+
 static void
 h_other(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
@@ -272,6 +306,8 @@ static const struct proto_method fake_methods[] = {
 	{ "SignalProcess", D(signal_request), h_signal },
 	{ "UpdateResources", D(resources_request), h_resources },
 	{ "RemoveContainer", D(container_ref), h_other },
+	{ "GetMetrics", D(container_ref), h_metrics },
+	{ "Stats", D(container_ref), h_stats },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_other },
 };
 #undef D

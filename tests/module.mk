@@ -1,5 +1,5 @@
 # tests: TAP programs, one per module, run by `make check` under prove.
-TEST_NAMES := t_fsm t_reactor t_proto t_cni
+TEST_NAMES := t_fsm t_reactor t_proto t_cni t_http
 TEST_BINS += $(TEST_NAMES:%=$(B)/tests/%)
 
 $(B)/tests/t_fsm: $(B)/tests/t_fsm.o $(B)/tests/fsm_door.o $(LIBKILN)
@@ -9,6 +9,8 @@ $(B)/tests/t_reactor: $(B)/tests/t_reactor.o $(LIBKILN)
 $(B)/tests/t_proto: $(B)/tests/t_proto.o $(LIBKILN)
 	$(Q)$(LINK)
 $(B)/tests/t_cni: $(B)/tests/t_cni.o $(LIBKILN)
+	$(Q)$(LINK)
+$(B)/tests/t_http: $(B)/tests/t_http.o $(LIBKILN)
 	$(Q)$(LINK)
 
 # Helpers the e2e scripts run.
@@ -22,7 +24,7 @@ $(B)/tests/kiln-forward: $(B)/tests/kiln_forward.o $(LIBKILN)
 CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
 	tests/e2e/t_hostile.sh tests/e2e/t_trace.sh tests/e2e/t_task_api.sh \
 	tests/e2e/t_tla.sh tests/e2e/t_spin.sh tests/e2e/t_net.sh \
-	tests/e2e/t_resources.sh tests/e2e/t_jail.sh
+	tests/e2e/t_resources.sh tests/e2e/t_jail.sh tests/e2e/t_metrics.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)

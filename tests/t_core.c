@@ -309,6 +309,8 @@ test_metrics(void)
 	    KILN__AGENT__V1__CONTAINER_METRICS__INIT, *cp = &c;
 	Kiln__Agent__V1__OomVictim v = KILN__AGENT__V1__OOM_VICTIM__INIT,
 	    *vp = &v;
+	Kiln__Agent__V1__MissingSource miss =
+	    KILN__AGENT__V1__MISSING_SOURCE__INIT, *missp = &miss;
 	uint64_t buckets[CORE_METRICS_BUCKETS] = { 0 };
 	struct err err = { 0 };
 	struct buf b;
@@ -356,8 +358,12 @@ test_metrics(void)
 	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 5 OOM victims "
 	    "refused (%s)", err.msg);
 	c.n_oom_victims = 1;
+	miss.source = (char *)"bpf";
+	miss.reason = (char *)"not loaded yet";
+	r.n_missing = 1;
+	r.missing = &missp;
 	buf_init(&b);
-	core_metrics_prom(&b, "default", &r);
+	core_metrics_prom(&b, "default", "web", &r);
 	f = fopen("build/t_core-metrics.prom", "w");
 	if (f != NULL) {
 		fwrite(buf_head(&b), 1, b.len, f);
@@ -373,8 +379,159 @@ test_metrics(void)
 	    "assert [s.value for s in h.samples if s.name.endswith"
 	    "(\"_count\")] == [12]\n"
 	    "assert len([s for s in h.samples if s.name.endswith"
-	    "(\"_bucket\")]) == 24' build/t_core-metrics.prom") == 0,
-	    "metrics: Prometheus text parses with prometheus_client");
+	    "(\"_bucket\")]) == 24\n"
+	    "m = fs[\"kiln_metrics_source_missing\"].samples[0].labels\n"
+	    "assert m == {\"namespace\": \"default\", \"container\": "
+	    "\"web\", \"source\": \"bpf\"}, m' build/t_core-metrics.prom")
+	    == 0, "metrics: Prometheus text parses with prometheus_client, "
+	    "missing sources per container");
+}
+
+/* Stats: zero cgroup fields take the eBPF values; the rest stay. */
+static void
+test_stats_fill(void)
+{
+	Io__Containerd__Cgroups__V2__Metrics m =
+	    IO__CONTAINERD__CGROUPS__V2__METRICS__INIT;
+	Io__Containerd__Cgroups__V2__MemoryStat mem =
+	    IO__CONTAINERD__CGROUPS__V2__MEMORY_STAT__INIT;
+	struct core_bpf_values v = { 2500000000ull, 77, 1, 4096 };
+	struct core_metrics_fill fill;
+
+	mem.usage = 8192;
+	m.memory = &mem;
+	core_metrics_fill(&m, &v, &fill);
+	ok(m.cpu != NULL && m.cpu->usage_usec == 2500000, "stats: no cpu "
+	    "block: usage_usec from eBPF on-CPU time");
+	ok(mem.pgfault == 77 && mem.usage == 8192, "stats: pgfault filled, "
+	    "the cgroup's memory.current kept");
+	ok(m.memory_events != NULL && m.memory_events->oom_kill == 1,
+	    "stats: oom_kill from eBPF");
+	core_metrics_unfill(&m, &fill);
+	ok(m.cpu == NULL && m.memory_events == NULL && m.memory == &mem,
+	    "stats: what fill added is detached before the free");
+	mem.pgfault = 5;
+	core_metrics_fill(&m, &v, &fill);
+	ok(mem.pgfault == 5, "stats: a cgroup value wins over eBPF");
+	core_metrics_unfill(&m, &fill);
+}
+
+/* The shim's own series: histograms, dispatch counts, VM size. */
+static void
+test_shim_prom(void)
+{
+	struct core_stats st = { 0 };
+	struct core_vm_size size = { .vcpus = 2, .mem_mib = 512 };
+	struct fsm_trace_rec rec = { 0 };
+	struct buf b;
+	FILE *f;
+
+	hist_add(&st.agent, 3000000);		/* 3 ms */
+	hist_add(&st.agent, 100000000000ull);	/* 100 s: +Inf only */
+	hist_add(&st.qmp, 10000);
+	rec.def = &task_fsm_def;
+	rec.event = TASK_EV_CREATE;
+	rec.result = FSM_RES_OK;
+	core_stats_fsm(&st, &rec);
+	core_stats_fsm(&st, &rec);
+	rec.def = &vm_fsm_def;
+	rec.event = VM_EV_SPAWN;
+	rec.result = FSM_RES_REJECTED;
+	core_stats_fsm(&st, &rec);
+	ok(st.nfsm == 2, "shim metrics: dispatches counted per machine");
+	buf_init(&b);
+	core_stats_prom(&b, "default", "web", &st, &size);
+	f = fopen("build/t_core-shim.prom", "w");
+	if (f != NULL) {
+		fwrite(buf_head(&b), 1, b.len, f);
+		fclose(f);
+	}
+	buf_fini(&b);
+	core_stats_fini(&st);
+	ok(system("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.parser import "
+	    "text_string_to_metric_families as p\n"
+	    "fs = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
+	    "a = fs[\"kiln_shim_agent_call_seconds\"].samples\n"
+	    "c = [s.value for s in a if s.name.endswith(\"_count\")]\n"
+	    "b = [s.value for s in a if s.labels.get(\"le\") == \"0.004096\"]\n"
+	    "assert c == [2] and b == [1], (c, b)\n"
+	    "t = fs[\"kiln_shim_fsm_transitions\"].samples\n"
+	    "d = {(s.labels[\"machine\"], s.labels[\"event\"], "
+	    "s.labels[\"result\"]): s.value for s in t}\n"
+	    "assert d == {(\"task\", \"CREATE\", \"ok\"): 2, "
+	    "(\"vm\", \"SPAWN\", \"rejected\"): 1}, d\n"
+	    "assert fs[\"kiln_vm_memory_bytes\"].samples[0].value == 512 << 20\n"
+	    "' build/t_core-shim.prom") == 0,
+	    "shim metrics: histograms, dispatch counts and VM size parse "
+	    "with prometheus_client");
+}
+
+/* A bad exposition: refused, with the parser's word on why. */
+static void
+prom_bad(const char *text, const char *what)
+{
+	struct core_prom p;
+	struct err err = { 0 };
+	int r = core_prom_parse(&p, text, strlen(text), &err);
+
+	ok(r < 0, "prom: %s is refused (%s)", what, err.msg);
+	core_prom_fini(&p);
+}
+
+/* The kiln command's reader: our own text back, merged, and lies. */
+static void
+test_prom_parse(void)
+{
+	const char *a = "# HELP x_total X.\n# TYPE x_total counter\n"
+	    "x_total{namespace=\"default\",container=\"a\"} 1\n"
+	    "# HELP h H.\n# TYPE h histogram\n"
+	    "h_bucket{container=\"a\",le=\"0.5\"} 2\n"
+	    "h_bucket{container=\"a\",le=\"+Inf\"} 3\n"
+	    "h_sum{container=\"a\"} 1.5\nh_count{container=\"a\"} 3\n";
+	const char *b = "# HELP x_total X.\n# TYPE x_total counter\n"
+	    "x_total{namespace=\"default\",container=\"b\"} 2.5e3\n";
+	struct core_prom pa, pb;
+	const struct core_prom *both[2] = { &pa, &pb };
+	const struct core_prom_family *f;
+	struct err err = { 0 };
+	char v[32] = "";
+	struct buf out;
+	FILE *fp;
+
+	ok(core_prom_parse(&pa, a, strlen(a), &err) == 0 &&
+	    core_prom_parse(&pb, b, strlen(b), &err) == 0, "prom: our text "
+	    "parses (%s)", err.msg);
+	f = core_prom_family(&pa, "h");
+	ok(f != NULL && f->ns == 4 && f->s[1].value == 3 && f->s[2].value == 1.5 &&
+	    core_prom_label(f->s[0].labels, "le", v, sizeof v) &&
+	    strcmp(v, "0.5") == 0, "prom: a histogram is one family, le "
+	    "read back (%s)", v);
+	buf_init(&out);
+	core_prom_merge(&out, both, 2);
+	fp = fopen("build/t_core-merged.prom", "w");
+	if (fp != NULL) {
+		fwrite(buf_head(&out), 1, buf_used(&out), fp);
+		fclose(fp);
+	}
+	buf_fini(&out);
+	core_prom_fini(&pa);
+	core_prom_fini(&pb);
+	ok(system("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.parser import "
+	    "text_string_to_metric_families as p\n"
+	    "fs = list(p(open(sys.argv[1]).read()))\n"
+	    "assert [f.name for f in fs] == [\"x\", \"h\"], fs\n"
+	    "assert [s.value for s in fs[0].samples] == [1, 2500]\n"
+	    "' build/t_core-merged.prom") == 0, "prom: two expositions "
+	    "merge into one family each (prometheus_client agrees)");
+	prom_bad("x 1", "a last line without newline");
+	prom_bad("x{a=\"b\\\"\"} 1\n", "an escaped label value");
+	prom_bad("x{a=\"b\"\n", "an unclosed label set");
+	prom_bad("9x 1\n", "a name starting with a digit");
+	prom_bad("x abc\n", "a value that is not a number");
+	prom_bad("# TYPE x bogus\n", "an unknown type");
+	prom_bad("x{a=b} 1\n", "an unquoted label value");
 }
 
 /* A sample 5 s after the last, the guest's counters as given. */
@@ -475,6 +632,9 @@ main(void)
 	test_qemu_escape_real();
 	test_metrics();
 	test_scaler_policy();
+	test_stats_fill();
+	test_shim_prom();
+	test_prom_parse();
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");

@@ -277,6 +277,7 @@ vsock_notify_ready_cb(void *arg)
 		.stream_arg = ch->opts.stream_arg != NULL ?
 		    ch->opts.stream_arg : ch->opts.arg,
 		.on_timeout = vsock_call_timeout_cb,
+		.call_hist = ch->opts.call_hist,
 	};
 	struct err err;
 

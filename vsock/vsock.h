@@ -36,6 +36,7 @@ struct vsock_opts {
 	void		*stream_arg;	/* on_stream's arg; NULL: arg */
 	/* An agent call passed its deadline: the guest may be wedged. */
 	void		(*on_timeout)(struct vsock_chan *, void *arg);
+	struct hist	*call_hist;	/* borrowed: proto_conn_opts' */
 };
 
 /*

@@ -109,12 +109,30 @@ struct buf {
 void	 buf_init(struct buf *);
 void	 buf_fini(struct buf *);
 void	 buf_append(struct buf *, const void *, size_t);
+/* Append formatted text (no NUL). */
+void	 buf_printf(struct buf *, const char *, ...) PRINTF_LIKE(2, 3);
 /* Reserve n bytes at the end and return a pointer to them. */
 uint8_t	*buf_reserve(struct buf *, size_t n);
 void	 buf_commit(struct buf *, size_t n);
 size_t	 buf_used(const struct buf *);
 const uint8_t *buf_head(const struct buf *);
 void	 buf_consume(struct buf *, size_t);
+
+/*
+ * A latency histogram of HIST_BUCKETS log2 buckets: bucket i counts
+ * values below hist_bound_us(i) = 2^(i + HIST_FIRST_LOG2) us (16 us to
+ * 33.5 s) not counted by i-1; longer ones only in count and sum_ns.
+ * Zero-initialised is empty.
+ */
+#define HIST_BUCKETS	22
+#define HIST_FIRST_LOG2	4
+struct hist {
+	uint64_t	buckets[HIST_BUCKETS];
+	uint64_t	count;
+	uint64_t	sum_ns;
+};
+void	 hist_add(struct hist *, uint64_t ns);
+uint64_t hist_bound_us(unsigned i);
 
 /* Monotonic and wall clock in nanoseconds. */
 uint64_t time_mono_ns(void);

@@ -4,6 +4,7 @@
  * consume from the front; consumed space is reclaimed by sliding the
  * unread bytes down when the front gap grows larger than the data.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "base.h"
@@ -70,6 +71,25 @@ buf_append(struct buf *b, const void *p, size_t n)
 		return;
 	memcpy(buf_reserve(b, n), p, n);
 	buf_commit(b, n);
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	va_start(ap, fmt);
+	/* One byte more for vsnprintf's NUL, which is not committed. */
+	vsnprintf((char *)buf_reserve(b, (size_t)n + 1), (size_t)n + 1, fmt,
+	    ap);
+	va_end(ap);
+	buf_commit(b, (size_t)n);
 }
 
 void

@@ -161,6 +161,29 @@ timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
 wait_for 30 clean
 ok $? "... and nothing is left"
 
+# Metrics a guest lies about: refused with a clear error, the shim lives.
+echo bad-metrics >"$KILN_FAKE_MODE_FILE"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+	io.containerd.kiln.v1 "$IMAGE" h-metrics true >/dev/null 2>&1
+out=$(timeout -s KILL 30 ctr -a "$KILN_CTR_SOCK" task metrics h-metrics 2>&1)
+rc=$?
+# containerd's Metrics logs a task's Stats error and goes on without it.
+why=$(grep -o "eBPF metrics are malformed[^\"]*" "$dir/containerd.log" | head -1)
+[[ $rc != 0 && $why == *buckets* ]]
+ok $? "malformed GetMetrics: Stats fails naming it (ctr: $(tail -c 60 <<<"$out"); containerd.log: $why)"
+out=$(timeout -s KILL 30 "$BUILD/kiln" metrics h-metrics 2>&1)
+rc=$?
+[[ $rc != 0 && $out == *"503"*"malformed"* && $out != *evil* ]]
+ok $? "... kiln metrics gets a 503, nothing of the lie printed ($(head -c 160 <<<"$out"))"
+timeout -s KILL 20 ctr -a "$KILN_CTR_SOCK" task ls | grep -q '^h-metrics .*RUNNING'
+ok $? "... and the shim still serves the task"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s KILL h-metrics >/dev/null 2>&1
+wait_for 30 sh -c "timeout -s KILL 10 ctr -a '$KILN_CTR_SOCK' task ls | grep -q '^h-metrics .*STOPPED'"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-metrics >/dev/null 2>&1
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-metrics >/dev/null 2>&1
+wait_for 30 clean
+ok $? "... and nothing is left"
+
 try good
 [[ $rc == 42 ]]
 ok $? "containerd and the shim still work afterwards"
