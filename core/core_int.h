@@ -57,6 +57,10 @@ struct core_config {
 	unsigned	 jail_uid_count;
 	unsigned	 jail_mem_overhead_mib;
 	unsigned	 jail_pids_max;
+	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
+	unsigned	 tcg_tb_mib;	/* TCG code buffer; 0: QEMU's */
+	bool		 snapshot;	/* start from a template (tmpl.c) */
+	char		*template_dir;
 };
 
 /* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
