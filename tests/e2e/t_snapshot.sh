@@ -102,5 +102,5 @@ ok $? "no QEMU left ($(qemus))"
 left=$(find "$TPL" -maxdepth 1 \( -name '*.build-*' -o -name '*.stale-*' \) | wc -l)
 [[ $left == 0 ]]
 ok $? "no build or stale directory left ($left)"
-diag "vm READY records: $(grep -o '"id":"s-[a-z0-9]*",[^}]*"to":"READY"[^}]*"detail":"[^"]*"' "$trace" | sed 's/,.*detail//' | tr '\n' ' ')"
+diag "spawn to ready: $(grep '"machine":"vm",' "$trace" | grep -o '"id":"s-[a-z]*[0-9]*",.*"to":"READY".*"detail":"[^"]*"' | sed 's/"id":"\([^"]*\)".*"detail":"\([^"]*\)"/\1 \2;/' | tr '\n' ' ')"
 tap_done
