@@ -7,7 +7,9 @@
 #   ctr run --rm true, N runs: snapshot off / on (template built first) / runc
 #   QEMU spawn -> agent ready (the VM machine's boot_ms), off and on
 #   PSS of shim + QEMU per container, K sleeping containers, off / on / runc
+#   qemu_thp true / false: QEMU's PSS and AnonHugePages, one cold VM each
 #   tcg_tb_mib 0 / 64 / 32: cold spawn -> ready and QEMU RSS
+# BENCH_SNAP_PARTS picks rows (default "start pss thp tb").
 set -uo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
@@ -20,6 +22,7 @@ KRT=io.containerd.kiln.v1
 RRT=io.containerd.runc.v2
 N=${BENCH_RUNS:-10}
 K=${BENCH_SLEEPERS:-4}
+PARTS=" ${BENCH_SNAP_PARTS:-start pss thp tb} "	# which rows to measure
 
 work=$(mktemp -d /tmp/kiln-bsnap-XXXXXX)
 cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -98,19 +101,34 @@ sleepers_pss() {
 	echo $((total / K)) "$secs"
 }
 
-# One sleeping container with tcg_tb_mib=$1: spawn -> ready and QEMU RSS.
+# One sleeping container with tcg_tb_mib=$1 (round $2): spawn -> ready
+# and QEMU RSS.
 tb_row() {
-	local id=tb$1-0 qemu rss
+	local id=tb$1r$2-0 qemu rss
 	mode "\"snapshot\": false, \"tcg_tb_mib\": $1"
 	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
 	sleep 3
 	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$qemu/status" 2>/dev/null)
 	kill_and_remove "$id"
-	echo "$(boot_ms "tb$1" | cut -d' ' -f2) ${rss:-0}"
+	echo "$(boot_ms "tb$1r$2" | cut -d' ' -f2) ${rss:-0}"
+}
+
+# One sleeping cold-booted container with qemu_thp=$1: QEMU's PSS and
+# AnonHugePages (kB).
+thp_row() {
+	local id=thp$1-0 qemu
+	mode "\"snapshot\": false, \"qemu_thp\": $1"
+	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
+	sleep 3
+	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
+	awk '/^Pss:/ {p = $2} /^AnonHugePages:/ {h = $2} END {print p + 0, h + 0}' \
+	    "/proc/$qemu/smaps_rollup" 2>/dev/null
+	kill_and_remove "$id"
 }
 
 echo "kiln snapshot bench: $(nproc) cores, accelerator $(cat "$KILN_GUEST_DIR/accel" 2>/dev/null || echo tcg), $(date -u +%F), N=$N, K=$K"
+if [[ $PARTS == *" start "* ]]; then
 mode '"snapshot": false'
 read -r fmin fmed fmax < <(time_runs "$KRT" off)
 mode '"snapshot": true'
@@ -124,6 +142,8 @@ printf '                   snapshot on:  min %5d / median %5d / max %5d ms (%.1f
 printf '                   runc:         min %5d / median %5d / max %5d ms\n' "$rmin" "$rmed" "$rmax"
 printf 'QEMU spawn -> agent ready, min / median / max: off %s ms, on %s ms\n' \
 	"$(boot_ms off | tr ' ' /)" "$(boot_ms on | tr ' ' /)"
+fi
+if [[ $PARTS == *" pss "* ]]; then
 mode '"snapshot": false'
 read -r poff toff < <(sleepers_pss "$KRT" poff)
 mode '"snapshot": true'
@@ -131,7 +151,19 @@ read -r pon ton < <(sleepers_pss "$KRT" pon)
 read -r prunc trunc < <(sleepers_pss "$RRT" prunc)
 printf 'PSS per container, %d sleeping: off %d kB, on %d kB, runc %d kB\n' "$K" "$poff" "$pon" "$prunc"
 printf '%d sequential sleeping starts:  off %d ms, on %d ms, runc %d ms\n' "$K" "$toff" "$ton" "$trunc"
-for tb in 0 64 32; do
-	read -r b r < <(tb_row "$tb")
-	printf 'tcg_tb_mib %-3d cold spawn -> ready %5s ms, QEMU RSS %6s kB\n' "$tb" "$b" "$r"
+fi
+if [[ $PARTS == *" thp "* ]]; then
+for thp in true false; do
+	read -r p h < <(thp_row "$thp")
+	printf 'qemu_thp %-5s QEMU PSS %6s kB, AnonHugePages %6s kB\n' "$thp" "$p" "$h"
 done
+fi
+if [[ $PARTS == *" tb "* ]]; then
+for round in 1 2 3; do
+    for tb in 0 64 32; do
+	read -r b r < <(tb_row "$tb" "$round")
+	printf 'tcg_tb_mib %-3d cold spawn -> ready %5s ms, QEMU RSS %6s kB (round %d)\n' \
+	    "$tb" "$b" "$r" "$round"
+    done
+done
+fi
