@@ -19,6 +19,7 @@
  * file does its actions. Everything here is a few syscalls on local
  * files, never a wait.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -223,6 +224,94 @@ tmpl_write(const char *dir, const char *name, const char *text,
 	return 0;
 }
 
+/*
+ * Key line a, ignoring the file identity after the path (the QEMU binary,
+ * kernel and initrd lines are "what=path:size:mtime:inode").
+ */
+static bool
+tmpl_line_same_files(const char *a, const char *b, size_t alen, size_t blen)
+{
+	const char *ea = memchr(a, ':', alen), *eb = memchr(b, ':', blen);
+
+	if (ea != NULL && eb != NULL && memchr(a, '=', alen) != NULL)
+		return ea - a == eb - b && memcmp(a, b, (size_t)(ea - a)) == 0;
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/*
+ * Another key is superseded by ours when it differs only in the identity
+ * of the same files: the same QEMU, kernel and initrd paths rebuilt or
+ * upgraded, the same options. Nothing else would ever use it again.
+ */
+static bool
+tmpl_superseded(const char *ours, const char *other)
+{
+	const char *a = ours, *b = other, *na, *nb;
+
+	if (strcmp(ours, other) == 0)
+		return false;
+	while (*a != '\0' && *b != '\0') {
+		na = strchr(a, '\n');
+		nb = strchr(b, '\n');
+		if (na == NULL || nb == NULL)
+			return false;
+		if (!tmpl_line_same_files(a, b, (size_t)(na - a),
+		    (size_t)(nb - b)))
+			return false;
+		a = na + 1;
+		b = nb + 1;
+	}
+	return *a == '\0' && *b == '\0';
+}
+
+/* Read dir/key into buf (NUL-terminated); false if there is none. */
+static bool
+tmpl_read_key(const char *dir, char *buf, size_t len)
+{
+	_cleanup_free_ char *kp = xasprintf("%s/key", dir);
+	FILE *f = fopen(kp, "re");
+	size_t n;
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * Templates of superseded keys go (each is ~100 MiB of RAM file): a new
+ * guest image or QEMU would otherwise leave one behind per rebuild. VMs
+ * running from one keep their private mappings of the unlinked file.
+ */
+static void
+tmpl_prune(const struct core_tmpl *t)
+{
+	const char *base = strrchr(t->dir, '/') + 1;
+	char key[4096];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(t->cfg->template_dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		_cleanup_free_ char *p = NULL, *gone = NULL;
+
+		if (strlen(de->d_name) != 16 || strcmp(de->d_name, base) == 0)
+			continue;
+		p = xasprintf("%s/%s", t->cfg->template_dir, de->d_name);
+		if (!tmpl_read_key(p, key, sizeof key) ||
+		    !tmpl_superseded(t->key, key))
+			continue;
+		gone = xasprintf("%s.stale-%d", p, (int)getpid());
+		if (rename(p, gone) == 0)
+			tmpl_remove_dir(gone);
+		log_info("vm=%s template=%s superseded: removed", t->fsm.id, p);
+	}
+	closedir(d);
+}
+
 /* The saved files become the template: key, ok, then one rename. */
 int
 tmpl_do_commit(struct core_tmpl *t, struct err *err)
@@ -237,6 +326,7 @@ tmpl_do_commit(struct core_tmpl *t, struct err *err)
 		return err_set(err, errno, "template: rename %s: %m",
 		    t->build_dir);
 	tmpl_unlock(t);
+	tmpl_prune(t);
 	log_info("vm=%s template=%s ready", t->fsm.id, t->dir);
 	return 0;
 }

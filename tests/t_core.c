@@ -224,6 +224,18 @@ test_tmpl(void)
 	ok(b->fsm.state == TMPL_ST_BUILDING, "template: another key is "
 	    "another template");
 	core_tmpl_free(b);
+	/* The same files rebuilt (other size/mtime): the old one is pruned. */
+	b = core_tmpl_new(r, env, &c, "b", "kernel=/k:1:2.0:3\nmem=256\n");
+	fsm_post(&b->fsm, TMPL_EV_SAVED, NULL, 0);
+	free(state);
+	state = core_tmpl_path(b, "ok");
+	core_tmpl_free(b);
+	b = core_tmpl_new(r, env, &c, "b", "kernel=/k:9:9.0:9\nmem=256\n");
+	fsm_post(&b->fsm, TMPL_EV_SAVED, NULL, 0);
+	ok(b->fsm.state == TMPL_ST_READY && access(state, F_OK) < 0 &&
+	    access(ram, F_OK) == 0, "template: a rebuilt kernel's template "
+	    "prunes the superseded one, not another key's");
+	core_tmpl_free(b);
 	fsm_post(&d->fsm, TMPL_EV_FAILED, NULL, 0);
 	ok(d->fsm.state == TMPL_ST_STALE && access(ram, F_OK) < 0,
 	    "template: one that fails to restore is removed");
