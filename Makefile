@@ -175,6 +175,7 @@ bench: guest
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release all
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench.sh
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_net.sh
+	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_snapshot.sh
 
 # The README's demo: one command on a fresh machine.
 demo: deps

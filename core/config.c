@@ -16,6 +16,12 @@
 
 static int	config_uint(json_t *, const char *, uint64_t, uint64_t,
 		    uint64_t *, const char *, struct err *);
+static int	config_string(json_t *, const char *, char **, const char *,
+		    struct err *);
+static int	config_bool(json_t *, const char *, bool *, const char *,
+		    struct err *);
+static int	config_jail_field(struct core_config *, const char *,
+		    json_t *, const char *, struct err *);
 
 /* The guest image next to the binary: installed, or in the build tree. */
 static char *
@@ -85,6 +91,47 @@ config_defaults(struct core_config *c)
 	c->scaler_interval_ms = 5000;
 	c->scaler_up_samples = 2;
 	c->scaler_down_samples = 6;
+	/*
+	 * Huge pages only inflate a small guest: QEMU madvises its RAM and
+	 * the host's THP "madvise" mode then backs it with 2 MiB pages the
+	 * guest touches a few bytes of (180 MiB per VM, issue 15).
+	 */
+	c->qemu_thp = false;
+	c->tcg_tb_mib = 0;
+	/*
+	 * On: a restore answers in ~0.4 s instead of a cold boot's 2-3.5 s
+	 * and its RAM stays shared (docs/benchmarks.md); any failure is a
+	 * cold boot. The cost: the jail's read-write template RAM
+	 * (docs/configuration.md, "Snapshot start").
+	 */
+	c->snapshot = true;
+	c->template_dir = xstrdup("/var/lib/kiln/templates");
+}
+
+/* Memory and start-time knobs (issue 15). */
+static int
+config_start_field(struct core_config *c, const char *key, json_t *v,
+    const char *origin, struct err *err)
+{
+	uint64_t n;
+
+	if (strcmp(key, "qemu_thp") == 0)
+		return config_bool(v, key, &c->qemu_thp, origin, err);
+	if (strcmp(key, "snapshot") == 0)
+		return config_bool(v, key, &c->snapshot, origin, err);
+	if (strcmp(key, "template_dir") == 0) {
+		if (json_is_string(v) && json_string_value(v)[0] != '/')
+			return err_set(err, EINVAL, "%s: template_dir: must be "
+			    "an absolute path", origin);
+		return config_string(v, key, &c->template_dir, origin, err);
+	}
+	if (strcmp(key, "tcg_tb_mib") == 0) {
+		if (config_uint(v, key, 0, 4096, &n, origin, err) < 0)
+			return -1;
+		c->tcg_tb_mib = (unsigned)n;
+		return 0;
+	}
+	return config_jail_field(c, key, v, origin, err);
 }
 
 static int
@@ -273,7 +320,7 @@ config_field(struct core_config *c, const char *key, json_t *v,
 	if (strcmp(key, "share_model") == 0)
 		return config_choice(v, key, models, &c->share_model, origin,
 		    err);
-	return config_jail_field(c, key, v, origin, err);
+	return config_start_field(c, key, v, origin, err);
 }
 
 /* image_dir moves the kernel and initrd unless the file names them. */
@@ -357,5 +404,6 @@ core_config_fini(struct core_config *c)
 	free(c->cni_bin_dirs);
 	free(c->cni_cache_dir);
 	free(c->share_model);
+	free(c->template_dir);
 	memset(c, 0, sizeof *c);
 }

@@ -38,6 +38,16 @@ struct core_vm_opts {
 	int			 hotplug_ports;	/* PCIe root ports kiln-rpN */
 	const char		*share_model;	/* NULL: "passthrough" */
 	bool			 sandbox;	/* QEMU's seccomp -sandbox */
+	unsigned		 tb_mib;	/* TCG tb-size; 0: QEMU's */
+	/*
+	 * Guest RAM in a file (a snapshot template, tmpl.c): shared (the
+	 * template being built) or private, copy on write (a restore).
+	 * NULL: anonymous RAM, as QEMU does by default.
+	 */
+	const char		*ram_path;
+	bool			 ram_shared;
+	bool			 incoming;	/* -incoming defer */
+	bool			 vmgenid;	/* -device vmgenid,guid=auto */
 };
 
 /*

@@ -61,6 +61,10 @@ struct core_config {
 	uint64_t	 scaler_interval_ms;	/* between samples */
 	unsigned	 scaler_up_samples;	/* hot in a row to grow */
 	unsigned	 scaler_down_samples;	/* cold in a row to shrink */
+	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
+	unsigned	 tcg_tb_mib;	/* TCG code buffer; 0: QEMU's */
+	bool		 snapshot;	/* start from a template (tmpl.c) */
+	char		*template_dir;
 };
 
 /* Defaults, then $KILN_CONFIG or /etc/kiln/config.json if present. */
@@ -87,6 +91,7 @@ struct core_jail_paths {
 	const char	*kernel;
 	const char	*initrd;
 	const char	*share;		/* read-write */
+	const char	*ram;		/* template RAM (read-write) or NULL */
 	bool		 kvm;		/* bind /dev/kvm */
 };
 
@@ -113,12 +118,74 @@ pid_t		 core_jail_fork(const struct core_jail *);
 void		 core_jail_enter(const struct core_jail *,
 		    const struct core_jail_paths *);
 
+/* ---- snapshot templates (tmpl.c, tmpl_fsm.c) -------------------------- */
+
+/*
+ * One VM's view of the template for its key: found ready (restore from
+ * it), built by this VM (it holds the lock), or none (cold boot).
+ */
+#define TMPL_STATES(X, P) X(P, NEW) X(P, BUILDING) X(P, READY) X(P, USED) \
+	X(P, STALE) X(P, NONE)
+#define TMPL_EVENTS(X, P) X(P, LOOKUP) X(P, SAVED) X(P, RESTORED) \
+	X(P, FAILED) X(P, TIMEOUT) X(P, FAIL)
+
+enum tmpl_state { TMPL_STATES(FSM_X_ENUM, TMPL_ST_) TMPL_ST__COUNT };
+enum tmpl_event { TMPL_EVENTS(FSM_X_ENUM, TMPL_EV_) TMPL_EV__COUNT };
+extern const struct fsm_def tmpl_fsm_def;
+
+struct core_tmpl {
+	struct fsm		 fsm;
+	const struct core_config *cfg;		/* borrowed */
+	struct reactor_timer	*timer;		/* the build's deadline */
+	char			*key;		/* what the template depends on */
+	char			*dir;		/* template_dir/<hash> */
+	char			*build_dir;	/* dir.build-<pid> */
+	char			*lock_path;	/* dir.lock */
+	int			 lock_fd;	/* flock'ed while building */
+	bool			 found;		/* probe: dir is complete */
+	bool			 locked;	/* probe: the lock is ours */
+	char			 why[160];	/* why none: the log line */
+};
+
+/*
+ * The template for key (copied) under cfg->template_dir. Looks on disk
+ * and, if no template is ready, tries the lock without waiting; then
+ * posts LOOKUP, whose rows decide (READY, BUILDING or NONE). Never fails:
+ * any trouble is a cold boot with a log line.
+ */
+struct core_tmpl *core_tmpl_new(struct reactor *, struct fsm_env *,
+		    const struct core_config *, const char *id,
+		    const char *key);
+void		 core_tmpl_free(struct core_tmpl *);
+/* Files of the template this VM restores from or builds (READY/BUILDING). */
+char		*core_tmpl_path(const struct core_tmpl *, const char *name);
+/* tmpl.c: what tmpl_fsm.c's actions do. */
+int		 tmpl_do_build(struct core_tmpl *, struct err *);
+int		 tmpl_do_commit(struct core_tmpl *, struct err *);
+void		 tmpl_do_discard(struct core_tmpl *);
+void		 tmpl_do_stale(struct core_tmpl *);
+void		 tmpl_do_cold(struct core_tmpl *);
+void		 tmpl_do_use(struct core_tmpl *);
+
 /* ---- the VM machine (vm.c, vm_fsm.c) ---------------------------------- */
 
+/*
+ * Besides a cold boot: INCOMING..CLOCKING restore from a template
+ * (migrate-incoming, cont, the agent's greeting, SetClock); SAVING and
+ * RESPAWN build one from this very VM at its greeting, then restore;
+ * FALLBACK waits for a QEMU that failed either to go, then cold-boots.
+ */
 #define VM_STATES(X, P) X(P, NEW) X(P, SPAWNING) X(P, BOOTING) X(P, READY) \
-	X(P, STOPPING) X(P, STOPPED)
+	X(P, STOPPING) X(P, STOPPED) X(P, INCOMING) X(P, LOADING) \
+	X(P, RESUMING) X(P, CLOCKING) X(P, SAVING) X(P, RESPAWN) \
+	X(P, FALLBACK)
 #define VM_EVENTS(X, P) X(P, SPAWN) X(P, QMP_READY) X(P, AGENT_READY) \
-	X(P, STOP) X(P, AGENT_LOST) X(P, QEMU_EXITED) X(P, TIMEOUT) X(P, FAIL)
+	X(P, STOP) X(P, AGENT_LOST) X(P, QEMU_EXITED) X(P, TIMEOUT) \
+	X(P, MIGRATED) X(P, MIGRATE_FAILED) X(P, CLOCK_SET) \
+	X(P, CLOCK_FAILED) X(P, FAIL)
+
+/* How QEMU is started: from nothing, as a template, from a template. */
+enum vm_mode { VM_MODE_COLD, VM_MODE_BUILD, VM_MODE_RESTORE };
 
 enum vm_state { VM_STATES(FSM_X_ENUM, VM_ST_) VM_ST__COUNT };
 enum vm_event { VM_EVENTS(FSM_X_ENUM, VM_EV_) VM_EV__COUNT };
@@ -170,6 +237,12 @@ struct vm {
 	uint64_t		 t_spawn_ns;
 	uint64_t		 t_ready_ns;
 	struct core_jail	*jail;
+	struct core_tmpl	*tmpl;		/* NULL: snapshot off */
+	enum vm_mode		 mode;
+	int			 mig_fd;	/* the template's state file */
+	int			 mig_step;	/* in the QMP sequence */
+	char			*ram_path;	/* the template's RAM file */
+	bool			 restored;	/* READY came from a template */
 };
 
 struct vm	*vm_new(struct reactor *, struct fsm_env *,
@@ -188,7 +261,16 @@ struct qmp	*vm_qmp_live(struct vm *, struct err *);
 void		 vm_calls_cancel(struct vm *, int *qmp_id, uint32_t *agent_id);
 
 /* vm.c: what vm_fsm.c's actions do. */
-int	vm_do_spawn(struct vm *, struct err *);
+int	vm_do_spawn(struct vm *, enum vm_mode, struct err *);
+int	vm_do_respawn(struct vm *, enum vm_mode, struct err *);
+int	vm_do_migrate(struct vm *, struct err *);
+int	vm_do_cont(struct vm *, struct err *);
+int	vm_do_set_clock(struct vm *, struct err *);
+void	vm_do_saved(struct vm *);
+void	vm_do_unusable(struct vm *);
+/* vm_snap.c: the template key of this VM (malloc'd text). */
+char	*vm_snap_key(const struct vm *, const char *qemu_path);
+const char *vm_mode_name(enum vm_mode);
 void	vm_do_ready(struct vm *);
 void	vm_do_powerdown(struct vm *);
 void	vm_do_kill(struct vm *);

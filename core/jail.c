@@ -366,6 +366,15 @@ jail_enter_root(const struct core_jail *j, const struct core_jail_paths *p)
 	jail_bind(r, p->initrd, 0);
 	jail_bind(r, p->share, JAIL_RW | JAIL_REC);
 	/*
+	 * XXX: read-write although a restore maps it MAP_PRIVATE: QEMU 7.2's
+	 * memory-backend-file opens mem-path O_RDWR whatever share= says
+	 * (readonly=on would map it PROT_READ). A QEMU taken over could so
+	 * write the template, and pages other VMs have not yet copied; see
+	 * docs/configuration.md, "Snapshot start".
+	 */
+	if (p->ram != NULL)
+		jail_bind(r, p->ram, JAIL_RW);
+	/*
 	 * Sockets and logs at the same absolute paths inside the jail; not
 	 * recursive, or the jail's own root would show up inside it.
 	 */

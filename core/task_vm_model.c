@@ -386,6 +386,10 @@ world_sends_vm(const struct ms *s, int ev)
 	case VM_EV_AGENT_READY:
 	case VM_EV_AGENT_LOST:
 	case VM_EV_QEMU_EXITED:
+	case VM_EV_MIGRATED:
+	case VM_EV_MIGRATE_FAILED:
+	case VM_EV_CLOCK_SET:
+	case VM_EV_CLOCK_FAILED:
 		return qemu_runs;
 	case VM_EV_TIMEOUT:
 		return (vm_fsm_def.waiting & FSM_BIT(s->vm)) != 0;

@@ -19,6 +19,9 @@
 
 #include "core/core_int.h"
 
+static char	*vm_which(const char *);
+static void	 vm_migration_event(struct vm *, const json_t *);
+
 static void
 vm_event(struct vm *vm, int ev)
 {
@@ -51,6 +54,7 @@ vm_new(struct reactor *r, struct fsm_env *env, const struct vm_opts *o)
 	vm->opts.share_dir = vm->share_dir;
 	vm->accel = core_accel_resolve(o->cfg->accel, o->cfg->image_dir);
 	vm->timer = reactor_timer_new(r, vm_timer_cb, vm);
+	vm->mig_fd = -1;
 	fsm_init(&vm->fsm, &vm_fsm_def, env, o->id, vm);
 	return vm;
 }
@@ -63,6 +67,15 @@ vm_new(struct reactor *r, struct fsm_env *env, const struct vm_opts *o)
 void
 vm_start(struct vm *vm)
 {
+	const struct core_config *cfg = vm->opts.cfg;
+	_cleanup_free_ char *qemu = NULL, *key = NULL;
+
+	/* The template's LOOKUP drains first: SPAWN's guards read it. */
+	if (cfg->snapshot && vm->tmpl == NULL) {
+		qemu = vm_which(cfg->qemu);
+		key = vm_snap_key(vm, qemu);
+		vm->tmpl = core_tmpl_new(vm->r, vm->env, cfg, vm->fsm.id, key);
+	}
 	fsm_post(&vm->fsm, VM_EV_SPAWN, NULL, 0);
 }
 
@@ -116,6 +129,10 @@ vm_free(struct vm *vm)
 	vsock_free(vm->chan);
 	reactor_timer_free(vm->timer);
 	core_jail_free(vm->jail);
+	core_tmpl_free(vm->tmpl);
+	if (vm->mig_fd >= 0)
+		close(vm->mig_fd);
+	free(vm->ram_path);
 	fsm_fini(&vm->fsm);
 	free(vm->run_dir);
 	free(vm->share_dir);
@@ -197,6 +214,27 @@ vm_qmp_event_cb(struct qmp *q, const char *event, const json_t *data,
 	free(text);
 	if (strcmp(event, "GUEST_PANICKED") == 0)
 		snprintf(vm->why, sizeof vm->why, "guest kernel panicked");
+	if (strcmp(event, "MIGRATION") == 0)
+		vm_migration_event(vm, data);
+}
+
+/*
+ * A snapshot's save or restore ended (the "events" capability is on only
+ * then). setup, active and the like are steps on the way.
+ */
+static void
+vm_migration_event(struct vm *vm, const json_t *data)
+{
+	const char *st = json_string_value(json_object_get(data, "status"));
+
+	if (st == NULL)
+		return;
+	if (strcmp(st, "completed") == 0)
+		vm_event(vm, VM_EV_MIGRATED);
+	else if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
+		snprintf(vm->why, sizeof vm->why, "migration %s", st);
+		vm_event(vm, VM_EV_MIGRATE_FAILED);
+	}
 }
 
 static void
@@ -255,6 +293,13 @@ vm_exec_qemu(char **argv, const char *log, int netns_fd,
 	int i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * Inherited across exec: QEMU's MADV_HUGEPAGE on guest RAM is then
+	 * ignored (THP is "madvise" on Debian hosts), so a guest that touches
+	 * a few bytes of a 2 MiB range costs 4 KiB, not 2 MiB (issue 15).
+	 */
+	if (!jail->cfg->qemu_thp)
+		(void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -319,8 +364,34 @@ vm_dial(struct vm *vm, const char *agent_sock, const char *qmp_sock)
 	vm->chan = vsock_dial_serial(vm->r, vm->env, agent_sock, &vo, &err);
 }
 
+/*
+ * QEMU for mode: its RAM from the template file and the state file open
+ * for vm_snap.c's getfd (a build or a restore), or as it always was.
+ */
+static int
+vm_snap_files(struct vm *vm, enum vm_mode mode, struct core_vm_opts *o,
+    struct core_jail_paths *jp, struct err *err)
+{
+	_cleanup_free_ char *state = NULL;
+
+	vm->mode = mode;
+	o->vmgenid = vm->opts.cfg->snapshot;
+	if (mode == VM_MODE_COLD)
+		return 0;
+	state = core_tmpl_path(vm->tmpl, "state");
+	vm->ram_path = core_tmpl_path(vm->tmpl, "ram");
+	o->ram_path = jp->ram = vm->ram_path;
+	o->ram_shared = mode == VM_MODE_BUILD;
+	o->incoming = mode == VM_MODE_RESTORE;
+	vm->mig_fd = open(state, (mode == VM_MODE_BUILD ? O_WRONLY | O_TRUNC :
+	    O_RDONLY) | O_CLOEXEC);
+	if (vm->mig_fd < 0)
+		return err_set(err, errno, "template: %s: %m", state);
+	return 0;
+}
+
 int
-vm_do_spawn(struct vm *vm, struct err *err)
+vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 {
 	const struct core_config *cfg = vm->opts.cfg;
 	_cleanup_free_ char *agent = xasprintf("%s/agent.sock", vm->run_dir);
@@ -348,6 +419,9 @@ vm_do_spawn(struct vm *vm, struct err *err)
 	o.qemu = qemu_path;
 	o.share_model = cfg->share_model;
 	o.sandbox = cfg->jail_seccomp;
+	o.tb_mib = cfg->tcg_tb_mib;
+	if (vm_snap_files(vm, mode, &o, &jp, err) < 0)
+		return -1;
 	unlink(agent);
 	unlink(qmp);
 	vm->t_spawn_ns = time_mono_ns();
@@ -367,10 +441,41 @@ vm_do_spawn(struct vm *vm, struct err *err)
 	    vm_qemu_exit_cb, vm);
 	vm_dial(vm, agent, qmp);
 	reactor_timer_start(vm->timer, cfg->boot_timeout_ms, false);
-	fsm_detail(&vm->fsm, "pid=%d accel=%s", (int)vm->qemu_pid, vm->accel);
-	log_info("vm=%s qemu pid=%d accel=%s", vm->fsm.id, (int)vm->qemu_pid,
-	    vm->accel);
+	fsm_detail(&vm->fsm, "pid=%d accel=%s mode=%s", (int)vm->qemu_pid,
+	    vm->accel, vm_mode_name(mode));
+	log_info("vm=%s qemu pid=%d accel=%s start=%s", vm->fsm.id,
+	    (int)vm->qemu_pid, vm->accel, vm_mode_name(mode));
 	return 0;
+}
+
+/*
+ * The QEMU that built or failed to restore a template is reaped: drop
+ * what belonged to it (its child watch, QMP, agent channel, jail), then
+ * spawn the next one. Nothing of the old one's is on the stack: this runs
+ * from QEMU's exit.
+ */
+int
+vm_do_respawn(struct vm *vm, enum vm_mode mode, struct err *err)
+{
+	reactor_child_free(vm->qemu_watch);
+	vm->qemu_watch = NULL;
+	vm->qemu_pid = 0;
+	qmp_free(vm->qmp);
+	vm->qmp = NULL;
+	vsock_free(vm->chan);
+	vm->chan = NULL;
+	vm->conn = NULL;
+	core_jail_free(vm->jail);
+	vm->jail = NULL;
+	if (vm->mig_fd >= 0)
+		close(vm->mig_fd);
+	vm->mig_fd = -1;
+	free(vm->ram_path);
+	vm->ram_path = NULL;
+	vm->qmp_up = vm->agent_up = false;
+	vm->kills = 0;
+	vm->why[0] = '\0';
+	return vm_do_spawn(vm, mode, err);
 }
 
 static void
@@ -387,8 +492,18 @@ vm_do_ready(struct vm *vm)
 {
 	reactor_timer_stop(vm->timer);
 	vm->t_ready_ns = time_mono_ns();
-	fsm_detail(&vm->fsm, "boot_ms=%llu", (unsigned long long)
-	    ((vm->t_ready_ns - vm->t_spawn_ns) / 1000000));
+	vm->restored = vm->mode == VM_MODE_RESTORE;
+	if (vm->restored)
+		fsm_post(&vm->tmpl->fsm, TMPL_EV_RESTORED, NULL, 0);
+	if (vm->mig_fd >= 0)
+		close(vm->mig_fd);
+	vm->mig_fd = -1;
+	fsm_detail(&vm->fsm, "boot_ms=%llu start=%s", (unsigned long long)
+	    ((vm->t_ready_ns - vm->t_spawn_ns) / 1000000),
+	    vm_mode_name(vm->mode));
+	log_info("vm=%s ready in %llu ms start=%s", vm->fsm.id,
+	    (unsigned long long)((vm->t_ready_ns - vm->t_spawn_ns) / 1000000),
+	    vm_mode_name(vm->mode));
 	reactor_defer(vm->r, vm_notify_ready_cb, vm);
 }
 

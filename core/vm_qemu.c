@@ -130,6 +130,28 @@ core_qemu_console(struct argv_builder *b, const char *log)
 }
 
 /*
+ * Boot RAM from a template file (qemu-guest-notes.md, "Snapshot start"):
+ * share=on while the template is built, so that x-ignore-shared leaves it
+ * out of the migration stream; share=off (MAP_PRIVATE) on restore, so
+ * that pages the guest only reads stay shared between VMs. The
+ * virtio-mem backend stays anonymous: a template is saved with nothing
+ * plugged, and migration skips unplugged blocks.
+ */
+static void
+core_qemu_ram_file(struct argv_builder *b, const struct core_vm_opts *o,
+    unsigned mem)
+{
+	_cleanup_free_ char *e = NULL;
+
+	if (o->ram_path == NULL)
+		return;
+	e = core_qemu_opt_escape(o->ram_path);
+	argv_pair(b, "-object", xasprintf("memory-backend-file,id=kiln-ram,"
+	    "size=%uM,mem-path=%s,share=%s", mem, e, o->ram_shared ? "on" :
+	    "off"));
+}
+
+/*
  * vCPUs and memory at boot, and the room to grow: maxcpus for CPU hotplug
  * and, above the boot memory, one virtio-mem device (2 MiB blocks) whose
  * requested-size starts at 0 (qemu-guest-notes.md, "QMP hotplug").
@@ -152,9 +174,11 @@ core_qemu_size(struct argv_builder *b, const struct core_vm_opts *o)
 		argv_pair(b, "-smp", xasprintf("%u", vcpus));
 	if (o->max_mem_mib <= mem) {
 		argv_pair(b, "-m", xasprintf("%u", mem));
+		core_qemu_ram_file(b, o, mem);
 		return;
 	}
 	argv_pair(b, "-m", xasprintf("%u,maxmem=%uM", mem, o->max_mem_mib));
+	core_qemu_ram_file(b, o, mem);
 	argv_pair(b, "-object", xasprintf("memory-backend-ram,id=kiln-vmem,"
 	    "size=%uM", o->max_mem_mib - mem));
 	argv_pair(b, "-device", xstrdup("virtio-mem-pci,id=kiln-mem,"
@@ -169,8 +193,12 @@ core_qemu_argv(const struct core_vm_opts *o)
 
 	argv_add(&b, xstrdup(o->qemu != NULL ? o->qemu :
 	    "qemu-system-x86_64"));
-	argv_pair(&b, "-machine", xstrdup("q35"));
-	argv_pair(&b, "-accel", xstrdup(kvm ? "kvm" : "tcg"));
+	argv_pair(&b, "-machine", xstrdup(o->ram_path != NULL ?
+	    "q35,memory-backend=kiln-ram" : "q35"));
+	if (!kvm && o->tb_mib > 0)
+		argv_pair(&b, "-accel", xasprintf("tcg,tb-size=%u", o->tb_mib));
+	else
+		argv_pair(&b, "-accel", xstrdup(kvm ? "kvm" : "tcg"));
 	argv_pair(&b, "-cpu", xstrdup(kvm ? "host" : "max"));
 	core_qemu_size(&b, o);
 	argv_add(&b, xstrdup("-nodefaults"));
@@ -184,6 +212,11 @@ core_qemu_argv(const struct core_vm_opts *o)
 	    o->cmdline_extra != NULL ? " " : "", o->cmdline_extra != NULL ?
 	    o->cmdline_extra : ""));
 	core_qemu_devices(&b, o);
+	/* A restored clone's guest reseeds its RNG from a fresh generation id. */
+	if (o->vmgenid)
+		argv_pair(&b, "-device", xstrdup("vmgenid,guid=auto"));
+	if (o->incoming)
+		argv_pair(&b, "-incoming", xstrdup("defer"));
 	/* QEMU's own seccomp filter, installed before the guest runs. */
 	if (o->sandbox)
 		argv_pair(&b, "-sandbox", xstrdup("on,obsolete=deny,"

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "guest/agent.h"
 
@@ -492,6 +493,36 @@ h_shutdown(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	agent_power_off(arg);
 }
 
+/* Sane wall-clock bounds: a host clock outside them is not trusted. */
+#define CLOCK_MIN_NS	(1577836800LL * 1000000000LL)	/* 2020-01-01 */
+#define CLOCK_MAX_NS	(7258118400LL * 1000000000LL)	/* 2200-01-01 */
+
+static void
+h_set_clock(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	const Kiln__Agent__V1__SetClockRequest *req = (const void *)m;
+	struct timespec ts;
+
+	if (!agent_enter(arg, call))
+		return;
+	if (req->realtime_ns < CLOCK_MIN_NS || req->realtime_ns > CLOCK_MAX_NS) {
+		proto_call_fail(call, PROTO_INVALID_ARGUMENT, "SetClock: "
+		    "realtime_ns %lld is outside 2020..2200",
+		    (long long)req->realtime_ns);
+		return;
+	}
+	ts.tv_sec = (time_t)(req->realtime_ns / 1000000000LL);
+	ts.tv_nsec = (long)(req->realtime_ns % 1000000000LL);
+	if (clock_settime(CLOCK_REALTIME, &ts) < 0) {
+		proto_call_fail(call, PROTO_INTERNAL, "SetClock: %s",
+		    strerror(errno));
+		return;
+	}
+	log_debug("SetClock: wall clock set to %lld.%09ld", (long long)
+	    ts.tv_sec, ts.tv_nsec);
+	proto_call_reply_empty(call);
+}
+
 static void
 h_test_hang(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
@@ -525,6 +556,7 @@ const struct proto_method agent_methods[] = {
 	{ "NextEvent", D(next_event_request), h_next_event },
 	{ "ConfigureNetwork", D(network_config), h_configure_network },
 	{ "UpdateResources", D(resources_request), h_update_resources },
+	{ "SetClock", D(set_clock_request), h_set_clock },
 	{ "Shutdown", &google__protobuf__empty__descriptor, h_shutdown },
 	{ "TestHang", &google__protobuf__empty__descriptor, h_test_hang },
 };

@@ -88,6 +88,12 @@ test_config(void)
 	cfg_bad("{\"kernel\": \"\"}",
 	    "cfg.json: kernel: must be a non-empty string");
 	cfg_bad("[1]", "cfg.json: must be a JSON object");
+	cfg_bad("{\"tcg_tb_mib\": 5000}",
+	    "cfg.json: tcg_tb_mib: must be an integer from 0 to 4096");
+	cfg_bad("{\"template_dir\": \"rel\"}",
+	    "cfg.json: template_dir: must be an absolute path");
+	cfg_bad("{\"snapshot\": \"yes\"}",
+	    "cfg.json: snapshot: must be true or false");
 	cfg_bad("{\"vcpus\": 1, \"vcpus\": 2}",
 	    "cfg.json: line 1: duplicate object key near '\"vcpus\"'");
 	setenv("KILN_CONFIG", "/nonexistent/kiln.json", 1);
@@ -139,6 +145,108 @@ test_qemu(void)
 	ok(strcmp(core_accel_resolve("kvm", "/nowhere"), "kvm") == 0 &&
 	    strcmp(core_accel_resolve("auto", "/nowhere"), "tcg") == 0,
 	    "accel: explicit choice passes, auto without a probe is tcg");
+}
+
+/* The memory levers and snapshot start on the command line (issue 15). */
+static void
+test_qemu_snapshot(void)
+{
+	struct core_vm_opts o = {
+		.kernel = "/k/vmlinux", .initrd = "/k/initrd.img",
+		.mem_mib = 256, .max_mem_mib = 1024, .accel = "tcg",
+		.agent_sock = "/a.sock", .tb_mib = 64,
+		.ram_path = "/t/a,b/ram", .ram_shared = false, .incoming = true,
+		.vmgenid = true,
+	};
+	char **argv = core_qemu_argv(&o);
+
+	ok(argv_has(argv, "-accel", "tcg,tb-size=64"), "qemu: tcg_tb_mib "
+	    "is -accel tcg,tb-size");
+	ok(argv_has(argv, "-machine", "q35,memory-backend=kiln-ram") &&
+	    argv_has(argv, "-object", "memory-backend-file,id=kiln-ram,"
+	    "size=256M,mem-path=/t/a,,b/ram,share=off") &&
+	    argv_has(argv, "-object", "memory-backend-ram,id=kiln-vmem"),
+	    "qemu: boot RAM from the template file, private; virtio-mem "
+	    "stays anonymous");
+	ok(argv_has(argv, "-incoming", "defer") &&
+	    argv_has(argv, "-device", "vmgenid,guid=auto"), "qemu: a "
+	    "restore waits for migrate-incoming, with a fresh vmgenid");
+	core_argv_free(argv);
+	o.tb_mib = 0;
+	o.ram_path = NULL;
+	o.incoming = o.vmgenid = false;
+	argv = core_qemu_argv(&o);
+	ok(argv_has(argv, "-accel", "tcg") && !argv_has(argv, "-accel",
+	    "tb-size") && !argv_has(argv, "-incoming", "") &&
+	    !argv_has(argv, "-object", "memory-backend-file"), "qemu: a cold "
+	    "boot has neither, and tcg_tb_mib 0 keeps QEMU's default");
+	core_argv_free(argv);
+}
+
+/* A template's life on disk: build (locked), busy, commit, found, stale. */
+static void
+test_tmpl(void)
+{
+	char tmp[] = "/tmp/t_core-tmpl.XXXXXX";
+	struct core_config c;
+	struct reactor *r;
+	struct fsm_env *env = fsm_env_new();
+	struct core_tmpl *a, *b, *d;
+	_cleanup_free_ char *ram = NULL, *state = NULL;
+	struct err e;
+
+	if (mkdtemp(tmp) == NULL || (r = reactor_new(&e)) == NULL) {
+		skip(5, "no temp dir or reactor");
+		return;
+	}
+	unsetenv("KILN_CONFIG");
+	(void)core_config_load(&c, &e);
+	free(c.template_dir);
+	c.template_dir = xasprintf("%s/t", tmp);
+	a = core_tmpl_new(r, env, &c, "a", "key 1\n");
+	b = core_tmpl_new(r, env, &c, "b", "key 1\n");
+	ok(a->fsm.state == TMPL_ST_BUILDING && b->fsm.state == TMPL_ST_NONE,
+	    "template: the first takes the lock and builds, the second "
+	    "cold-boots at once (%s, %s)", fsm_state_name(&tmpl_fsm_def,
+	    a->fsm.state), fsm_state_name(&tmpl_fsm_def, b->fsm.state));
+	ram = core_tmpl_path(a, "ram");
+	ok(access(ram, F_OK) == 0 && strstr(ram, ".build-") != NULL,
+	    "template: building in its own directory (%s)", ram);
+	fsm_post(&a->fsm, TMPL_EV_SAVED, NULL, 0);
+	free(ram);
+	ram = core_tmpl_path(a, "ram");
+	d = core_tmpl_new(r, env, &c, "d", "key 1\n");
+	ok(a->fsm.state == TMPL_ST_READY && d->fsm.state == TMPL_ST_READY &&
+	    access(ram, F_OK) == 0, "template: saved, renamed into place, "
+	    "found ready by the next VM");
+	core_tmpl_free(b);
+	b = core_tmpl_new(r, env, &c, "b", "key 2\n");
+	ok(b->fsm.state == TMPL_ST_BUILDING, "template: another key is "
+	    "another template");
+	core_tmpl_free(b);
+	/* The same files rebuilt (other size/mtime): the old one is pruned. */
+	b = core_tmpl_new(r, env, &c, "b", "kernel=/k:1:2.0:3\nmem=256\n");
+	fsm_post(&b->fsm, TMPL_EV_SAVED, NULL, 0);
+	free(state);
+	state = core_tmpl_path(b, "ok");
+	core_tmpl_free(b);
+	b = core_tmpl_new(r, env, &c, "b", "kernel=/k:9:9.0:9\nmem=256\n");
+	fsm_post(&b->fsm, TMPL_EV_SAVED, NULL, 0);
+	ok(b->fsm.state == TMPL_ST_READY && access(state, F_OK) < 0 &&
+	    access(ram, F_OK) == 0, "template: a rebuilt kernel's template "
+	    "prunes the superseded one, not another key's");
+	core_tmpl_free(b);
+	fsm_post(&d->fsm, TMPL_EV_FAILED, NULL, 0);
+	ok(d->fsm.state == TMPL_ST_STALE && access(ram, F_OK) < 0,
+	    "template: one that fails to restore is removed");
+	core_tmpl_free(a);
+	core_tmpl_free(d);
+	state = xasprintf("rm -rf %s", tmp);
+	if (system(state) != 0)
+		diag("could not remove %s", tmp);
+	core_config_fini(&c);
+	reactor_free(r);
+	fsm_env_free(env);
 }
 
 /* A bundle path with commas must not add QEMU options. */
@@ -628,6 +736,8 @@ main(void)
 	test_args();
 	test_config();
 	test_qemu();
+	test_qemu_snapshot();
+	test_tmpl();
 	test_qemu_escape();
 	test_qemu_escape_real();
 	test_metrics();
@@ -638,5 +748,7 @@ main(void)
 	ok(fsm_check(&task_fsm_def, &err) == 0, "task table passes fsm_check "
 	    "(%s)", err.msg);
 	ok(fsm_check(&vm_fsm_def, &err) == 0, "vm table passes fsm_check");
+	ok(fsm_check(&tmpl_fsm_def, &err) == 0, "template table passes "
+	    "fsm_check (%s)", err.msg);
 	return tap_done();
 }

@@ -8,6 +8,7 @@
  * harness's call (fake_vm_qemu_exited). Killing sends no signal: there is
  * no process, and no pid may ever be signalled by a fuzzer.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,8 +153,20 @@ vm_qmp_ready_cb(void *arg)
 	vm_event(vm, VM_EV_QMP_READY);
 }
 
+/*
+ * The fake has no snapshot templates (vm->tmpl stays NULL, so the VM
+ * machine's restore and build rows never match): respawning is refused.
+ */
 int
-vm_do_spawn(struct vm *vm, struct err *err)
+vm_do_respawn(struct vm *vm, enum vm_mode mode, struct err *err)
+{
+	(void)vm;
+	return err_set(err, ENOTSUP, "fake vm: no respawn (mode %d)",
+	    (int)mode);
+}
+
+int
+vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 {
 	struct vsock_opts vo = {
 		.name = vm->fsm.id, .timeout_ms = vm->opts.cfg->boot_timeout_ms,
@@ -162,6 +175,8 @@ vm_do_spawn(struct vm *vm, struct err *err)
 		.stream_arg = vm->opts.arg, .on_timeout = vm_agent_timeout_cb,
 	};
 
+	if (mode != VM_MODE_COLD)
+		return err_set(err, ENOTSUP, "fake vm: cold boots only");
 	vm->t_spawn_ns = time_mono_ns();
 	vm->chan = vsock_dial_serial(vm->r, vm->env, fake_vm_agent_path, &vo,
 	    err);
