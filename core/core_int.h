@@ -197,6 +197,9 @@ typedef void	(*vm_ready_cb)(struct vm *, struct proto_conn *, void *);
 /* QEMU is gone; crashed is true if nobody asked it to stop. */
 typedef void	(*vm_stopped_cb)(struct vm *, bool crashed, const char *why,
 		    void *);
+/* A QMP event (name, data: borrowed, data may be NULL), after the VM's. */
+typedef void	(*vm_event_fn)(struct vm *, const char *event,
+		    const json_t *data, void *);
 
 struct vm_opts {
 	const struct core_config *cfg;		/* borrowed */
@@ -208,6 +211,7 @@ struct vm_opts {
 	unsigned		 mem_mib;
 	vm_ready_cb		 on_ready;
 	vm_stopped_cb		 on_stopped;
+	vm_event_fn		 on_qmp_event;
 	proto_stream_cb		 on_stream;
 	void			*arg;
 	struct hist		*agent_hist;	/* borrowed: call latencies */
@@ -473,6 +477,9 @@ void		 core_resize_update(struct core_resize *, struct proto_call *,
 void		 core_resize_scale(struct core_resize *, unsigned vcpus,
 		    unsigned mem_mib, core_resize_done_fn, void *);
 void		 core_resize_vm_gone(struct core_resize *);
+/* QEMU's events about devices (ACPI_DEVICE_OST: the guest's verdict). */
+void		 core_resize_qmp_event(struct core_resize *, const char *event,
+		    const json_t *data);
 void		 core_resize_free(struct core_resize *);
 /* resize.c: what resize_fsm.c's actions do. */
 int		 resize_cpu_query(struct core_resize *, struct err *);

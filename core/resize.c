@@ -329,6 +329,35 @@ core_resize_scale(struct core_resize *rz, unsigned vcpus, unsigned mem_mib,
 	resize_next(rz);
 }
 
+/*
+ * ACPI_DEVICE_OST: the guest's _OST verdict on a hot-plugged device,
+ * {"info": {"device": "kcpu1", "source": 1, "status": 0, ...}}. A non-zero
+ * status on a vCPU being plugged or ejected fails the step now, with the
+ * guest's reason, instead of at its deadline.
+ */
+void
+core_resize_qmp_event(struct core_resize *rz, const char *event,
+    const json_t *data)
+{
+	const json_t *info = json_object_get(data, "info");
+	const char *dev = json_string_value(json_object_get(info, "device"));
+	const json_t *st = json_object_get(info, "status");
+	struct err err;
+
+	if (rz == NULL || strcmp(event, "ACPI_DEVICE_OST") != 0 ||
+	    dev == NULL || strncmp(dev, "kcpu", 4) != 0 ||
+	    !json_is_integer(st) || json_integer_value(st) == 0)
+		return;
+	log_warnx("task=%s the guest refused %s (ACPI _OST status %#llx)",
+	    rz->t->id, dev, (unsigned long long)json_integer_value(st));
+	if (rz->cpu.state == CPU_RZ_ST_IDLE)
+		return;
+	snprintf(rz->error, sizeof rz->error, "cpu: the guest refused %s "
+	    "(ACPI _OST status %#llx)", dev,
+	    (unsigned long long)json_integer_value(st));
+	(void)fsm_dispatch(&rz->cpu, CPU_RZ_EV_QMP_FAILED, NULL, &err);
+}
+
 /* ---- QMP and agent answers ------------------------------------------------ */
 
 static struct qmp *

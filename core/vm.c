@@ -216,6 +216,8 @@ vm_qmp_event_cb(struct qmp *q, const char *event, const json_t *data,
 		snprintf(vm->why, sizeof vm->why, "guest kernel panicked");
 	if (strcmp(event, "MIGRATION") == 0)
 		vm_migration_event(vm, data);
+	if (vm->opts.on_qmp_event != NULL)
+		vm->opts.on_qmp_event(vm, event, data, vm->opts.arg);
 }
 
 /*

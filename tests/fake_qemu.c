@@ -16,6 +16,8 @@
  *   hang          runs the container, then never answers SignalProcess
  *   refuse-plug   runs the container until signalled; QMP refuses every
  *                 device_add (as QEMU does with no room for a CPU)
+ *   ost-refuse    the same, but device_add succeeds and the guest's
+ *                 ACPI _OST then reports a failure (ACPI_DEVICE_OST)
  *   bad-metrics   runs the container until signalled; answers GetMetrics
  *                 with 1000 histogram buckets and a label-breaking id
  *
@@ -120,7 +122,15 @@ qmp_line(const char *line)
 		    "\"running\": true}");
 	else if (strstr(line, "query-hotpluggable-cpus") != NULL)
 		qmp_answer(line, FAKE_CPUS);
-	else if (strstr(line, "device_add") != NULL)
+	else if (strstr(line, "device_add") != NULL &&
+	    strcmp(F.mode, "ost-refuse") == 0) {
+		/* QEMU plugged it; the guest's _OST says it could not. */
+		qmp_answer(line, "\"return\": {}");
+		qmp_send("{\"event\": \"ACPI_DEVICE_OST\", \"data\": {\"info\": "
+		    "{\"device\": \"kcpu1\", \"slot\": \"1\", \"slot-type\": "
+		    "\"CPU\", \"source\": 1, \"status\": 143}}, \"timestamp\": "
+		    "{\"seconds\": 1, \"microseconds\": 0}}\r\n");
+	} else if (strstr(line, "device_add") != NULL)
 		qmp_answer(line, "\"error\": {\"class\": \"GenericError\", "
 		    "\"desc\": \"fake: no room for this device\"}");
 	else if (strstr(line, "qom-get") != NULL)
@@ -215,6 +225,7 @@ h_start(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	    42;
 	if (F.wait != NULL && strcmp(F.mode, "hang") != 0 &&
 	    strcmp(F.mode, "refuse-plug") != 0 &&
+	    strcmp(F.mode, "ost-refuse") != 0 &&
 	    strcmp(F.mode, "bad-metrics") != 0)
 		proto_call_reply(TAKE_PTR(F.wait), &w.base);
 }

@@ -161,6 +161,24 @@ timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
 wait_for 30 clean
 ok $? "... and nothing is left"
 
+# The vCPU is plugged but the guest's ACPI _OST reports a failure: the
+# step fails on that event, naming it, not at its deadline.
+echo ost-refuse >"$KILN_FAKE_MODE_FILE"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+	io.containerd.kiln.v1 "$IMAGE" h-plug sleep 1000 >/dev/null 2>&1
+sock=$(sed 's|^unix://||' \
+	"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-plug/address \
+	2>/dev/null)
+out=$(upd '{"cpu":{"quota":200000,"period":100000}}')
+[[ $out == code=UNKNOWN*"guest refused kcpu1 (ACPI _OST status 0x8f)"* ]]
+ok $? "a vCPU the guest refuses (ACPI_DEVICE_OST): the Update fails naming it ($(tail -c 120 <<<"$out"))"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGKILL h-plug >/dev/null 2>&1
+wait_for 60 sh -c "timeout -s KILL 20 ctr -a $KILN_CTR_SOCK task ls | grep -q '^h-plug .* STOPPED'"
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-plug >/dev/null 2>&1
+timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
+wait_for 30 clean
+ok $? "... and nothing is left"
+
 # Metrics a guest lies about: refused with a clear error, the shim lives.
 echo bad-metrics >"$KILN_FAKE_MODE_FILE"
 timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
