@@ -443,6 +443,7 @@ struct core_resize {
 	struct reactor_timer	*cpu_poll, *mem_poll;
 	unsigned		 boot_vcpus, boot_mem;	/* the floor */
 	unsigned		 cap_vcpus, cap_mem;	/* the container's limit */
+	unsigned		 floor_mem;	/* the scaler's: see resize_caps */
 	unsigned		 vcpus, mem_mib;	/* the VM's now */
 	unsigned		 want_vcpus, want_mem;
 	struct core_size	 want;		/* the request in progress */

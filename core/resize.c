@@ -177,11 +177,19 @@ static void
 resize_caps(struct core_resize *rz, const struct core_size *sz)
 {
 	const struct core_config *cfg = &rz->t->shim->cfg;
+	bool limited = sz->mem_given && sz->mem_limit > 0;	/* -1: none */
 
 	if (sz->cpu_given || rz->cap_vcpus == 0)
 		rz->cap_vcpus = sz->cpu_given ? sz->vcpus : cfg->max_vcpus;
 	if (sz->mem_given || rz->cap_mem == 0)
-		rz->cap_mem = sz->mem_given ? sz->mem_mib : cfg->max_mem_mib;
+		rz->cap_mem = limited ? sz->mem_mib : cfg->max_mem_mib;
+	/*
+	 * Memory within a container's limit is never taken back: the guest
+	 * would OOM-kill it below what its cgroup allows. So the scaler
+	 * moves memory only for containers without a limit.
+	 */
+	if (sz->mem_given || rz->floor_mem == 0)
+		rz->floor_mem = limited ? sz->mem_mib : rz->boot_mem;
 	if (rz->cap_vcpus < rz->boot_vcpus)
 		rz->cap_vcpus = rz->boot_vcpus;
 	if (rz->cap_mem < rz->boot_mem)

@@ -238,7 +238,8 @@ scaler_policy_of(const struct core_scaler *s, struct scaler_policy *p)
 
 	p->floor_vcpus = rz->boot_vcpus;
 	p->cap_vcpus = rz->cap_vcpus;
-	p->floor_mem = rz->boot_mem;
+	p->floor_mem = rz->floor_mem > rz->boot_mem ? rz->floor_mem :
+	    rz->boot_mem;
 	p->cap_mem = rz->cap_mem;
 	p->up_samples = s->t->shim->cfg.scaler_up_samples;
 	p->down_samples = s->t->shim->cfg.scaler_down_samples;
