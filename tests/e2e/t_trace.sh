@@ -21,7 +21,9 @@ cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
 trace=$dir/trace.jsonl
-echo "{\"trace_file\": \"$trace\"}" >"$dir/kiln.json"
+# A cold boot: its phases (SPAWNING, BOOTING, READY) are what the stats and
+# the picture are checked for; a restore's are t_snapshot's.
+echo "{\"trace_file\": \"$trace\", \"snapshot\": false}" >"$dir/kiln.json"
 export KILN_CONFIG=$dir/kiln.json
 ctrdir=$(mktemp -d /tmp/kiln-trace-ctr-XXXXXX)
 kiln_containerd_start "$ctrdir" "$BUILD" >/dev/null &&
