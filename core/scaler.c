@@ -13,7 +13,8 @@
  *           80 %: loops that touch the 9p rootfs wait on I/O for a part
  *           of each interval while others queue for the vCPU.)
  *           cold: what it used would keep one vCPU fewer under 50 %
- *           (u * n / (n - 1) < 0.5).
+ *           (u * n / (n - 1) < 0.5) and no task waits for a CPU (PSI
+ *           under 5 %, run-queue waits under 1 ms).
  *   memory  hot: MemAvailable under 15 % of MemTotal or memory PSI over
  *           5 %; step max(128 MiB, a quarter), split so that the memory
  *           map of what is added (~1.6 %) fits in what is available, else
@@ -60,7 +61,10 @@ decide_cpu(const struct scaler_policy *p, struct scaler_streaks *st,
 {
 	unsigned n = d->vcpus;
 	bool hot = d->util > 0.5 && (d->cpu_psi > 0.1 || d->runq_ms > 1.0);
-	bool cold = n > 1 && d->util * n / (n - 1) < 0.5;
+	/* Nobody may be waiting for a CPU: offlining one under load stalls
+	 * the guest (measured: the agent stopped answering for 30 s). */
+	bool cold = n > 1 && d->util * n / (n - 1) < 0.5 &&
+	    d->cpu_psi < 0.05 && d->runq_ms < 1.0;
 
 	streak(hot, cold, &st->cpu_hot, &st->cpu_cold);
 	if (st->cpu_hot >= p->up_samples && n < p->cap_vcpus) {

@@ -707,6 +707,9 @@ test_scaler_policy(void)
 	r = sc_run(&p, &st, &x, 8, 0.0, 1, 0.0, 256, 0, 40, &d);
 	ok(!r, "scaler: never below the boot size (1 vCPU)");
 	memset(&st, 0, sizeof st);
+	r = sc_run(&p, &st, &x, 8, 0.1, 2, 0.6, 256, 0, 40, &d);
+	ok(!r, "scaler: little used but tasks waiting: not cold (%s)", d.why);
+	memset(&st, 0, sizeof st);
 	r = sc_run(&p, &st, &x, 2, 0.3, 1, 0.0, 256, 0.2, 40, &d);
 	ok(r && d.to_mem == 384, "scaler: memory stalls: 256 -> %u MiB (%s)",
 	    d.to_mem, d.why);
