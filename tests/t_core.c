@@ -241,6 +241,7 @@ test_tmpl(void)
 	    "template: one that fails to restore is removed");
 	core_tmpl_free(a);
 	core_tmpl_free(d);
+	free(state);
 	state = xasprintf("rm -rf %s", tmp);
 	if (system(state) != 0)
 		diag("could not remove %s", tmp);
