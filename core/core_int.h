@@ -212,6 +212,8 @@ struct vm_opts {
 	vm_ready_cb		 on_ready;
 	vm_stopped_cb		 on_stopped;
 	vm_event_fn		 on_qmp_event;
+	void			(*on_conn_lost)(struct vm *, void *);	/* the
+					   agent's conn is freed after it */
 	proto_stream_cb		 on_stream;
 	void			*arg;
 	struct hist		*agent_hist;	/* borrowed: call latencies */

@@ -211,6 +211,19 @@ static void	task_vm_stopped_cb(struct vm *, bool, const char *, void *);
 static void	task_stream_cb(struct proto_conn *, const uint8_t *, size_t,
 		    void *);
 
+/* The agent's conn goes: no stdio may send on it (CloseIO, stdin). */
+static void
+task_conn_lost_cb(struct vm *vm, void *arg)
+{
+	struct task *t = arg;
+	struct exec_proc *e;
+
+	(void)vm;
+	core_stdio_attach(t->stdio, NULL);
+	TAILQ_FOREACH(e, &t->execs, entry)
+		core_stdio_attach(e->stdio, NULL);
+}
+
 static void
 task_qmp_event_cb(struct vm *vm, const char *event, const json_t *data,
     void *arg)
@@ -228,7 +241,8 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	struct vm_opts vo = {
 		.cfg = &t->shim->cfg, .id = t->id, .on_ready = task_vm_ready_cb,
 		.on_stopped = task_vm_stopped_cb, .on_stream = task_stream_cb,
-		.on_qmp_event = task_qmp_event_cb, .arg = t, .agent_hist = &t->shim->stats.agent,
+		.on_qmp_event = task_qmp_event_cb,
+		.on_conn_lost = task_conn_lost_cb, .arg = t, .agent_hist = &t->shim->stats.agent,
 		.qmp_hist = &t->shim->stats.qmp,
 	};
 	_cleanup_free_ char *share = NULL;

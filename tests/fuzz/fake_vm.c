@@ -139,6 +139,9 @@ vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
 
 	(void)ch;
 	vm->conn = NULL;
+	/* Nothing may keep the conn: it is freed once this returns. */
+	if (vm->opts.on_conn_lost != NULL)
+		vm->opts.on_conn_lost(vm, vm->opts.arg);
 	if (vm->why[0] == '\0')
 		snprintf(vm->why, sizeof vm->why, "%s", why->msg);
 	vm_event(vm, VM_EV_AGENT_LOST);
