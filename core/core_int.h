@@ -409,6 +409,7 @@ extern const struct fsm_def cpu_rz_fsm_def;
 extern const struct fsm_def mem_rz_fsm_def;
 
 #define RESIZE_MAX_CPUS	64
+#define MIB		(1024 * 1024)
 
 /* What a container asks for, as the VM's size (from LinuxResources). */
 struct core_size {
@@ -796,6 +797,7 @@ struct scaler_decision {
 	unsigned	 vcpus, mem_mib;	/* now, then the target */
 	unsigned	 to_vcpus, to_mem;
 	const char	*why;		/* "steady", "cpu hot", ... */
+	bool		 refused;	/* a memory step with no room */
 };
 
 /* Hysteresis: consecutive hot and cold samples per resource. */

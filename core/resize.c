@@ -23,7 +23,6 @@
 #define RESIZE_STEP_MS	180000
 #define RESIZE_AGENT_MS	150000
 #define RESIZE_POLL_MS	100
-#define MIB		(1024 * 1024)
 
 /* ---- sizing ------------------------------------------------------------- */
 

@@ -30,7 +30,6 @@
 
 #include "core/core_int.h"
 
-#define MIB			(1024 * 1024)
 #define SCALER_MEM_STEP_MIB	128
 #define SCALER_BLOCK_MIB	2	/* virtio-mem's block */
 #define SCALER_RESIZE_MS	300000	/* +1 vCPU under TCG: ~16 s */
@@ -78,6 +77,13 @@ decide_cpu(const struct scaler_policy *p, struct scaler_streaks *st,
 		st->cpu_hot = st->cpu_cold = 0;
 }
 
+/* One memory step: a quarter of the size, at least 128 MiB. */
+static unsigned
+mem_step(unsigned mib)
+{
+	return mib / 4 > SCALER_MEM_STEP_MIB ? mib / 4 : SCALER_MEM_STEP_MIB;
+}
+
 /* Grow by a step, split to what the guest can map, or refuse. */
 static void
 grow_mem(const struct scaler_policy *p, const struct scaler_sample *now,
@@ -85,7 +91,7 @@ grow_mem(const struct scaler_policy *p, const struct scaler_sample *now,
 {
 	unsigned m = d->mem_mib, step, fits;
 
-	step = m / 4 > SCALER_MEM_STEP_MIB ? m / 4 : SCALER_MEM_STEP_MIB;
+	step = mem_step(m);
 	if (m + step > p->cap_mem)
 		step = p->cap_mem - m;
 	/* The struct pages of what is added: ~1.6 % of it, from what's free. */
@@ -95,6 +101,7 @@ grow_mem(const struct scaler_policy *p, const struct scaler_sample *now,
 	step = round_block(step);
 	if (step == 0) {
 		d->why = "memory step refused (no room for its memory map)";
+		d->refused = true;
 		return;
 	}
 	d->to_mem = m + step;
@@ -107,7 +114,7 @@ shrink_mem(const struct scaler_policy *p, const struct scaler_sample *now,
 {
 	unsigned m = d->mem_mib, step, spare;
 
-	step = m / 4 > SCALER_MEM_STEP_MIB ? m / 4 : SCALER_MEM_STEP_MIB;
+	step = mem_step(m);
 	if (m - step < p->floor_mem)
 		step = m - p->floor_mem;
 	/* A quarter of MemTotal stays available after the step. */
@@ -312,7 +319,7 @@ scaler_note(struct core_scaler *s, const struct scaler_decision *d,
     struct err *err)
 {
 	scaler_detail(s, d);
-	if (strncmp(d->why, "memory step refused", 19) == 0) {
+	if (d->refused) {
 		s->refused++;
 		log_info("task=%s scaler: %s", s->t->id, d->why);
 	}
