@@ -138,14 +138,26 @@ ok $? "... and nothing is left"
 
 # Issue 13: QEMU refuses the device_add of a vCPU. The Update fails naming
 # it, the VM keeps its size and a later Update is served.
-echo refuse-plug >"$KILN_FAKE_MODE_FILE"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
-	io.containerd.kiln.v1 "$IMAGE" h-plug sleep 1000 >/dev/null 2>&1
-ok $? "a container on a QEMU that refuses device_add starts"
-sock=$(sed 's|^unix://||' \
-	"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-plug/address \
-	2>/dev/null)
+# h-plug on the fake in mode $1, its shim's socket in $sock; plug_end
+# kills and removes it.
+plug_start() {
+	echo "$1" >"$KILN_FAKE_MODE_FILE"
+	timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
+		io.containerd.kiln.v1 "$IMAGE" h-plug sleep 1000 >/dev/null 2>&1 ||
+		return 1
+	sock=$(sed 's|^unix://||' \
+		"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-plug/address \
+		2>/dev/null)
+}
+plug_end() {
+	timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGKILL h-plug >/dev/null 2>&1
+	wait_for 60 sh -c "timeout -s KILL 20 ctr -a $KILN_CTR_SOCK task ls | grep -q '^h-plug .* STOPPED'"
+	timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-plug >/dev/null 2>&1
+	timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
+}
 upd() { timeout -s KILL 120 "$BUILD/tests/kiln-update" "$sock" default h-plug "$1"; }
+plug_start refuse-plug
+ok $? "a container on a QEMU that refuses device_add starts"
 out=$(upd '{"cpu":{"quota":200000,"period":100000}}')
 [[ $out == code=UNKNOWN*"no room for this device"*restored* ]]
 ok $? "Update to 2 CPUs fails naming QEMU's refusal ($(tail -c 150 <<<"$out"))"
@@ -154,28 +166,17 @@ ok $? "... the task still runs"
 out=$(upd '{"memory":{"limit":134217728}}')
 [[ $out == code=OK* ]]
 ok $? "... and the next Update is served ($out)"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGKILL h-plug >/dev/null 2>&1
-wait_for 60 sh -c "timeout -s KILL 20 ctr -a $KILN_CTR_SOCK task ls | grep -q '^h-plug .* STOPPED'"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-plug >/dev/null 2>&1
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
+plug_end
 wait_for 30 clean
 ok $? "... and nothing is left"
 
 # The vCPU is plugged but the guest's ACPI _OST reports a failure: the
 # step fails on that event, naming it, not at its deadline.
-echo ost-refuse >"$KILN_FAKE_MODE_FILE"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" run -d --runtime \
-	io.containerd.kiln.v1 "$IMAGE" h-plug sleep 1000 >/dev/null 2>&1
-sock=$(sed 's|^unix://||' \
-	"$KILN_CTR_DIR"/state/io.containerd.runtime.v2.task/*/h-plug/address \
-	2>/dev/null)
+plug_start ost-refuse
 out=$(upd '{"cpu":{"quota":200000,"period":100000}}')
 [[ $out == code=UNKNOWN*"guest refused kcpu1 (ACPI _OST status 0x8f)"* ]]
 ok $? "a vCPU the guest refuses (ACPI_DEVICE_OST): the Update fails naming it ($(tail -c 120 <<<"$out"))"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task kill -s SIGKILL h-plug >/dev/null 2>&1
-wait_for 60 sh -c "timeout -s KILL 20 ctr -a $KILN_CTR_SOCK task ls | grep -q '^h-plug .* STOPPED'"
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" task delete h-plug >/dev/null 2>&1
-timeout -s KILL 60 ctr -a "$KILN_CTR_SOCK" container rm h-plug >/dev/null 2>&1
+plug_end
 wait_for 30 clean
 ok $? "... and nothing is left"
 
