@@ -22,6 +22,8 @@ static int	config_bool(json_t *, const char *, bool *, const char *,
 		    struct err *);
 static int	config_jail_field(struct core_config *, const char *,
 		    json_t *, const char *, struct err *);
+static int	config_choice(json_t *, const char *, const char *const *,
+		    char **, const char *, struct err *);
 
 /* The guest image next to the binary: installed, or in the build tree. */
 static char *
@@ -75,6 +77,13 @@ config_defaults(struct core_config *c)
 	 * moves to a block image; the jail still denies mknod (no caps).
 	 */
 	c->share_model = xstrdup("passthrough");
+	/*
+	 * The rootfs reaches the guest as a read-only EROFS image: nothing
+	 * the guest writes reaches the host's snapshot (setuid bits, device
+	 * nodes), and QEMU needs no access to the host's files.
+	 */
+	c->rootfs = xstrdup("erofs");
+	c->mkfs_erofs = xstrdup("/usr/bin/mkfs.erofs");
 	c->jail_namespaces = true;
 	/*
 	 * Off by default, for want of a way to serve the image as another
@@ -117,6 +126,7 @@ static int
 config_start_field(struct core_config *c, const char *key, json_t *v,
     const char *origin, struct err *err)
 {
+	static const char *const rootfs_modes[] = { "erofs", "9p", NULL };
 	uint64_t n;
 
 	if (strcmp(key, "qemu_thp") == 0)
@@ -128,6 +138,15 @@ config_start_field(struct core_config *c, const char *key, json_t *v,
 			return err_set(err, EINVAL, "%s: template_dir: must be "
 			    "an absolute path", origin);
 		return config_string(v, key, &c->template_dir, origin, err);
+	}
+	if (strcmp(key, "rootfs") == 0)
+		return config_choice(v, key, rootfs_modes, &c->rootfs, origin,
+		    err);
+	if (strcmp(key, "mkfs_erofs") == 0) {
+		if (json_is_string(v) && json_string_value(v)[0] != '/')
+			return err_set(err, EINVAL, "%s: mkfs_erofs: must be "
+			    "an absolute path", origin);
+		return config_string(v, key, &c->mkfs_erofs, origin, err);
 	}
 	if (strcmp(key, "tcg_tb_mib") == 0) {
 		if (config_uint(v, key, 0, 4096, &n, origin, err) < 0)
@@ -408,6 +427,8 @@ core_config_fini(struct core_config *c)
 	free(c->cni_bin_dirs);
 	free(c->cni_cache_dir);
 	free(c->share_model);
+	free(c->rootfs);
+	free(c->mkfs_erofs);
 	free(c->template_dir);
 	memset(c, 0, sizeof *c);
 }

@@ -22,6 +22,7 @@ struct core_share {
 
 struct core_vm_opts {
 	const char		*qemu;		/* NULL: qemu-system-x86_64 */
+	const char		*name;		/* -name: the bundle, or NULL */
 	const char		*kernel;	/* uncompressed vmlinux (PVH) */
 	const char		*initrd;
 	unsigned		 mem_mib;
@@ -34,6 +35,8 @@ struct core_vm_opts {
 	const char		*console_log;	/* NULL: console discarded */
 	struct core_share	 shares[CORE_MAX_SHARES];
 	int			 nshares;
+	/* Read-only virtio-blk, serial CORE_ROOTFS_SERIAL; NULL: none. */
+	const char		*rootfs_image;
 	const char		*cmdline_extra;	/* appended, may be NULL */
 	int			 hotplug_ports;	/* PCIe root ports kiln-rpN */
 	const char		*share_model;	/* NULL: "passthrough" */

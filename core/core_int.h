@@ -49,6 +49,8 @@ struct core_config {
 	char		*cni_cache_dir;	/* libcni's result cache */
 	uint64_t	 cni_timeout_ms;	/* each plugin */
 	char		*share_model;	/* 9p security_model */
+	char		*rootfs;	/* "erofs" (a block image) or "9p" */
+	char		*mkfs_erofs;	/* the image builder */
 	bool		 jail_namespaces;	/* the jail's steps (jail.c) */
 	bool		 jail_user;
 	bool		 jail_cgroup;
@@ -206,6 +208,8 @@ struct vm_opts {
 	const char		*id;		/* trace id */
 	const char		*run_dir;	/* sockets and console log */
 	const char		*share_dir;	/* rootfs shared over 9p */
+	const char		*rootfs_image;	/* or this on virtio-blk */
+	const char		*bundle;	/* names the VM */
 	int			 netns_fd;	/* QEMU joins it; -1: ours */
 	unsigned		 vcpus;		/* at boot (sized from the spec) */
 	unsigned		 mem_mib;
@@ -227,6 +231,8 @@ struct vm {
 	struct vm_opts		 opts;
 	char			*run_dir;
 	char			*share_dir;
+	char			*rootfs_image;
+	char			*bundle;
 	const char		*accel;		/* static string */
 	pid_t			 qemu_pid;
 	struct reactor_child	*qemu_watch;
@@ -498,6 +504,25 @@ int		 resize_step_done(struct core_resize *, bool cpu, struct err *);
 int		 resize_step_failed(struct core_resize *, bool cpu,
 		    struct err *);
 
+/* ---- the rootfs as an EROFS image (rootfs.c) ------------------------ */
+
+/* The image in the run dir, and the serial the guest finds it by. */
+#define CORE_ROOTFS_IMAGE	"rootfs.erofs"
+#define CORE_ROOTFS_SERIAL	"kiln-rootfs"
+
+struct core_rootfs;
+/* The image is built (error NULL) or not (error says why, borrowed). */
+typedef void	(*core_rootfs_done_cb)(const char *error, void *arg);
+/*
+ * Build image from the directory src with mkfs (an absolute path) within
+ * timeout_ms; done runs from the reactor, once. NULL and err when the
+ * build cannot start. Free with core_rootfs_free (kills a running build).
+ */
+struct core_rootfs *core_rootfs_build(struct reactor *, const char *mkfs,
+		    const char *src, const char *image, uint64_t timeout_ms,
+		    core_rootfs_done_cb, void *, struct err *);
+void		 core_rootfs_free(struct core_rootfs *);
+
 /* ---- OCI hooks in the runtime namespace (hooks.c) ------------------ */
 
 struct core_hooks;
@@ -528,7 +553,8 @@ char		*core_oci_state(const char *id, const char *status, pid_t,
 	X(P, PAUSE) X(P, AGENT_PAUSED) X(P, RESUME) X(P, AGENT_RESUMED) \
 	X(P, EXITED) X(P, IO_DRAINED) X(P, VM_DIED) X(P, DELETE) \
 	X(P, VM_STOPPED) X(P, NET_READY) X(P, NET_FAILED) X(P, HOOKS_DONE) \
-	X(P, HOOKS_FAILED) X(P, TIMEOUT) X(P, FAIL)
+	X(P, HOOKS_FAILED) X(P, ROOTFS_READY) X(P, ROOTFS_FAILED) \
+	X(P, TIMEOUT) X(P, FAIL)
 
 enum task_state { TASK_STATES(FSM_X_ENUM, TASK_ST_) TASK_ST__COUNT };
 enum task_event { TASK_EVENTS(FSM_X_ENUM, TASK_EV_) TASK_EV__COUNT };
@@ -562,6 +588,8 @@ struct task {
 	char			*bundle;
 	char			*rootfs;	/* bundle/rootfs */
 	bool			 rootfs_mounted;
+	char			*rootfs_image;	/* EROFS image, or NULL: 9p */
+	struct core_rootfs	*rootfs_build;	/* while mkfs.erofs runs */
 	char			*stdin_path, *stdout_path, *stderr_path;
 	bool			 terminal;
 	char			*spec_json;	/* config.json as sent */
@@ -670,6 +698,7 @@ int		 task_do_create(struct task *, const void *req, struct err *);
 void		 task_do_agent_create(struct task *);
 void		 task_do_reply_created(struct task *);
 void		 task_do_fail_create(struct task *);
+void		 task_do_boot(struct task *);
 int		 task_do_start(struct task *, struct err *);
 void		 task_do_wire(struct task *);
 void		 task_do_create_hooks(struct task *);

@@ -176,7 +176,8 @@ jail_warn_loose(const struct core_config *cfg, const char *id)
 	if (!cfg->jail_seccomp)
 		log_warnx("vm=%s jail: seccomp off (jail_seccomp): no -sandbox",
 		    id);
-	if (strcmp(cfg->share_model, "passthrough") != 0)
+	if (strcmp(cfg->rootfs, "9p") == 0 &&
+	    strcmp(cfg->share_model, "passthrough") != 0)
 		log_warnx("vm=%s 9p share_model=%s: the image's symlinks do "
 		    "not resolve in the guest", id, cfg->share_model);
 }
@@ -364,7 +365,8 @@ jail_enter_root(const struct core_jail *j, const struct core_jail_paths *p)
 	jail_bind(r, p->qemu, 0);
 	jail_bind(r, p->kernel, 0);
 	jail_bind(r, p->initrd, 0);
-	jail_bind(r, p->share, JAIL_RW | JAIL_REC);
+	if (p->share != NULL)	/* 9p; an EROFS image is in the run dir */
+		jail_bind(r, p->share, JAIL_RW | JAIL_REC);
 	/*
 	 * XXX: read-write although a restore maps it MAP_PRIVATE: QEMU 7.2's
 	 * memory-backend-file opens mem-path O_RDWR whatever share= says

@@ -244,7 +244,7 @@ static void
 delete_remove_dir(const char *dir)
 {
 	static const char *const files[] = { "agent.sock", "qmp.sock",
-	    "console.log", "qemu.log", CORE_METRICS_SOCK };
+	    "console.log", "qemu.log", CORE_METRICS_SOCK, CORE_ROOTFS_IMAGE };
 	_cleanup_free_ char *netns = xasprintf("%s/netns", dir);
 	struct err err;
 	size_t i;

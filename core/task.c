@@ -206,6 +206,7 @@ task_parse_spec(struct task *t, struct err *err)
 	return spec;
 }
 
+static void	task_build_rootfs(struct task *, const char *);
 static void	task_vm_ready_cb(struct vm *, struct proto_conn *, void *);
 static void	task_vm_stopped_cb(struct vm *, bool, const char *, void *);
 static void	task_stream_cb(struct proto_conn *, const uint8_t *, size_t,
@@ -281,13 +282,55 @@ out:
 	vo.mem_mib = t->size.mem_mib;
 	vo.run_dir = t->run_dir;
 	vo.share_dir = share;
+	if (strcmp(t->shim->cfg.rootfs, "erofs") == 0)
+		t->rootfs_image = xasprintf("%s/%s", t->run_dir,
+		    CORE_ROOTFS_IMAGE);
+	vo.rootfs_image = t->rootfs_image;
+	vo.bundle = t->bundle;
 	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
 	t->resize = core_resize_new(t, &t->size);
 	t->scaler = core_scaler_new(t);
-	vm_start(t->vm);
 	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + AGENT_MS(t),
 	    false);
+	/* One path for both: the VM boots on ROOTFS_READY. */
+	if (t->rootfs_image == NULL)
+		fsm_post(&t->fsm, TASK_EV_ROOTFS_READY, NULL, 0);
+	else
+		task_build_rootfs(t, share);
 	return 0;
+}
+
+/* ---- the rootfs image (rootfs.c) --------------------------------------- */
+
+static void
+task_rootfs_built_cb(const char *error, void *arg)
+{
+	struct task *t = arg;
+
+	if (error != NULL)
+		snprintf(t->error, sizeof t->error, "rootfs: %s", error);
+	fsm_post(&t->fsm, error == NULL ? TASK_EV_ROOTFS_READY :
+	    TASK_EV_ROOTFS_FAILED, NULL, 0);
+}
+
+/* The image is built while nothing else waits; the VM starts after it. */
+static void
+task_build_rootfs(struct task *t, const char *src)
+{
+	struct err err;
+
+	t->rootfs_build = core_rootfs_build(t->shim->r, t->shim->cfg.mkfs_erofs,
+	    src, t->rootfs_image, t->shim->cfg.boot_timeout_ms,
+	    task_rootfs_built_cb, t, &err);
+	if (t->rootfs_build == NULL)
+		task_rootfs_built_cb(err.msg, t);
+}
+
+void
+task_do_boot(struct task *t)
+{
+	core_rootfs_free(TAKE_PTR(t->rootfs_build));
+	vm_start(t->vm);
 }
 
 /* ---- agent calls ----------------------------------------------------- */
@@ -396,7 +439,10 @@ task_do_agent_create(struct task *t)
 
 	core_stdio_attach(t->stdio, t->vm->conn);
 	cr.container_id = t->id;
-	cr.rootfs_tag = (char *)(uintptr_t)"rootfs";
+	cr.rootfs_tag = (char *)(uintptr_t)(t->rootfs_image != NULL ?
+	    CORE_ROOTFS_SERIAL : "rootfs");
+	cr.rootfs_type = (char *)(uintptr_t)(t->rootfs_image != NULL ?
+	    "erofs" : "9p");
 	cr.spec_json.data = (uint8_t *)t->spec_json;
 	cr.spec_json.len = t->spec_len;
 	cr.terminal = t->terminal;
@@ -825,6 +871,9 @@ task_cleanup_host(struct task *t)
 	_cleanup_free_ char *state = xasprintf("%s/%s", t->bundle,
 	    SHIM_STATE_FILE);
 
+	core_rootfs_free(TAKE_PTR(t->rootfs_build));
+	if (t->rootfs_image != NULL)
+		unlink(t->rootfs_image);
 	if (t->rootfs_mounted && umount2(t->rootfs, MNT_DETACH) < 0)
 		log_warn("umount %s", t->rootfs);
 	t->rootfs_mounted = false;

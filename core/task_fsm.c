@@ -2,7 +2,8 @@
 /*
  * The task machine: the container's init process as containerd sees it.
  *
- *   NEW --CREATE--> CREATING (rootfs mounted, netns, VM booting)
+ *   NEW --CREATE--> CREATING (rootfs mounted, netns, the rootfs image
+ *     being built --ROOTFS_READY--> VM booting; 9p: VM booting at once)
  *     --VM_READY--> (createRuntime, prestart hooks) --HOOKS_DONE-->
  *     (NICs wired) --NET_READY--> (agent CreateContainer)
  *     --AGENT_CREATED--> CREATED
@@ -43,6 +44,15 @@ task_act_agent_create(struct fsm *m, const void *data, struct err *err)
 	(void)data;
 	(void)err;
 	task_do_agent_create(TASK(m));
+	return 0;
+}
+
+static int
+task_act_boot(struct fsm *m, const void *data, struct err *err)
+{
+	(void)data;
+	(void)err;
+	task_do_boot(TASK(m));
 	return 0;
 }
 
@@ -271,6 +281,11 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(S(NEW), E(CREATE), NULL, task_act_create, S(CREATING)),
 	FSM_ROW(S(NEW), E(FAIL), NULL, NULL, S(DELETED)),
 
+	/* The rootfs image is built (rootfs "erofs"): the VM may start. */
+	FSM_ROW(S(CREATING), E(ROOTFS_READY), NULL, task_act_boot, FSM_SAME),
+	FSM_ROW(S(CREATING), E(ROOTFS_FAILED), NULL, task_act_create_failed,
+	    S(DELETING)),
+
 	/*
 	 * VM up: createRuntime and prestart hooks on the host, then wire
 	 * what CNI (or a hook) made, then the agent creates.
@@ -397,6 +412,8 @@ static const struct fsm_row task_fsm_rows[] = {
 	FSM_ROW(FSM_ANY, E(NET_FAILED), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(HOOKS_DONE), NULL, NULL, FSM_SAME),
 	FSM_ROW(FSM_ANY, E(HOOKS_FAILED), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(ROOTFS_READY), NULL, NULL, FSM_SAME),
+	FSM_ROW(FSM_ANY, E(ROOTFS_FAILED), NULL, NULL, FSM_SAME),
 
 	/* A failed action was answered by its caller; the state holds. */
 	FSM_ROW(FSM_ANY, E(FAIL), NULL, NULL, FSM_SAME),
@@ -406,7 +423,7 @@ static const struct fsm_row task_fsm_rows[] = {
 
 const struct fsm_def task_fsm_def = {
 	.name = "task",
-	.version = 5,
+	.version = 6,
 	.state_names = task_state_names,
 	.nstates = TASK_ST__COUNT,
 	.event_names = task_event_names,

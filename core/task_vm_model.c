@@ -45,6 +45,7 @@ struct ms {
 	uint8_t	pend_wait;
 	uint8_t	pend_net;		/* NICs being wired */
 	uint8_t	pend_hooks;		/* OCI hooks running */
+	uint8_t	pend_rootfs;		/* the rootfs image being built */
 };
 
 struct node {
@@ -173,7 +174,10 @@ task_vm_model_fallible(const struct fsm_row *r)
 static void
 task_effects(const struct fsm_row *r, struct ms *s)
 {
+	/* Create builds the rootfs image (9p: ready at once); then boot. */
 	if (action_is(r, "task_act_create"))
+		s->pend_rootfs = 1;
+	if (action_is(r, "task_act_boot"))
 		q_push(s->qi, &s->nqi, QI_VM | VM_EV_SPAWN, s);
 	if (action_is(r, "task_act_create_failed") ||
 	    action_is(r, "task_act_net_failed_create") ||
@@ -361,6 +365,9 @@ world_sends_task(const struct ms *s, int ev)
 	case TASK_EV_HOOKS_DONE:
 	case TASK_EV_HOOKS_FAILED:
 		return s->pend_hooks;
+	case TASK_EV_ROOTFS_READY:
+	case TASK_EV_ROOTFS_FAILED:
+		return s->pend_rootfs;
 	case TASK_EV_IO_DRAINED:
 		return s->task == TASK_ST_EXITING;
 	case TASK_EV_TIMEOUT:
@@ -437,6 +444,8 @@ model_answered(struct ms *s, int ev)
 		s->pend_net = 0;
 	if (ev == TASK_EV_HOOKS_DONE || ev == TASK_EV_HOOKS_FAILED)
 		s->pend_hooks = 0;
+	if (ev == TASK_EV_ROOTFS_READY || ev == TASK_EV_ROOTFS_FAILED)
+		s->pend_rootfs = 0;
 	if (ev == TASK_EV_AGENT_CREATED ||
 	    (ev == TASK_EV_AGENT_FAILED && s->pend_create))
 		s->pend_create = 0;

@@ -53,6 +53,8 @@ static void
 tvp_task_effects(const struct fsm_row *r, FILE *f)
 {
 	if (tvp_action_is(r, "task_act_create"))
+		fprintf(f, "\t\tpend_rootfs = true;\n");
+	if (tvp_action_is(r, "task_act_boot"))
 		fprintf(f, "\t\tpost_i(%d + vm_E_%s);\n", TVP_VM_TAG,
 		    vev(VM_EV_SPAWN));
 	if (tvp_action_is(r, "task_act_create_failed") ||
@@ -113,7 +115,7 @@ tvp_globals(FILE *f)
 	    "task */\n", TVP_QMAX, TVP_QMAX);
 	fprintf(f, "byte exits, news;\t/* TaskExits; VM_DIED/VM_STOPPED in qt "
 	    "*/\nbool stop_requested, lost, pend_create, pend_start, "
-	    "pend_wait;\n/* Ghosts for the claims. */\nbool started, killed;\n"
+	    "pend_wait, pend_rootfs;\n/* Ghosts for the claims. */\nbool started, killed;\n"
 	    "byte x;\n\n");
 	fprintf(f, "/* More in flight than modelled is flagged (q_push). */\n"
 	    "inline post_i(ev) {\n\tif\n\t:: nfull(qi) -> qi ! ev\n"
@@ -210,6 +212,9 @@ tvp_world_task(FILE *f)
 	    "\t\t:: we = task_E_%s\n\t\t:: we = task_E_%s\n",
 	    tev(TASK_EV_CREATE), tev(TASK_EV_START), tev(TASK_EV_KILL),
 	    tev(TASK_EV_DELETE), tev(TASK_EV_PAUSE), tev(TASK_EV_RESUME));
+	fprintf(f, "\t\t:: pend_rootfs -> pend_rootfs = false; we = task_E_%s\n"
+	    "\t\t:: pend_rootfs -> pend_rootfs = false; we = task_E_%s\n",
+	    tev(TASK_EV_ROOTFS_READY), tev(TASK_EV_ROOTFS_FAILED));
 	fprintf(f, "\t\t:: pend_create && CHAN_OPEN -> pend_create = false;\n"
 	    "\t\t\twe = task_E_%s\n", tev(TASK_EV_AGENT_CREATED));
 	fprintf(f, "\t\t:: pend_start && CHAN_OPEN -> pend_start = false;\n"

@@ -52,6 +52,11 @@ vm_new(struct reactor *r, struct fsm_env *env, const struct vm_opts *o)
 	vm->share_dir = xstrdup(o->share_dir);
 	vm->opts.run_dir = vm->run_dir;
 	vm->opts.share_dir = vm->share_dir;
+	vm->rootfs_image = o->rootfs_image != NULL ?
+	    xstrdup(o->rootfs_image) : NULL;
+	vm->opts.rootfs_image = vm->rootfs_image;
+	vm->bundle = o->bundle != NULL ? xstrdup(o->bundle) : NULL;
+	vm->opts.bundle = vm->bundle;
 	vm->accel = core_accel_resolve(o->cfg->accel, o->cfg->image_dir);
 	vm->timer = reactor_timer_new(r, vm_timer_cb, vm);
 	vm->mig_fd = -1;
@@ -136,6 +141,8 @@ vm_free(struct vm *vm)
 	fsm_fini(&vm->fsm);
 	free(vm->run_dir);
 	free(vm->share_dir);
+	free(vm->rootfs_image);
+	free(vm->bundle);
 	free(vm);
 }
 
@@ -410,14 +417,18 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 		.max_vcpus = cfg->max_vcpus, .max_mem_mib = cfg->max_mem_mib,
 		.accel = vm->accel, .agent_sock = agent, .qmp_sock = qmp,
 		.console_log = console,
-		.shares = { { vm->share_dir, "rootfs" } }, .nshares = 1,
+		.shares = { { vm->share_dir, "rootfs" } },
+		.nshares = vm->rootfs_image == NULL ? 1 : 0,
+		.rootfs_image = vm->rootfs_image, .name = vm->bundle,
 		.cmdline_extra = cfg->debug ? "kiln.debug" : NULL,
 		.hotplug_ports = vm->opts.netns_fd >= 0 ? CORE_MAX_NICS : 0,
 	};
 	_cleanup_free_ char *qemu_path = vm_which(cfg->qemu);
 	struct core_jail_paths jp = {
 		.qemu = qemu_path, .kernel = cfg->kernel, .initrd = cfg->initrd,
-		.share = vm->share_dir, .kvm = strcmp(vm->accel, "kvm") == 0,
+		/* An image is in the run dir: the host's files stay out. */
+		.share = vm->rootfs_image == NULL ? vm->share_dir : NULL,
+		.kvm = strcmp(vm->accel, "kvm") == 0,
 	};
 	char **argv;
 

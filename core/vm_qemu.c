@@ -4,7 +4,8 @@
  * ../shared/reference/qemu-guest-notes.md: q35, the uncompressed vmlinux
  * booted through PVH (saves the 2.4 s decompression under TCG), a quiet
  * kernel command line, no default devices, the agent on a virtio-serial
- * port backed by a unix socket, rootfs shares over virtio-9p, QMP on a
+ * port backed by a unix socket, the rootfs as a read-only image on
+ * virtio-blk or shared over virtio-9p, QMP on a
  * unix socket. QEMU never reboots the guest: a guest reboot is its end.
  *
  * Every value spliced into a QEMU option string (QemuOpts: "key=value,...")
@@ -92,6 +93,23 @@ core_qemu_share(struct argv_builder *b, int i, const struct core_share *sh,
 	    "mount_tag=%s", i, tag));
 }
 
+/*
+ * The rootfs image, read-only on virtio-blk; the guest finds it by its
+ * serial ("kiln-rootfs", core_int.h's CORE_ROOTFS_SERIAL).
+ */
+static void
+core_qemu_rootfs_image(struct argv_builder *b, const char *image)
+{
+	_cleanup_free_ char *e = core_qemu_opt_escape(image);
+
+	argv_pair(b, "-blockdev", xasprintf("driver=file,node-name=rootfs-file,"
+	    "filename=%s,read-only=on", e));
+	argv_pair(b, "-blockdev", xstrdup("driver=raw,node-name=rootfs,"
+	    "file=rootfs-file,read-only=on"));
+	argv_pair(b, "-device", xstrdup("virtio-blk-pci,drive=rootfs,"
+	    "id=rootfs,serial=kiln-rootfs"));
+}
+
 static void
 core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 {
@@ -103,6 +121,8 @@ core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 	    "chardev=agent,name=kiln.agent"));
 	for (i = 0; i < o->nshares; i++)
 		core_qemu_share(b, i, &o->shares[i], o->share_model);
+	if (o->rootfs_image != NULL)
+		core_qemu_rootfs_image(b, o->rootfs_image);
 	if (o->qmp_sock != NULL) {
 		/* Same as "-qmp unix:...", but the path is QemuOpts-escaped. */
 		core_qemu_sock_chardev(b, "qmp", o->qmp_sock);
@@ -193,6 +213,9 @@ core_qemu_argv(const struct core_vm_opts *o)
 
 	argv_add(&b, xstrdup(o->qemu != NULL ? o->qemu :
 	    "qemu-system-x86_64"));
+	/* Named after its bundle: ps and query-name tell whose VM it is. */
+	if (o->name != NULL)
+		argv_pair(&b, "-name", core_qemu_opt_escape(o->name));
 	argv_pair(&b, "-machine", xstrdup(o->ram_path != NULL ?
 	    "q35,memory-backend=kiln-ram" : "q35"));
 	if (!kvm && o->tb_mib > 0)

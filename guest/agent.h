@@ -179,6 +179,7 @@ struct agent_container {
 	char			*dir;		/* AGENT_RUN_DIR/<id> */
 	char			*rootfs;	/* dir/rootfs (9p mount) */
 	bool			 rootfs_mounted;
+	unsigned		 rootfs_layers;	/* AGENT_ROOTFS_* mounted */
 	struct agent_process_q	 procs;
 	int			 nprocs;
 	struct agent_process	*init;		/* borrowed, in procs */
@@ -309,6 +310,18 @@ int		 agent_proc_event(struct agent_process *, int ev,
 		    const void *data, struct err *);
 int		 agent_ctr_event(struct agent_container *, int ev,
 		    struct err *);
+
+/* PREPARE: the rootfs of type "9p" or "erofs" with its tag (a mount
+ * tag, a disk serial), the spec written for crun. */
+int		 agent_ctr_prepare(struct agent_container *, const char *type,
+		    const char *tag, const json_t *spec, struct err *);
+
+/* agent_rootfs.c: mount the container's rootfs on c->rootfs, or undo. */
+#define AGENT_ROOTFS_IMAGE	0x1	/* the EROFS image on dir/image */
+#define AGENT_ROOTFS_RW		0x2	/* the tmpfs on dir/rw */
+int		 agent_rootfs_mount(struct agent_container *, const char *type,
+		    const char *tag, struct err *);
+void		 agent_rootfs_unmount(struct agent_container *);
 
 /* Container and process file locations. */
 char		*agent_path(const struct agent_container *, const char *name);

@@ -2,7 +2,7 @@
 /*
  * The container machine of the agent.
  *
- *   NEW --PREPARE--> PREPARED (rootfs mounted over 9p, config.json written)
+ *   NEW --PREPARE--> PREPARED (rootfs mounted: agent_rootfs.c; config.json)
  *   PREPARED --INIT_CREATED--> ACTIVE --INIT_STOPPED--> STOPPED
  *   ACTIVE --PAUSE--> PAUSING --FROZEN--> PAUSED --RESUME--> ACTIVE
  *   PAUSING --TIMEOUT--> ACTIVE (thawed), or PAUSED if the thaw failed
@@ -25,6 +25,7 @@
 
 /* What CreateContainer hands to PREPARE. */
 struct agent_prepare {
+	const char	*rootfs_type;	/* "9p" or "erofs" (agent_rootfs.c) */
 	const char	*rootfs_tag;
 	const json_t	*spec;
 };
@@ -38,21 +39,6 @@ static const char *const agent_ctr_event_names[] = {
 
 #define CTR(m)	((struct agent_container *)(m)->ctx)
 
-/* Mount the host's share of the rootfs (virtio-9p, tag from the host). */
-static int
-ctr_mount_rootfs(struct agent_container *c, const char *tag, struct err *err)
-{
-	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
-		return err_set(err, errno, "mkdir %s: %m", c->dir);
-	if (mkdir(c->rootfs, 0755) < 0 && errno != EEXIST)
-		return err_set(err, errno, "mkdir %s: %m", c->rootfs);
-	if (mount(tag, c->rootfs, "9p", 0, "trans=virtio,version=9p2000.L,"
-	    "msize=524288,cache=loose") < 0)
-		return err_set(err, errno, "mount 9p tag %s: %m", tag);
-	c->rootfs_mounted = true;
-	return 0;
-}
-
 static int
 ctr_act_prepare(struct fsm *m, const void *data, struct err *err)
 {
@@ -60,7 +46,8 @@ ctr_act_prepare(struct fsm *m, const void *data, struct err *err)
 	struct agent_container *c = CTR(m);
 	_cleanup_free_ char *cfg = agent_path(c, "config.json");
 
-	if (ctr_mount_rootfs(c, prep->rootfs_tag, err) < 0)
+	if (agent_rootfs_mount(c, prep->rootfs_type, prep->rootfs_tag,
+	    err) < 0)
 		return -1;
 	return agent_json_write(prep->spec, cfg, err);
 }
@@ -130,10 +117,7 @@ ctr_act_cleanup(struct fsm *m, const void *data, struct err *err)
 	if (c->helper_pid > 0)
 		kill(c->helper_pid, SIGKILL);
 	agent_container_kill_all(c, SIGKILL);
-	if (c->rootfs_mounted && umount2(c->rootfs, MNT_DETACH) < 0)
-		log_warn("umount %s", c->rootfs);
-	c->rootfs_mounted = false;
-	rmdir(c->rootfs);
+	agent_rootfs_unmount(c);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *path = agent_path(c, files[i]);
 
@@ -305,14 +289,11 @@ const struct fsm_def agent_ctr_fsm_def = {
 FSM_REGISTER(agent_ctr_fsm_def);
 
 /* PREPARE with its payload (used by the CreateContainer handler). */
-int	agent_ctr_prepare(struct agent_container *, const char *tag,
-	    const json_t *spec, struct err *);
-
 int
-agent_ctr_prepare(struct agent_container *c, const char *tag,
-    const json_t *spec, struct err *err)
+agent_ctr_prepare(struct agent_container *c, const char *type,
+    const char *tag, const json_t *spec, struct err *err)
 {
-	struct agent_prepare prep = { tag, spec };
+	struct agent_prepare prep = { type, tag, spec };
 
 	return fsm_dispatch(&c->fsm, AGENT_CTR_EV_PREPARE, &prep, err);
 }

@@ -14,9 +14,6 @@
 
 #include "guest/agent.h"
 
-int	agent_ctr_prepare(struct agent_container *, const char *tag,
-	    const json_t *spec, struct err *);
-
 /*
  * Every handler starts here: note that the host spoke, and play dead after
  * TestHang (the call is freed, never answered).
@@ -80,8 +77,11 @@ create_check(struct agent *a, const Kiln__Agent__V1__CreateContainerRequest
 {
 	if (!ident_valid(req->container_id, PROTO_ID_MAX))
 		return err_set(err, EINVAL, "invalid container id");
-	if (!ident_valid(req->rootfs_tag, 31))
+	if (!ident_valid(req->rootfs_tag, 20))	/* a virtio-blk serial's max */
 		return err_set(err, EINVAL, "invalid rootfs tag");
+	if (req->rootfs_type[0] != '\0' && strcmp(req->rootfs_type, "9p") != 0 &&
+	    strcmp(req->rootfs_type, "erofs") != 0)
+		return err_set(err, EINVAL, "invalid rootfs type");
 	if (agent_container_find(a, req->container_id) != NULL)
 		return err_set(err, EEXIST, "container %s: already exists",
 		    req->container_id);
@@ -112,7 +112,8 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	if (spec == NULL)
 		return proto_call_fail_err(call, &err);
 	c = agent_container_new(a, req->container_id);
-	if (agent_ctr_prepare(c, req->rootfs_tag, spec, &err) < 0) {
+	if (agent_ctr_prepare(c, req->rootfs_type[0] != '\0' ?
+	    req->rootfs_type : "9p", req->rootfs_tag, spec, &err) < 0) {
 		json_decref(spec);
 		return proto_call_fail_err(call, &err);
 	}

@@ -22,9 +22,13 @@ set -euo pipefail
 
 # Modules the guest needs; their dependencies are added from modules.dep.
 # The agent loads BOOT_MODULES (load-order) before it serves: the channel
-# and the 9p rootfs. LATE_MODULES (load-order.late) load in the background.
-readonly BOOT_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p)
-readonly LATE_MODULES=(overlay virtio_net virtio_blk vmw_vsock_virtio_transport
+# and the rootfs (9p, or EROFS on virtio-blk under an overlay; a snapshot
+# template is saved at the greeting, so what a restored VM needs at
+# CreateContainer must be loaded by then). LATE_MODULES (load-order.late)
+# load in the background.
+readonly BOOT_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p virtio_blk crc32c_generic
+	erofs overlay)
+readonly LATE_MODULES=(virtio_net vmw_vsock_virtio_transport
 	virtio_mem button evdev)
 readonly LOADER=/lib64/ld-linux-x86-64.so.2
 readonly CRUN=/usr/bin/crun

@@ -4,7 +4,7 @@ AGENT_SRCS := guest/agent.c guest/agent_init.c guest/agent_service.c \
 	guest/agent_container.c guest/agent_container_fsm.c \
 	guest/agent_process_fsm.c guest/agent_stdio.c guest/agent_spec.c \
 	guest/agent_stats.c guest/agent_net.c guest/agent_bpf.c \
-	guest/agent_resources.c
+	guest/agent_resources.c guest/agent_rootfs.c
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(B)/%.o)
 
 # The metrics programs: the guest kernel's own BTF -> vmlinux.h, then

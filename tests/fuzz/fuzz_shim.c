@@ -261,6 +261,8 @@ fz_world_new(bool auto_hello)
 	    (char *)(uintptr_t)"/nonexistent";
 	s->cfg.accel = (char *)(uintptr_t)"tcg";
 	s->cfg.transport = (char *)(uintptr_t)"serial";
+	/* 9p: an EROFS rootfs would fork mkfs.erofs (t_jail covers it). */
+	s->cfg.rootfs = (char *)(uintptr_t)"9p";
 	s->cfg.vcpus = 1;
 	s->cfg.mem_mib = 128;
 	s->cfg.boot_timeout_ms = 60000;
