@@ -85,15 +85,13 @@ config_defaults(struct core_config *c)
 	c->rootfs = xstrdup("erofs");
 	c->mkfs_erofs = xstrdup("/usr/bin/mkfs.erofs");
 	c->jail_namespaces = true;
-	/*
-	 * Off by default, for want of a way to serve the image as another
-	 * uid: see docs/configuration.md, "The jail".
-	 */
-	c->jail_user = false;
+	/* QEMU needs no host file as root: the rootfs is an image (rootfs.c). */
+	c->jail_user = true;
 	c->jail_cgroup = true;
 	c->jail_seccomp = true;
 	c->jail_uid_base = 100000;
 	c->jail_uid_count = 1000;
+	c->jail_template_gid = 99999;
 	c->jail_mem_overhead_mib = 256;
 	c->jail_pids_max = 256;
 	c->scaler = true;
@@ -182,6 +180,8 @@ config_jail_field(struct core_config *c, const char *key, json_t *v,
 		    1, 0x7fffffff },
 		{ "jail_uid_count", offsetof(struct core_config,
 		    jail_uid_count), 0, 65536 },
+		{ "jail_template_gid", offsetof(struct core_config,
+		    jail_template_gid), 1, 0x7fffffff },
 		{ "jail_mem_overhead_mib", offsetof(struct core_config,
 		    jail_mem_overhead_mib), 16, 65536 },
 		{ "jail_pids_max", offsetof(struct core_config,

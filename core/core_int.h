@@ -57,6 +57,7 @@ struct core_config {
 	bool		 jail_seccomp;
 	unsigned	 jail_uid_base;
 	unsigned	 jail_uid_count;
+	unsigned	 jail_template_gid;	/* may open template RAM */
 	unsigned	 jail_mem_overhead_mib;
 	unsigned	 jail_pids_max;
 	bool		 scaler;		/* the vertical scaler */

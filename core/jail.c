@@ -176,6 +176,9 @@ jail_warn_loose(const struct core_config *cfg, const char *id)
 	if (!cfg->jail_seccomp)
 		log_warnx("vm=%s jail: seccomp off (jail_seccomp): no -sandbox",
 		    id);
+	if (strcmp(cfg->rootfs, "9p") == 0 && cfg->jail_user)
+		log_warnx("vm=%s jail: rootfs 9p with jail_user: QEMU's uid "
+		    "cannot write the image's root-owned files", id);
 	if (strcmp(cfg->rootfs, "9p") == 0 &&
 	    strcmp(cfg->share_model, "passthrough") != 0)
 		log_warnx("vm=%s 9p share_model=%s: the image's symlinks do "
@@ -413,13 +416,23 @@ jail_rlimit(int res, rlim_t want, const char *name)
 
 /* No groups, the VM's uid, no way back to privilege. */
 static void
-jail_drop(const struct core_jail *j)
+jail_drop(const struct core_jail *j, bool kvm_wanted)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 	int cap;
 
-	if (setgroups(0, NULL) < 0)
+	gid_t groups[2] = { (gid_t)j->cfg->jail_template_gid, 0 };
+	size_t ngroups = j->cfg->jail_user ? 1 : 0;
+	struct stat kvm;
+
+	/*
+	 * Its own uid and gid, the one group that may open template RAM and,
+	 * under KVM, /dev/kvm's group (already bound: stat sees the node).
+	 */
+	if (j->cfg->jail_user && kvm_wanted && stat("/dev/kvm", &kvm) == 0)
+		groups[ngroups++] = kvm.st_gid;
+	if (setgroups(ngroups, groups) < 0)
 		JAIL_FAIL("setgroups: %m\n");
 	jail_rlimit(RLIMIT_NOFILE, 4096, "RLIMIT_NOFILE");
 	jail_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
@@ -468,5 +481,5 @@ core_jail_enter(const struct core_jail *j, const struct core_jail_paths *p)
 	}
 	if (j->cfg->jail_namespaces)
 		jail_enter_root(j, p);
-	jail_drop(j);
+	jail_drop(j, p->kvm);
 }

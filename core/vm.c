@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +394,11 @@ vm_snap_files(struct vm *vm, enum vm_mode mode, struct core_vm_opts *o,
 	state = core_tmpl_path(vm->tmpl, "state");
 	vm->ram_path = core_tmpl_path(vm->tmpl, "ram");
 	o->ram_path = jp->ram = vm->ram_path;
+	/* QEMU's own uid opens it O_RDWR through the template group. */
+	if (vm->opts.cfg->jail_user && (chown(vm->ram_path, 0,
+	    (gid_t)vm->opts.cfg->jail_template_gid) < 0 ||
+	    chmod(vm->ram_path, 0660) < 0))
+		return err_set(err, errno, "template: %s: %m", vm->ram_path);
 	o->ram_shared = mode == VM_MODE_BUILD;
 	o->incoming = mode == VM_MODE_RESTORE;
 	vm->mig_fd = open(state, (mode == VM_MODE_BUILD ? O_WRONLY | O_TRUNC :

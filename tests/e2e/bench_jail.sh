@@ -19,7 +19,7 @@ ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
 ctr_ images import "$dir/bb.tar" >/dev/null
 ms() { date +%s%N | cut -c1-13; }
 on='{}'
-off='{"jail_namespaces": false, "jail_cgroup": false, "jail_seccomp": false}'
+off='{"jail_namespaces": false, "jail_cgroup": false, "jail_seccomp": false, "jail_user": false}'
 for ((i = 0; i < N; i++)); do
 	for mode in on off; do
 		[[ $mode == on ]] && echo "$on" >"$KILN_CONFIG" || echo "$off" >"$KILN_CONFIG"

@@ -47,7 +47,13 @@ ok $? "QEMU: NoNewPrivs 1"
 grep -qP '^CapEff:\t0{16}$' "$st" && grep -qP '^CapPrm:\t0{16}$' "$st" &&
 	grep -qP '^CapBnd:\t0{16}$' "$st"
 ok $? "QEMU: no effective, permitted or bounding capabilities"
-diag "$(grep -E '^(Uid|Gid|Cap|NoNew|Seccomp)' "$st")"
+diag "$(grep -E '^(Uid|Gid|Groups|Cap|NoNew|Seccomp)' "$st")"
+uid=$(awk '$1 == "Uid:" {print $2}' "$st")
+gid=$(awk '$1 == "Gid:" {print $2}' "$st")
+[[ $uid -ge 100000 && $gid == "$uid" ]] &&
+	grep -qP "^Uid:\t$uid\t$uid\t$uid\t$uid$" "$st" &&
+	[[ -e /run/kiln/uids/$uid ]]
+ok $? "QEMU: a uid and gid of its own from the range ($uid:$gid), held in /run/kiln/uids"
 [[ $(readlink "/proc/$pid/ns/mnt") != $(readlink /proc/self/ns/mnt) ]]
 ok $? "QEMU: its own mount namespace"
 nspid=$(awk '$1 == "NSpid:" {print $2, $3}' "$st")
@@ -87,8 +93,9 @@ diag "$(ls -l "$rootfs/bb" "$rootfs/blk" 2>&1)"
 ctr_ task kill -s KILL jailed >/dev/null
 wait_for 60 bash -c "! kill -0 $pid 2>/dev/null"
 ctr_ task delete jailed >/dev/null; ctr_ container rm jailed >/dev/null
-[[ ! -d /sys/fs/cgroup/memory$memcg && ! -d /sys/fs/cgroup/pids$pidscg ]]
-ok $? "after delete: its cgroups are gone"
+[[ ! -d /sys/fs/cgroup/memory$memcg && ! -d /sys/fs/cgroup/pids$pidscg &&
+	! -e /run/kiln/uids/$uid ]]
+ok $? "after delete: its cgroups are gone, its uid is free again"
 
 echo '{"jail_user": true, "jail_uid_count": 0}' >"$KILN_CONFIG"
 before=$(ls /sys/fs/cgroup/memory/kiln 2>/dev/null | wc -l)
@@ -103,5 +110,13 @@ left() { ! pgrep -f "qemu-system.*$KILN_CTR_DIR" >/dev/null &&
 	[[ ! -d $KILN_CTR_DIR/state/io.containerd.runtime.v2.task/default/nouid ]]; }
 wait_for 30 left
 ok $? "... and leaves no QEMU, cgroup or bundle behind"
+
+# rootfs "9p" still serves a plain directory (and its writes reach it).
+echo '{"rootfs": "9p", "jail_user": false}' >"$KILN_CONFIG"
+"$HERE/lib/mkbusybox-rootfs.sh" "$dir/plain" >/dev/null
+out=$(ctr_ run --rm --runtime "$RT" --rootfs "$dir/plain" p9 sh -c \
+	'cat /etc/passwd | head -1; echo from-guest >/written' 2>&1)
+[[ $out == root:* && $(cat "$dir/plain/written" 2>/dev/null) == from-guest ]]
+ok $? "rootfs 9p: the guest reads the directory and its write reaches it"
 
 tap_done
