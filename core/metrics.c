@@ -35,9 +35,10 @@ metrics_check_one(const Kiln__Agent__V1__ContainerMetrics *m,
 	if (m == NULL || m->container_id == NULL ||
 	    !ident_valid(m->container_id, PROTO_ID_MAX))
 		return err_set(err, EPROTO, "metrics: bad container id");
-	if (m->n_runq_buckets != nbuckets)
-		return err_set(err, EPROTO, "metrics: %s: %zu buckets, not %u",
-		    m->container_id, m->n_runq_buckets, nbuckets);
+	if (m->n_runq_buckets != nbuckets || m->n_blkio_buckets != nbuckets)
+		return err_set(err, EPROTO, "metrics: %s: %zu and %zu buckets, "
+		    "not %u", m->container_id, m->n_runq_buckets,
+		    m->n_blkio_buckets, nbuckets);
 	if (m->n_oom_victims > CORE_METRICS_MAX_VICTIMS)
 		return err_set(err, EPROTO, "metrics: %s: %zu OOM victims",
 		    m->container_id, m->n_oom_victims);
@@ -121,33 +122,123 @@ head(struct buf *b, const char *name, const char *type, const char *help)
 	}								\
 } while (0)
 
+/* One of the guest's log2-microsecond histograms of a container. */
+struct prom_hist {
+	const char	*name, *help;
+	const uint64_t	*(*buckets)(const Kiln__Agent__V1__ContainerMetrics *);
+	uint64_t	 (*sum_ns)(const Kiln__Agent__V1__ContainerMetrics *);
+};
+
+static const uint64_t *
+runq_buckets(const Kiln__Agent__V1__ContainerMetrics *m)
+{
+	return m->runq_buckets;
+}
+
+static uint64_t
+runq_sum(const Kiln__Agent__V1__ContainerMetrics *m)
+{
+	return m->runq_sum_ns;
+}
+
+static const uint64_t *
+blkio_buckets(const Kiln__Agent__V1__ContainerMetrics *m)
+{
+	return m->blkio_buckets;
+}
+
+static uint64_t
+blkio_sum(const Kiln__Agent__V1__ContainerMetrics *m)
+{
+	return m->blkio_sum_ns;
+}
+
+static const struct prom_hist prom_hists[] = {
+	{ "kiln_container_runqueue_latency_seconds",
+	  "Time runnable before running (eBPF).", runq_buckets, runq_sum },
+	{ "kiln_container_blkio_latency_seconds",
+	  "Block request issue to completion (eBPF).", blkio_buckets,
+	  blkio_sum },
+};
+
+/*
+ * Cumulative buckets from the guest's counts: the count is their total,
+ * so whatever the guest sends, the series is a valid histogram.
+ */
 static void
 prom_histogram(struct buf *b, const char *ns,
-    const Kiln__Agent__V1__MetricsResponse *r)
+    const Kiln__Agent__V1__MetricsResponse *r, const struct prom_hist *h)
 {
-	const char *n = "kiln_container_runqueue_latency_seconds";
 	size_t i, j;
 
-	head(b, n, "histogram", "Time runnable before running (eBPF).");
+	head(b, h->name, "histogram", h->help);
 	for (i = 0; i < r->n_containers; i++) {
 		const Kiln__Agent__V1__ContainerMetrics *m = r->containers[i];
+		const uint64_t *v = h->buckets(m);
 		uint64_t cum = 0;
 
-		/* Bucket j holds waits < 2^j us; the last has no bound. */
-		for (j = 0; j + 1 < m->n_runq_buckets; j++) {
-			cum += m->runq_buckets[j];
+		/* Bucket j holds < 2^j us; the last (r->runq_buckets - 1) none. */
+		for (j = 0; j + 1 < r->runq_buckets; j++) {
+			cum += v[j];
 			out(b, "%s_bucket{namespace=\"%s\",container=\"%s\","
-			    "le=\"%.9g\"} %llu\n", n, ns, m->container_id,
+			    "le=\"%.9g\"} %llu\n", h->name, ns, m->container_id,
 			    (double)(1ull << j) / 1e6, (unsigned long long)cum);
 		}
+		cum += v[r->runq_buckets - 1];
 		out(b, "%s_bucket{namespace=\"%s\",container=\"%s\","
-		    "le=\"+Inf\"} %llu\n", n, ns, m->container_id,
-		    (unsigned long long)m->runq_count);
-		out(b, "%s_sum{namespace=\"%s\",container=\"%s\"} %.9g\n", n,
-		    ns, m->container_id, (double)m->runq_sum_ns / 1e9);
+		    "le=\"+Inf\"} %llu\n", h->name, ns, m->container_id,
+		    (unsigned long long)cum);
+		out(b, "%s_sum{namespace=\"%s\",container=\"%s\"} %.9g\n",
+		    h->name, ns, m->container_id, (double)h->sum_ns(m) / 1e9);
 		out(b, "%s_count{namespace=\"%s\",container=\"%s\"} %llu\n",
-		    n, ns, m->container_id, (unsigned long long)m->runq_count);
+		    h->name, ns, m->container_id, (unsigned long long)cum);
 	}
+}
+
+/* The eBPF I/O, network and reclaim counters. */
+static void
+prom_io(struct buf *b, const char *ns,
+    const Kiln__Agent__V1__MetricsResponse *r)
+{
+	head(b, "kiln_container_blkio_read_bytes_total", "counter",
+	    "Bytes read by completed block requests (eBPF).");
+	EACH(b, r, ns, "kiln_container_blkio_read_bytes_total",
+	    m->blkio_read_bytes);
+	head(b, "kiln_container_blkio_write_bytes_total", "counter",
+	    "Bytes written by completed block requests (eBPF).");
+	EACH(b, r, ns, "kiln_container_blkio_write_bytes_total",
+	    m->blkio_write_bytes);
+	head(b, "kiln_container_blkio_reads_total", "counter",
+	    "Completed block read requests (eBPF).");
+	EACH(b, r, ns, "kiln_container_blkio_reads_total", m->blkio_read_ios);
+	head(b, "kiln_container_blkio_writes_total", "counter",
+	    "Completed block write requests (eBPF).");
+	EACH(b, r, ns, "kiln_container_blkio_writes_total",
+	    m->blkio_write_ios);
+	head(b, "kiln_container_network_receive_bytes_total", "counter",
+	    "Bytes the container's sockets received (eBPF cgroup_skb).");
+	EACH(b, r, ns, "kiln_container_network_receive_bytes_total",
+	    m->net_rx_bytes);
+	head(b, "kiln_container_network_transmit_bytes_total", "counter",
+	    "Bytes the container's sockets sent (eBPF cgroup_skb).");
+	EACH(b, r, ns, "kiln_container_network_transmit_bytes_total",
+	    m->net_tx_bytes);
+	head(b, "kiln_container_network_receive_packets_total", "counter",
+	    "Packets (skbs) the container's sockets received (eBPF).");
+	EACH(b, r, ns, "kiln_container_network_receive_packets_total",
+	    m->net_rx_packets);
+	head(b, "kiln_container_network_transmit_packets_total", "counter",
+	    "Packets (skbs) the container's sockets sent (eBPF).");
+	EACH(b, r, ns, "kiln_container_network_transmit_packets_total",
+	    m->net_tx_packets);
+	head(b, "kiln_container_direct_reclaim_seconds_total", "counter",
+	    "Time the container's tasks stalled in direct reclaim (eBPF).");
+	EACH(b, r, ns, "kiln_container_direct_reclaim_seconds_total",
+	    (double)m->reclaim_ns / 1e9);
+	head(b, "kiln_container_direct_reclaims_total", "counter",
+	    "Direct reclaim stalls of the container's tasks (eBPF).");
+	EACH(b, r, ns, "kiln_container_direct_reclaims_total",
+	    m->reclaim_count);
 }
 
 void
@@ -191,7 +282,9 @@ core_metrics_prom(struct buf *b, const char *ns, const char *cid,
 	    "Time some task of the container stalled on memory (PSI).");
 	EACH(b, r, ns, "kiln_container_memory_pressure_seconds_total",
 	    (double)m->memory_some_usec / 1e6);
-	prom_histogram(b, ns, r);
+	for (i = 0; i < ARRAY_SIZE(prom_hists); i++)
+		prom_histogram(b, ns, r, &prom_hists[i]);
+	prom_io(b, ns, r);
 	head(b, "kiln_metrics_source_missing", "gauge",
 	    "1 for each source of values the guest could not use.");
 	/* One guest per shim: the container label keeps shims apart. */

@@ -8,6 +8,7 @@
  * small ring so a later GetMetrics can name them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 struct agent_bpf {
 	struct kiln_metrics_bpf	*skel;
+	struct bpf_link		*skb_in, *skb_out;	/* on the parent cgroup */
 	struct ring_buffer	*rb;
 	struct reactor_io	*rb_io;
 	int			 ncpus;
@@ -93,6 +95,8 @@ agent_bpf_stop(struct agent_bpf *b)
 		return;
 	reactor_io_free(b->rb_io);
 	ring_buffer__free(b->rb);
+	bpf_link__destroy(b->skb_in);
+	bpf_link__destroy(b->skb_out);
 	kiln_metrics_bpf__destroy(b->skel);
 	free(b->percpu);
 	free(b);
@@ -107,6 +111,32 @@ agent_bpf_fail(struct agent_bpf *b, const char *step, int ret,
 	    agent_bpf_lastmsg[0] != '\0' ? ": " : "", agent_bpf_lastmsg);
 	agent_bpf_stop(b);
 	return NULL;
+}
+
+#define AGENT_BPF_CGROUP	"/sys/fs/cgroup/" AGENT_CGROUP_PARENT
+
+/*
+ * The network programs sit on the containers' parent cgroup (the skeleton
+ * cannot attach cgroup programs itself): every container below it is
+ * counted, each packet by its socket's cgroup.
+ */
+static int
+agent_bpf_attach_cgroup(struct agent_bpf *b)
+{
+	int fd = open(AGENT_BPF_CGROUP, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	b->skb_in = bpf_program__attach_cgroup(b->skel->progs.kiln_skb_in, fd);
+	if (b->skb_in == NULL)
+		ret = -errno;
+	b->skb_out = ret == 0 ?
+	    bpf_program__attach_cgroup(b->skel->progs.kiln_skb_out, fd) : NULL;
+	if (ret == 0 && b->skb_out == NULL)
+		ret = -errno;
+	close(fd);
+	return ret;
 }
 
 struct agent_bpf *
@@ -131,6 +161,8 @@ agent_bpf_start(struct reactor *r, struct err *err)
 		return agent_bpf_fail(b, "load", ret, err);
 	if ((ret = kiln_metrics_bpf__attach(b->skel)) < 0)
 		return agent_bpf_fail(b, "attach", ret, err);
+	if ((ret = agent_bpf_attach_cgroup(b)) < 0)
+		return agent_bpf_fail(b, "attach to " AGENT_BPF_CGROUP, ret, err);
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.oom_events),
 	    agent_bpf_oom_cb, b, NULL);
 	if (b->rb == NULL)
@@ -151,19 +183,13 @@ agent_bpf_read(struct agent_bpf *b, uint64_t cgid, struct kiln_cg_stats *out)
 	    sizeof key, b->percpu, (size_t)b->ncpus * sizeof *b->percpu,
 	    0) != 0)
 		return false;
+	/* The record is all __u64 counters (kiln_metrics_event.h). */
 	for (cpu = 0; cpu < b->ncpus; cpu++) {
-		const struct kiln_cg_stats *s = &b->percpu[cpu];
+		const __u64 *in = (const __u64 *)&b->percpu[cpu];
+		__u64 *sum = (__u64 *)out;
 
-		out->oncpu_ns += s->oncpu_ns;
-		out->switches += s->switches;
-		for (i = 0; i < KILN_RQ_SLOTS; i++)
-			out->rq_slots[i] += s->rq_slots[i];
-		out->rq_sum_ns += s->rq_sum_ns;
-		out->rq_count += s->rq_count;
-		out->faults += s->faults;
-		out->execs += s->execs;
-		out->exits += s->exits;
-		out->oom_kills += s->oom_kills;
+		for (i = 0; i < (int)(sizeof *out / sizeof(__u64)); i++)
+			sum[i] += in[i];
 	}
 	return true;
 }

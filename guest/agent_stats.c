@@ -210,6 +210,7 @@ agent_stats_reply(struct agent_container *c, struct proto_call *call)
 struct metrics_slot {
 	Kiln__Agent__V1__ContainerMetrics	 m;
 	uint64_t				 buckets[KILN_RQ_SLOTS];
+	uint64_t				 blk_buckets[KILN_RQ_SLOTS];
 	Kiln__Agent__V1__OomVictim		 v[AGENT_METRICS_VICTIMS];
 	Kiln__Agent__V1__OomVictim		*vp[AGENT_METRICS_VICTIMS];
 	struct kiln_oom_event			 ev[AGENT_METRICS_VICTIMS];
@@ -336,6 +337,20 @@ metrics_bpf(struct agent *a, struct metrics_slot *s)
 	m->execs = st.execs;
 	m->exits = st.exits;
 	m->bpf_oom_kills = st.oom_kills;
+	m->blkio_read_bytes = st.blk_read_bytes;
+	m->blkio_write_bytes = st.blk_write_bytes;
+	m->blkio_read_ios = st.blk_read_ios;
+	m->blkio_write_ios = st.blk_write_ios;
+	memcpy(s->blk_buckets, st.blk_slots, sizeof s->blk_buckets);
+	m->n_blkio_buckets = KILN_RQ_SLOTS;
+	m->blkio_buckets = s->blk_buckets;
+	m->blkio_sum_ns = st.blk_sum_ns;
+	m->net_rx_bytes = st.net_rx_bytes;
+	m->net_tx_bytes = st.net_tx_bytes;
+	m->net_rx_packets = st.net_rx_packets;
+	m->net_tx_packets = st.net_tx_packets;
+	m->reclaim_ns = st.reclaim_ns;
+	m->reclaim_count = st.reclaim_count;
 	n = agent_bpf_victims(a->bpf, m->cgroup_id, s->ev,
 	    AGENT_METRICS_VICTIMS);
 	for (i = 0; i < n; i++) {

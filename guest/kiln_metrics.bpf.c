@@ -17,6 +17,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define TASK_RUNNING	0
+#define REQ_OP_MASK	((1 << 8) - 1)	/* REQ_OP_BITS 8: linux/blk_types.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -40,6 +41,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } run_ts SEC(".maps");
+
+/* request -> its issue time and cgroup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KILN_MAX_REQUESTS);
+	__type(key, __u64);
+	__type(value, struct kiln_blk_start);
+} blk_start SEC(".maps");
+
+/* pid -> when its direct reclaim began. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KILN_MAX_TASKS);
+	__type(key, __u32);
+	__type(value, __u64);
+} reclaim_ts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -222,4 +239,153 @@ int BPF_PROG(kiln_oom, struct task_struct *victim)
 	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/*
+ * Block I/O: the request's cgroup is its bio's blkcg (the submitter,
+ * even when a kworker or the plug flush issues it); without one, whoever
+ * runs now.
+ */
+static __always_inline __u64
+rq_cgid(struct request *rq)
+{
+	struct bio *bio = BPF_CORE_READ(rq, bio);
+	struct blkcg_gq *blkg = bio != NULL ? BPF_CORE_READ(bio, bi_blkg) : NULL;
+
+	if (blkg == NULL)
+		return bpf_get_current_cgroup_id();
+	return BPF_CORE_READ(blkg, blkcg, css.cgroup, kn, id);
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(kiln_blk_issue, struct request *rq)
+{
+	struct kiln_blk_start st = { bpf_ktime_get_ns(), rq_cgid(rq) };
+	__u64 key = (__u64)rq;
+
+	bpf_map_update_elem(&blk_start, &key, &st, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(kiln_blk_complete, struct request *rq, blk_status_t error,
+    unsigned int nr_bytes)
+{
+	__u64 key = (__u64)rq, now = bpf_ktime_get_ns(), d;
+	struct kiln_blk_start *st = bpf_map_lookup_elem(&blk_start, &key);
+	struct kiln_cg_stats *s;
+	__u32 slot;
+
+	if (st == NULL)
+		return 0;
+	d = now > st->time_ns ? now - st->time_ns : 0;
+	s = stats_of(st->cgroup_id);
+	bpf_map_delete_elem(&blk_start, &key);
+	if (s == NULL)
+		return 0;
+	if ((BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK) == REQ_OP_WRITE) {
+		s->blk_write_bytes += nr_bytes;
+		s->blk_write_ios++;
+	} else {
+		s->blk_read_bytes += nr_bytes;
+		s->blk_read_ios++;
+	}
+	slot = rq_slot(d);
+	if (slot < KILN_RQ_SLOTS)
+		s->blk_slots[slot]++;
+	s->blk_sum_ns += d;
+	return 0;
+}
+
+/*
+ * Reclaim the allocating task waits for: global direct reclaim, and the
+ * reclaim of a cgroup at its memory limit (a container's usual stall).
+ */
+static __always_inline void
+reclaim_begin(void)
+{
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&reclaim_ts, &pid, &now, BPF_ANY);
+}
+
+static __always_inline void
+reclaim_end(void)
+{
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *t = bpf_map_lookup_elem(&reclaim_ts, &pid), now;
+	struct kiln_cg_stats *s;
+
+	if (t == NULL)
+		return;
+	now = bpf_ktime_get_ns();
+	s = stats_of(bpf_get_current_cgroup_id());
+	if (s != NULL && now > *t) {
+		s->reclaim_ns += now - *t;
+		s->reclaim_count++;
+	}
+	bpf_map_delete_elem(&reclaim_ts, &pid);
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(kiln_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	reclaim_begin();
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(kiln_reclaim_end, unsigned long nr_reclaimed)
+{
+	reclaim_end();
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(kiln_memcg_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	reclaim_begin();
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(kiln_memcg_reclaim_end, unsigned long nr_reclaimed)
+{
+	reclaim_end();
+	return 0;
+}
+
+/*
+ * Network, on the containers' parent cgroup (attached by the agent): the
+ * packet's socket names its cgroup. An skb is one packet here even when
+ * it carries a GSO train. 1: let it pass.
+ */
+static __always_inline int
+count_skb(struct __sk_buff *skb, bool egress)
+{
+	struct kiln_cg_stats *s = stats_of(bpf_skb_cgroup_id(skb));
+
+	if (s == NULL)
+		return 1;
+	if (egress) {
+		s->net_tx_bytes += skb->len;
+		s->net_tx_packets++;
+	} else {
+		s->net_rx_bytes += skb->len;
+		s->net_rx_packets++;
+	}
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int kiln_skb_in(struct __sk_buff *skb)
+{
+	return count_skb(skb, false);
+}
+
+SEC("cgroup_skb/egress")
+int kiln_skb_out(struct __sk_buff *skb)
+{
+	return count_skb(skb, true);
 }

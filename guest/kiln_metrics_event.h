@@ -13,7 +13,10 @@
 #define KILN_MAX_TASKS		16384	/* tasks with a pending timestamp */
 #define KILN_COMM_LEN		16
 
-/* Per cgroup and per CPU; user space sums the CPUs. */
+/*
+ * Per cgroup and per CPU; user space sums the CPUs. Only __u64 fields:
+ * the user half sums the record as an array of them.
+ */
 struct kiln_cg_stats {
 	__u64	oncpu_ns;
 	__u64	switches;
@@ -24,7 +27,26 @@ struct kiln_cg_stats {
 	__u64	execs;
 	__u64	exits;
 	__u64	oom_kills;
+	/* Block I/O completed (block_rq_issue -> block_rq_complete). */
+	__u64	blk_read_bytes, blk_write_bytes;
+	__u64	blk_read_ios, blk_write_ios;
+	__u64	blk_slots[KILN_RQ_SLOTS];	/* latency, as rq_slots */
+	__u64	blk_sum_ns;
+	/* Network (cgroup_skb on the containers' parent cgroup). */
+	__u64	net_rx_bytes, net_tx_bytes;
+	__u64	net_rx_packets, net_tx_packets;
+	/* Direct reclaim (mm_vmscan_direct_reclaim_begin -> _end). */
+	__u64	reclaim_ns;
+	__u64	reclaim_count;
 };
+
+/* A block request in flight: when it was issued, for whom. */
+struct kiln_blk_start {
+	__u64	time_ns;
+	__u64	cgroup_id;
+};
+
+#define KILN_MAX_REQUESTS	4096	/* block requests in flight */
 
 /* One OOM victim, sent through the ring buffer. */
 struct kiln_oom_event {

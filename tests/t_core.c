@@ -421,16 +421,20 @@ test_metrics(void)
 	Kiln__Agent__V1__MissingSource miss =
 	    KILN__AGENT__V1__MISSING_SOURCE__INIT, *missp = &miss;
 	uint64_t buckets[CORE_METRICS_BUCKETS] = { 0 };
+	uint64_t blk[CORE_METRICS_BUCKETS] = { 0 };
 	struct err err = { 0 };
 	struct buf b;
 	FILE *f;
 
+	blk[23] = 2;		/* the last bucket: past 2^22 us */
 	buckets[3] = 5;
 	buckets[12] = 7;
 	c.container_id = (char *)"web";
 	c.cpu_usage_usec = 1500000;
-	c.n_runq_buckets = CORE_METRICS_BUCKETS;
+	c.n_runq_buckets = c.n_blkio_buckets = CORE_METRICS_BUCKETS;
 	c.runq_buckets = buckets;
+	c.blkio_buckets = blk;
+	c.blkio_read_bytes = 4096;
 	c.runq_count = 12;
 	c.runq_sum_ns = 30000000;
 	v.comm = (char *)"stress";
@@ -447,6 +451,10 @@ test_metrics(void)
 	ok(core_metrics_check(&r, "", &err) < 0, "metrics: a short "
 	    "histogram is refused (%s)", err.msg);
 	c.n_runq_buckets = CORE_METRICS_BUCKETS;
+	c.n_blkio_buckets = 0;
+	ok(core_metrics_check(&r, "", &err) < 0, "metrics: a block I/O "
+	    "histogram without buckets is refused (%s)", err.msg);
+	c.n_blkio_buckets = CORE_METRICS_BUCKETS;
 	r.runq_buckets = 1000;
 	ok(core_metrics_check(&r, "", &err) < 0, "metrics: 1000 buckets "
 	    "refused (%s)", err.msg);
@@ -489,6 +497,11 @@ test_metrics(void)
 	    "(\"_count\")] == [12]\n"
 	    "assert len([s for s in h.samples if s.name.endswith"
 	    "(\"_bucket\")]) == 24\n"
+	    "k = {s.labels.get(\"le\"): s.value for s in "
+	    "fs[\"kiln_container_blkio_latency_seconds\"].samples}\n"
+	    "assert k[\"+Inf\"] == 2 and k[None] == 2 and k[\"4.194304\"] == 0, k\n"
+	    "assert fs[\"kiln_container_blkio_read_bytes\"].samples[0].value"
+	    " == 4096\n"
 	    "m = fs[\"kiln_metrics_source_missing\"].samples[0].labels\n"
 	    "assert m == {\"namespace\": \"default\", \"container\": "
 	    "\"web\", \"source\": \"bpf\"}, m' build/t_core-metrics.prom")

@@ -18,12 +18,13 @@ cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 dir=$(mktemp -d /tmp/kiln-hostile-XXXXXX)
-# The fake reads its mode from $dir: outside any jail root (fake-only).
+# The fake reads its mode from $dir (0700 root): outside any jail root and
+# as root (fake-only; t_jail tests the jail).
 export KILN_FAKE_MODE_FILE=$dir/mode
 export KILN_GUEST_DIR=$ROOT/build/guest
 echo "{\"qemu\": \"$BUILD/tests/fake-qemu\", \"boot_timeout_ms\": 3000," \
 	"\"stop_timeout_ms\": 1000, \"agent_timeout_ms\": 2000," \
-	"\"jail_namespaces\": false}" >"$dir/kiln.json"
+	"\"jail_namespaces\": false, \"jail_user\": false}" >"$dir/kiln.json"
 export KILN_CONFIG=$dir/kiln.json
 kiln_containerd_start "$dir" "$BUILD" >/dev/null
 ok $? "private containerd up"

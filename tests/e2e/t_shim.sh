@@ -38,12 +38,15 @@ BASE_SOCKS=$(find /run/kiln -name '*.sock' 2>/dev/null | wc -l)
 BASE_DIRS=$(run_dirs)
 task_status() { ctr_ task ls | awk -v id="$1" '$1 == id {print $3}'; }
 task_pid() { ctr_ task ls | awk -v id="$1" '$1 == id {print $2}'; }
+# QEMU's uid locks (jail_user): as many as before the test.
+kiln_uids() { find /run/kiln/uids -type f 2>/dev/null | wc -l; }
+uids0=$(kiln_uids)
 nothing_left() {
 	[[ $(qemus) == 0 && $(shims) == 0 && $(kiln_mounts) == 0 &&
-		$(kiln_socks) == 0 ]]
+		$(kiln_socks) == 0 && $(kiln_uids) == "$uids0" ]]
 }
 leftovers() {
-	diag "qemu=$(qemus) shims=$(shims) mounts=$(kiln_mounts) sockets=$(kiln_socks)"
+	diag "qemu=$(qemus) shims=$(shims) mounts=$(kiln_mounts) sockets=$(kiln_socks) uids=$(kiln_uids)/$uids0"
 }
 
 dir=$(mktemp -d /tmp/kiln-shim-XXXXXX)
