@@ -156,7 +156,10 @@ docs: $(B)/kiln-fsm
 	@mkdir -p build/docs
 	$(Q)for m in $$($(B)/kiln-fsm list); do \
 		$(B)/kiln-fsm dot $$m > build/docs/$$m.dot && \
-		dot -Tsvg build/docs/$$m.dot -o build/docs/$$m.svg || exit 1; \
+		dot -Tsvg build/docs/$$m.dot -o build/docs/$$m.svg && \
+		$(B)/kiln-fsm dot --full $$m > build/docs/$$m-full.dot && \
+		dot -Tsvg build/docs/$$m-full.dot -o build/docs/$$m-full.svg || \
+		    exit 1; \
 	done; ls build/docs/*.svg
 
 # Benchmarks print figures; they assert nothing (see docs/benchmarks.md).

@@ -205,6 +205,8 @@ void		 fsm_trace_json(const struct fsm_trace_rec *, char *out,
 int		 fsm_check(const struct fsm_def *, struct err *);
 /* Write the table as a Graphviz digraph. */
 void		 fsm_dot(const struct fsm_def *, FILE *);
+/* Every row as an edge (ANY rows from each state they cover). */
+void		 fsm_dot_full(const struct fsm_def *, FILE *);
 
 /*
  * Pure lookup used by dispatch and by trace replay: the index of the row

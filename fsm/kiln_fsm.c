@@ -2,7 +2,8 @@
 /*
  * kiln-fsm: tools over every state machine table linked into the binary.
  *   kiln-fsm list        one machine name per line
- *   kiln-fsm dot NAME    the table as Graphviz (make docs renders it)
+ *   kiln-fsm dot [--full] NAME  the table as Graphviz (make docs renders
+ *                        both: late news inside the states, or every row)
  *   kiln-fsm check       fsm_check() on every table; exit 1 on a problem
  *   kiln-fsm promela NAME   the table as a Promela model for SPIN
  *   kiln-fsm promela-trail  SPIN's trail replay (spin -T -t) on stdin as
@@ -19,7 +20,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: kiln-fsm list | dot NAME | check | "
+	fprintf(stderr, "usage: kiln-fsm list | dot [--full] NAME | check | "
 	    "promela NAME |\n\tpromela-trail | tla NAME [DIR]\n");
 	return 2;
 }
@@ -117,6 +118,13 @@ main(int argc, char **argv)
 		if ((def = find_def(argv[2])) == NULL)
 			return 1;
 		fsm_dot(def, stdout);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "dot") == 0 &&
+	    strcmp(argv[2], "--full") == 0) {
+		if ((def = find_def(argv[3])) == NULL)
+			return 1;
+		fsm_dot_full(def, stdout);
 		return 0;
 	}
 	if (argc == 3 && strcmp(argv[1], "promela") == 0) {

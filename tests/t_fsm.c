@@ -357,10 +357,29 @@ test_dot(void)
 	fclose(f);
 	ok(strstr(out, "digraph \"door\"") != NULL, "fsm: dot has a digraph");
 	ok(strstr(out, "\"CLOSED\" -> \"OPENING\" [label=\"OPEN\\n/ "
-	    "door_act_start_motor\"]") != NULL, "fsm: dot has an edge with "
+	    "door_act_start_motor\"") != NULL, "fsm: dot has an edge with "
 	    "event and action");
 	ok(strstr(out, "[door_guard_has_key]") != NULL, "fsm: dot shows "
 	    "guards");
+	/* LOCKED --OPEN--> itself with nothing to do: inside the state. */
+	ok(strstr(out, "\"LOCKED\" -> \"LOCKED\"") == NULL &&
+	    strstr(out, "<b>LOCKED</b><br/><font point-size=\"8\" "
+	    "color=\"gray40\">ignores OPEN</font>") != NULL, "fsm: dot lists "
+	    "ignored events inside the state, not as loops");
+	ok(strstr(out, "\"(any state)\" -> \"BROKEN\" [label=\"SMASH") !=
+	    NULL && strstr(out, "\"OPEN\" -> \"BROKEN\"") == NULL,
+	    "fsm: dot draws an ANY row once");
+	ok(strstr(out, "\"OPENING\" -> \"CLOSED\" [label=\"TIMEOUT\\n/ "
+	    "door_act_alarm\", color=darkorange") != NULL, "fsm: dot draws a "
+	    "timeout in its own style");
+	free(out);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	fsm_dot_full(&door_fsm_def, f);
+	fclose(f);
+	ok(strstr(out, "\"LOCKED\" -> \"LOCKED\" [label=\"OPEN\"]") != NULL &&
+	    strstr(out, "\"OPEN\" -> \"BROKEN\"") != NULL,
+	    "fsm: the full dot has every row, ANY rows from each state");
 	free(out);
 }
 

@@ -79,7 +79,7 @@ ok $? "restored guest's clock is the host's (guest ${l2[0]}, host $t0..$t1)"
 head -c $((8 << 20)) /dev/urandom >"$dir/bigger/big"
 want=$(md5sum <"$dir/bigger/big" | cut -d' ' -f1)
 got=$(ctr_ run --rm --runtime "$RT" --rootfs "$dir/bigger" s-big \
-	sh -c 'md5sum </big' 2>&1 | cut -d' ' -f1)
+	/bin/sh -c 'md5sum </big' 2>&1 | cut -d' ' -f1)
 st=$(start_of s-big)
 [[ $st == start=template-restore && $got == "$want" ]]
 ok $? "a restored VM reads its own, larger rootfs image ($st, md5 $got)"
