@@ -4,9 +4,10 @@
  * shim's GET /metrics KILN_TOP_INTERVAL_MS apart: CPU % and page faults
  * per second over the interval, run-queue wait p50/p99 of the waits in
  * the interval (the histogram's difference, interpolated within a bucket
- * as Prometheus' histogram_quantile does), memory now, the VM's vCPUs and
- * memory. --once prints one table, --json the same as a JSON array;
- * without either the table is redrawn every interval until interrupted.
+ * as Prometheus' histogram_quantile does), block I/O and network bytes
+ * per second, memory now, the VM's vCPUs and memory. --once prints one
+ * table, --json the same as a JSON array; without either the table is
+ * redrawn every interval until interrupted.
  */
 #include <math.h>
 #include <signal.h>
@@ -25,6 +26,7 @@ struct top_row {
 	char		 ns[PROTO_ID_MAX + 1];
 	char		 id[PROTO_ID_MAX + 1];
 	double		 cpu_s, faults, mem, vcpus, vm_mem;
+	double		 io_bytes, net_bytes;	/* read+written, rx+tx */
 	double		 le[KILN_TOP_BUCKETS], cum[KILN_TOP_BUCKETS];
 	size_t		 nb;
 	double		 count;
@@ -106,6 +108,12 @@ top_parse(const struct kiln_target *t, struct top_row *row)
 		row->mem = top_value(&p, "kiln_container_memory_bytes");
 		row->vcpus = top_value(&p, "kiln_vm_vcpus");
 		row->vm_mem = top_value(&p, "kiln_vm_memory_bytes");
+		row->io_bytes = top_value(&p,
+		    "kiln_container_blkio_read_bytes_total") + top_value(&p,
+		    "kiln_container_blkio_write_bytes_total");
+		row->net_bytes = top_value(&p,
+		    "kiln_container_network_receive_bytes_total") +
+		    top_value(&p, "kiln_container_network_transmit_bytes_total");
 		top_hist(&p, row);
 	}
 	core_prom_fini(&p);
@@ -146,6 +154,22 @@ top_human(char *out, size_t n, double bytes)
 		snprintf(out, n, "%.1fM", bytes / (1 << 20));
 }
 
+/* A rate in bytes per second: B, K, M or G. */
+static void
+top_rate(char *out, size_t n, double bps)
+{
+	if (isnan(bps))
+		snprintf(out, n, "-");
+	else if (bps >= 1 << 30)
+		snprintf(out, n, "%.1fG", bps / (1 << 30));
+	else if (bps >= 1 << 20)
+		snprintf(out, n, "%.1fM", bps / (1 << 20));
+	else if (bps >= 1 << 10)
+		snprintf(out, n, "%.1fK", bps / (1 << 10));
+	else
+		snprintf(out, n, "%.0fB", bps);
+}
+
 static void
 top_secs(char *out, size_t n, double s)
 {
@@ -169,14 +193,14 @@ top_wanted(const struct top *tp, const struct top_row *a,
 static void
 top_print_table(const struct top *tp, double dt)
 {
-	char mem[32], vmm[32], p50[32], p99[32];
+	char mem[32], vmm[32], p50[32], p99[32], io[32], net[32];
 	size_t i;
 
 	if (tp->live)
 		printf("\033[H\033[2J");
-	printf("%-12s %-24s %6s %9s %9s %8s %9s %5s %8s\n", "NAMESPACE",
-	    "CONTAINER", "CPU%", "RUNQ-P50", "RUNQ-P99", "MEMORY",
-	    "FAULTS/S", "VCPUS", "VM-MEM");
+	printf("%-12s %-24s %6s %9s %9s %8s %9s %7s %7s %5s %8s\n",
+	    "NAMESPACE", "CONTAINER", "CPU%", "RUNQ-P50", "RUNQ-P99", "MEMORY",
+	    "FAULTS/S", "IO/S", "NET/S", "VCPUS", "VM-MEM");
 	for (i = 0; i < tp->nsocks; i++) {
 		const struct top_row *a = &tp->prev[i], *b = &tp->cur[i];
 
@@ -186,9 +210,12 @@ top_print_table(const struct top *tp, double dt)
 		top_human(vmm, sizeof vmm, b->vm_mem);
 		top_secs(p50, sizeof p50, top_quantile(a, b, 0.5));
 		top_secs(p99, sizeof p99, top_quantile(a, b, 0.99));
-		printf("%-12s %-24s %6.1f %9s %9s %8s %9.0f %5.0f %8s\n",
-		    b->ns, b->id, (b->cpu_s - a->cpu_s) / dt * 100, p50, p99,
-		    mem, (b->faults - a->faults) / dt, b->vcpus, vmm);
+		top_rate(io, sizeof io, (b->io_bytes - a->io_bytes) / dt);
+		top_rate(net, sizeof net, (b->net_bytes - a->net_bytes) / dt);
+		printf("%-12s %-24s %6.1f %9s %9s %8s %9.0f %7s %7s %5.0f "
+		    "%8s\n", b->ns, b->id, (b->cpu_s - a->cpu_s) / dt * 100,
+		    p50, p99, mem, (b->faults - a->faults) / dt, io, net,
+		    b->vcpus, vmm);
 	}
 	fflush(stdout);
 }
@@ -212,7 +239,7 @@ top_print_json(const struct top *tp, double dt)
 		if (!top_wanted(tp, a, b))
 			continue;
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:o,s:o,"
-		    "s:o,s:o,s:o,s:o,s:o,s:o}", "namespace", b->ns,
+		    "s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "namespace", b->ns,
 		    "container", b->id, "cpu_percent",
 		    top_num((b->cpu_s - a->cpu_s) / dt * 100),
 		    "cpu_seconds_total", top_num(b->cpu_s),
@@ -222,6 +249,10 @@ top_print_json(const struct top *tp, double dt)
 		    "page_faults_per_second",
 		    top_num((b->faults - a->faults) / dt),
 		    "page_faults_total", top_num(b->faults),
+		    "blkio_bytes_per_second",
+		    top_num((b->io_bytes - a->io_bytes) / dt),
+		    "network_bytes_per_second",
+		    top_num((b->net_bytes - a->net_bytes) / dt),
 		    "vcpus", top_num(b->vcpus),
 		    "vm_memory_bytes", top_num(b->vm_mem)));
 	}

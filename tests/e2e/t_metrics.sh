@@ -170,6 +170,7 @@ assert len(rows) == 1, rows
 r = rows[0]
 assert r["cpu_percent"] > 20, r
 assert r["vcpus"] == 1 and r["vm_memory_bytes"] > 0 and r["memory_bytes"] > 0, r
+assert r["blkio_bytes_per_second"] >= 0 and r["network_bytes_per_second"] >= 0, r
 ' "$dir/top.json" 2>"$dir/py.err"
 ok $? "kiln top --json: the busy loop uses CPU, 1 vCPU, memory ($(tail -1 "$dir/py.err"))"
 
