@@ -84,6 +84,7 @@ config_defaults(struct core_config *c)
 	 */
 	c->rootfs = xstrdup("erofs");
 	c->mkfs_erofs = xstrdup("/usr/bin/mkfs.erofs");
+	c->guest_bpf = true;
 	c->jail_namespaces = true;
 	/* QEMU needs no host file as root: the rootfs is an image (rootfs.c). */
 	c->jail_user = true;
@@ -129,6 +130,8 @@ config_start_field(struct core_config *c, const char *key, json_t *v,
 
 	if (strcmp(key, "qemu_thp") == 0)
 		return config_bool(v, key, &c->qemu_thp, origin, err);
+	if (strcmp(key, "guest_bpf") == 0)
+		return config_bool(v, key, &c->guest_bpf, origin, err);
 	if (strcmp(key, "snapshot") == 0)
 		return config_bool(v, key, &c->snapshot, origin, err);
 	if (strcmp(key, "template_dir") == 0) {

@@ -67,6 +67,7 @@ struct core_config {
 	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
 	unsigned	 tcg_tb_mib;	/* TCG code buffer; 0: QEMU's */
 	bool		 snapshot;	/* start from a template (tmpl.c) */
+	bool		 guest_bpf;	/* the agent's eBPF metrics */
 	char		*template_dir;
 };
 
@@ -262,6 +263,8 @@ struct vm	*vm_new(struct reactor *, struct fsm_env *,
 		    const struct vm_opts *);
 /* Spawn QEMU; events and callbacks follow from the reactor. */
 void		 vm_start(struct vm *);
+/* The kernel command line words the agent reads (kiln.debug, kiln.bpf). */
+const char	*vm_cmdline_extra(const struct core_config *);
 /* Ask for a graceful stop (agent Shutdown, then QMP, then SIGKILL). */
 void		 vm_stop(struct vm *);
 /* SIGKILL now (the task is being torn down hard). */
@@ -874,6 +877,7 @@ bool		 scaler_task_runs(const struct core_scaler *);
 #define CORE_METRICS_MAX_CONTAINERS	64
 #define CORE_METRICS_MAX_VICTIMS	4
 #define CORE_METRICS_MAX_MISSING	4
+#define CORE_METRICS_MAX_PROGRAMS	32
 #define CORE_METRICS_MAX_CPUS		1024
 
 /* Check a GetMetrics answer from the (untrusted) guest against the bounds

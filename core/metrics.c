@@ -80,6 +80,13 @@ core_metrics_check(const Kiln__Agent__V1__MetricsResponse *r,
 		    "%llu of %llu bytes available", r->guest->online_cpus,
 		    (unsigned long long)r->guest->memory_available_bytes,
 		    (unsigned long long)r->guest->memory_total_bytes);
+	if (r->n_programs > CORE_METRICS_MAX_PROGRAMS)
+		return err_set(err, EPROTO, "metrics: %zu eBPF programs",
+		    r->n_programs);
+	for (i = 0; i < r->n_programs; i++)
+		if (r->programs[i] == NULL || r->programs[i]->name == NULL ||
+		    !ident_valid(r->programs[i]->name, 63))
+			return err_set(err, EPROTO, "metrics: bad eBPF program");
 	for (i = 0; i < r->n_missing; i++)
 		if (r->missing[i] == NULL || r->missing[i]->source == NULL ||
 		    !ident_valid(r->missing[i]->source, 32) ||
@@ -241,6 +248,31 @@ prom_io(struct buf *b, const char *ns,
 	    m->reclaim_count);
 }
 
+/* What the guest's probes cost: per program, the whole guest's. */
+static void
+prom_programs(struct buf *b, const char *ns, const char *cid,
+    const Kiln__Agent__V1__MetricsResponse *r)
+{
+	size_t i;
+
+	head(b, "kiln_guest_bpf_program_run_seconds_total", "counter",
+	    "Time the guest spent in each eBPF program (BPF_ENABLE_STATS).");
+	for (i = 0; i < r->n_programs; i++)
+		out(b, "kiln_guest_bpf_program_run_seconds_total{namespace="
+		    "\"%s\"%s%s%s,program=\"%s\"} %.9g\n", ns, cid != NULL ?
+		    ",container=\"" : "", cid != NULL ? cid : "", cid != NULL ?
+		    "\"" : "", r->programs[i]->name,
+		    (double)r->programs[i]->run_ns / 1e9);
+	head(b, "kiln_guest_bpf_program_runs_total", "counter",
+	    "Times each eBPF program ran in the guest.");
+	for (i = 0; i < r->n_programs; i++)
+		out(b, "kiln_guest_bpf_program_runs_total{namespace=\"%s\"%s%s%s,"
+		    "program=\"%s\"} %llu\n", ns, cid != NULL ?
+		    ",container=\"" : "", cid != NULL ? cid : "", cid != NULL ?
+		    "\"" : "", r->programs[i]->name,
+		    (unsigned long long)r->programs[i]->runs);
+}
+
 void
 core_metrics_prom(struct buf *b, const char *ns, const char *cid,
     const Kiln__Agent__V1__MetricsResponse *r)
@@ -285,6 +317,7 @@ core_metrics_prom(struct buf *b, const char *ns, const char *cid,
 	for (i = 0; i < ARRAY_SIZE(prom_hists); i++)
 		prom_histogram(b, ns, r, &prom_hists[i]);
 	prom_io(b, ns, r);
+	prom_programs(b, ns, cid, r);
 	head(b, "kiln_metrics_source_missing", "gauge",
 	    "1 for each source of values the guest could not use.");
 	/* One guest per shim: the container label keeps shims apart. */

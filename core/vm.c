@@ -426,7 +426,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 		.shares = { { vm->share_dir, "rootfs" } },
 		.nshares = vm->rootfs_image == NULL ? 1 : 0,
 		.rootfs_image = vm->rootfs_image, .name = vm->bundle,
-		.cmdline_extra = cfg->debug ? "kiln.debug" : NULL,
+		.cmdline_extra = vm_cmdline_extra(cfg),
 		.hotplug_ports = vm->opts.netns_fd >= 0 ? CORE_MAX_NICS : 0,
 	};
 	_cleanup_free_ char *qemu_path = vm_which(cfg->qemu);

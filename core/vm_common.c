@@ -31,3 +31,12 @@ vm_calls_cancel(struct vm *vm, int *qmp_id, uint32_t *agent_id)
 	*qmp_id = 0;
 	*agent_id = 0;
 }
+
+/* What the agent reads from the kernel command line (agent.c). */
+const char *
+vm_cmdline_extra(const struct core_config *cfg)
+{
+	if (cfg->debug)
+		return cfg->guest_bpf ? "kiln.debug" : "kiln.debug kiln.bpf=off";
+	return cfg->guest_bpf ? NULL : "kiln.bpf=off";
+}

@@ -507,13 +507,33 @@ agent_sigterm_cb(int signo, void *arg)
 	agent_power_off(arg);
 }
 
+/* kiln.bpf=off: no metrics programs; kiln.bpf_btf=PATH: BTF for CO-RE. */
+static bool agent_bpf_off;
+static char agent_btf_path[256];
+
+/* The value of word=VALUE in the command line line, into out. */
+static void
+agent_cmdline_value(const char *line, const char *word, char *out,
+    size_t size)
+{
+	const char *p = strstr(line, word);
+
+	if (p == NULL || (p != line && p[-1] != ' '))
+		return;
+	p += strlen(word);
+	snprintf(out, size, "%.*s", (int)strcspn(p, " \n"), p);
+}
+
 /*
  * Settings from the kernel command line: kiln.debug raises the log level;
- * kiln.probe only proves the guest boots (make guest's accelerator probe).
+ * kiln.probe only proves the guest boots (make guest's accelerator probe);
+ * kiln.bpf=off and kiln.bpf_btf=PATH as above.
  */
 static void
 agent_cmdline(void)
 {
+	char bpf[8] = "";
+
 	char line[4096] = "";
 	FILE *f = fopen("/proc/cmdline", "re");
 
@@ -524,6 +544,10 @@ agent_cmdline(void)
 	}
 	if (strstr(line, "kiln.debug") != NULL)
 		log_set_level(LOG_LVL_DEBUG);
+	agent_cmdline_value(line, "kiln.bpf=", bpf, sizeof bpf);
+	agent_bpf_off = strcmp(bpf, "off") == 0;
+	agent_cmdline_value(line, "kiln.bpf_btf=", agent_btf_path,
+	    sizeof agent_btf_path);
 	if (strstr(line, "kiln.probe") != NULL) {
 		log_info("KILN-PROBE-OK");
 		sync();
@@ -546,7 +570,14 @@ agent_bpf_load_cb(void *arg)
 	uint64_t t0 = agent_boottime_ns();
 	struct err err;
 
-	a->bpf = agent_bpf_start(a->r, &err);
+	if (agent_bpf_off) {
+		snprintf(a->bpf_missing, sizeof a->bpf_missing,
+		    "disabled (kiln.bpf=off)");
+		log_info("bpf metrics disabled (kiln.bpf=off)");
+		return;
+	}
+	a->bpf = agent_bpf_start(a->r, agent_btf_path[0] != '\0' ?
+	    agent_btf_path : NULL, &err);
 	if (a->bpf == NULL) {
 		snprintf(a->bpf_missing, sizeof a->bpf_missing, "%s",
 		    err.msg);

@@ -335,9 +335,11 @@ void		 agent_metrics_reply(struct agent *, struct proto_call *,
 		    const char *cid);
 
 /* agent_bpf.c: the metrics programs (kiln_metrics.bpf.c). */
-/* Open, load and attach; the ring buffer joins r. NULL and err (why) if
- * the kernel refuses. Blocks for the verifier's time: call it once. */
-struct agent_bpf *agent_bpf_start(struct reactor *r, struct err *);
+/* Open, load and attach (CO-RE against btf, or the kernel's BTF if
+ * NULL); the ring buffer joins r. NULL and err (why) if the kernel
+ * refuses. Blocks for the verifier's time: call it once. */
+struct agent_bpf *agent_bpf_start(struct reactor *r, const char *btf,
+		    struct err *);
 void		 agent_bpf_stop(struct agent_bpf *);	/* NULL: no-op */
 /* Counters of cgroup cgid summed over CPUs; false (zeroed) if none. */
 bool		 agent_bpf_read(struct agent_bpf *, uint64_t cgid,
@@ -345,6 +347,13 @@ bool		 agent_bpf_read(struct agent_bpf *, uint64_t cgid,
 /* The last max OOM victims of cgid, oldest first; returns how many. */
 int		 agent_bpf_victims(struct agent_bpf *, uint64_t cgid,
 		    struct kiln_oom_event *, int max);
+/* Run time and runs of each program (BPF_ENABLE_STATS), at most max. */
+struct agent_bpf_prog {
+	const char	*name;		/* borrowed from the skeleton */
+	uint64_t	 run_ns, runs;
+};
+int		 agent_bpf_programs(struct agent_bpf *, struct agent_bpf_prog *,
+		    int max);
 
 /* agent_stdio.c */
 int		 agent_stdio_open(struct agent_process *, int child[3],

@@ -30,6 +30,7 @@
 struct agent_bpf {
 	struct kiln_metrics_bpf	*skel;
 	struct bpf_link		*skb_in, *skb_out;	/* on the parent cgroup */
+	int			 stats_fd;	/* BPF_ENABLE_STATS while open */
 	struct ring_buffer	*rb;
 	struct reactor_io	*rb_io;
 	int			 ncpus;
@@ -97,6 +98,7 @@ agent_bpf_stop(struct agent_bpf *b)
 	ring_buffer__free(b->rb);
 	bpf_link__destroy(b->skb_in);
 	bpf_link__destroy(b->skb_out);
+	close_fd(&b->stats_fd);
 	kiln_metrics_bpf__destroy(b->skel);
 	free(b->percpu);
 	free(b);
@@ -140,21 +142,24 @@ agent_bpf_attach_cgroup(struct agent_bpf *b)
 }
 
 struct agent_bpf *
-agent_bpf_start(struct reactor *r, struct err *err)
+agent_bpf_start(struct reactor *r, const char *btf, struct err *err)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf);
 	struct agent_bpf *b = xcalloc(1, sizeof *b);
 	int ret;
 
+	b->stats_fd = -1;
 	libbpf_set_print(agent_bpf_print);
 	agent_bpf_lastmsg[0] = '\0';
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
-		return agent_bpf_fail(b, "kernel BTF", -errno, err);
+	if (access(btf != NULL ? btf : "/sys/kernel/btf/vmlinux", R_OK) != 0)
+		return agent_bpf_fail(b, btf != NULL ? btf : "kernel BTF",
+		    -errno, err);
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0)
 		return agent_bpf_fail(b, "possible CPUs", b->ncpus < 0 ?
 		    b->ncpus : -EINVAL, err);
 	b->percpu = xcalloc((size_t)b->ncpus, sizeof *b->percpu);
-	b->skel = kiln_metrics_bpf__open();
+	b->skel = kiln_metrics_bpf__open_opts(&opts);
 	if (b->skel == NULL)
 		return agent_bpf_fail(b, "open", -errno, err);
 	if ((ret = kiln_metrics_bpf__load(b->skel)) < 0)
@@ -163,6 +168,9 @@ agent_bpf_start(struct reactor *r, struct err *err)
 		return agent_bpf_fail(b, "attach", ret, err);
 	if ((ret = agent_bpf_attach_cgroup(b)) < 0)
 		return agent_bpf_fail(b, "attach to " AGENT_BPF_CGROUP, ret, err);
+	/* The probes' own cost, per program; without it, just not known. */
+	if ((b->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME)) < 0)
+		log_warnx("bpf: no run-time statistics: %s", strerror(errno));
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.oom_events),
 	    agent_bpf_oom_cb, b, NULL);
 	if (b->rb == NULL)
@@ -215,6 +223,32 @@ agent_bpf_victims(struct agent_bpf *b, uint64_t cgid,
 
 		out[i] = out[n - 1 - (int)i];
 		out[n - 1 - (int)i] = t;
+	}
+	return n;
+}
+
+int
+agent_bpf_programs(struct agent_bpf *b, struct agent_bpf_prog *out, int max)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	if (b == NULL)
+		return 0;
+	bpf_object__for_each_program(prog, b->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof info;
+
+		if (n == max)
+			break;
+		memset(&info, 0, sizeof info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info,
+		    &len) != 0)
+			continue;
+		out[n].name = bpf_program__name(prog);
+		out[n].run_ns = info.run_time_ns;
+		out[n].runs = info.run_cnt;
+		n++;
 	}
 	return n;
 }

@@ -205,6 +205,7 @@ agent_stats_reply(struct agent_container *c, struct proto_call *call)
 /* ---- GetMetrics -------------------------------------------------------- */
 
 #define AGENT_METRICS_VICTIMS	4
+#define AGENT_METRICS_PROGRAMS	32	/* agent.proto: at most 32 */
 
 /* Everything one container's ContainerMetrics points into. */
 struct metrics_slot {
@@ -390,6 +391,10 @@ agent_metrics_reply(struct agent *a, struct proto_call *call, const char *cid)
 	Kiln__Agent__V1__GuestMetrics guest =
 	    KILN__AGENT__V1__GUEST_METRICS__INIT;
 	Kiln__Agent__V1__ContainerMetrics *mp[AGENT_MAX_CONTAINERS];
+	struct agent_bpf_prog progs[AGENT_METRICS_PROGRAMS];
+	Kiln__Agent__V1__BpfProgram pm[AGENT_METRICS_PROGRAMS];
+	Kiln__Agent__V1__BpfProgram *pp[AGENT_METRICS_PROGRAMS];
+	size_t i;
 	struct metrics_slot *slots;
 	struct agent_container *c;
 	size_t n = 0;
@@ -409,6 +414,16 @@ agent_metrics_reply(struct agent *a, struct proto_call *call, const char *cid)
 	r.runq_buckets = KILN_RQ_SLOTS;
 	metrics_guest(&guest);
 	r.guest = &guest;
+	r.n_programs = (size_t)agent_bpf_programs(a->bpf, progs,
+	    AGENT_METRICS_PROGRAMS);
+	for (i = 0; i < r.n_programs; i++) {
+		kiln__agent__v1__bpf_program__init(&pm[i]);
+		pm[i].name = (char *)(uintptr_t)progs[i].name;
+		pm[i].run_ns = progs[i].run_ns;
+		pm[i].runs = progs[i].runs;
+		pp[i] = &pm[i];
+	}
+	r.programs = pp;
 	if (a->bpf == NULL) {
 		miss.source = (char *)"bpf";
 		miss.reason = a->bpf_missing[0] != '\0' ? a->bpf_missing :

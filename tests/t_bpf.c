@@ -283,6 +283,84 @@ test_exec_loop(void)
 	stop("execs", &w);
 }
 
+/* BPF_ENABLE_STATS: each program's run time, sched_switch's above 0. */
+static void
+test_program_stats(void)
+{
+	Kiln__Agent__V1__MetricsResponse *r = NULL;
+	struct vmt_reply rep;
+	uint64_t ns = 0, runs = 0, all_ns = 0;
+	size_t i, n = 0;
+
+	r = metrics("", &rep);
+	if (r != NULL) {
+		n = r->n_programs;
+		for (i = 0; i < n; i++) {
+			all_ns += r->programs[i]->run_ns;
+			if (strcmp(r->programs[i]->name, "kiln_switch") == 0) {
+				ns = r->programs[i]->run_ns;
+				runs = r->programs[i]->runs;
+			}
+		}
+		kiln__agent__v1__metrics_response__free_unpacked(r, NULL);
+	}
+	vmt_reply_fini(&rep);
+	ok(n >= 10 && runs > 0 && ns > 0, "bpf: %zu programs with run-time "
+	    "statistics; kiln_switch ran %llu times, %.0f ns each; all "
+	    "programs %.3f s", n, (unsigned long long)runs, runs > 0 ?
+	    (double)ns / (double)runs : 0.0, (double)all_ns / 1e9);
+}
+
+/*
+ * A guest whose programs cannot load (CO-RE against a BTF file that is
+ * not there): GetMetrics names bpf as missing with the reason, once the
+ * load was tried, and still serves the cgroup values.
+ */
+static void
+test_load_failure(const char *rootfs)
+{
+	Kiln__Agent__V1__ContainerMetrics m = ZERO;
+	Kiln__Agent__V1__MetricsResponse *r;
+	uint64_t rq[64] = { 0 };
+	struct vmt_reply rep, w;
+	struct err err = { 0 };
+	char reason[256] = "";
+	int i;
+
+	setenv("KILN_GUEST_CMDLINE", "kiln.bpf_btf=/nonexistent/vmlinux", 1);
+	if (!ok(vmt_init(&V, &err) == 0 && vmt_boot(&V, rootfs, &err) == 0,
+	    "a guest told to use a BTF file that is not there boots (%s)",
+	    err.msg))
+		return;
+	for (i = 0; i < 120 && (reason[0] == '\0' ||
+	    strcmp(reason, "not loaded yet") == 0); i++) {
+		r = metrics("", &rep);
+		if (r != NULL && r->n_missing == 1)
+			snprintf(reason, sizeof reason, "%s",
+			    r->missing[0]->reason);
+		if (r != NULL)
+			kiln__agent__v1__metrics_response__free_unpacked(r,
+			    NULL);
+		vmt_reply_fini(&rep);
+		if (reason[0] == '\0' || strcmp(reason, "not loaded yet") == 0)
+			pass(500);
+	}
+	ok(strstr(reason, "/nonexistent/vmlinux") != NULL &&
+	    strstr(reason, "No such file") != NULL, "bpf load failure: "
+	    "GetMetrics says why (%s)", reason);
+	ok(start("nobpf", ARGS("sh", "-c", "i=0; while [ $i -lt 200000 ]; "
+	    "do i=$((i+1)); done"), &w) == 0 && vmt_run_until(&V, &w.done,
+	    120000) && one("nobpf", &m, rq) && m.cpu_usage_usec > 0 &&
+	    m.oncpu_ns == 0, "bpf load failure: the cgroup values still come "
+	    "(cpu %llu us, eBPF on-CPU %llu ns)",
+	    (unsigned long long)m.cpu_usage_usec,
+	    (unsigned long long)m.oncpu_ns);
+	stop("nobpf", &w);
+	ok(vmt_shutdown(&V, &err) == 0, "that guest shut down (%s)", err.msg);
+	vmt_fini(&V);
+	unsetenv("KILN_GUEST_CMDLINE");
+}
+
 int
 main(void)
 {
@@ -304,9 +382,11 @@ main(void)
 	if (ok(wait_bpf(), "bpf: programs loaded and attached in the guest")) {
 		test_busy_and_runqueue();
 		test_exec_loop();
+		test_program_stats();
 	}
 	ok(vmt_shutdown(&V, &err) == 0, "guest shut down (%s)", err.msg);
 	vmt_fini(&V);
+	test_load_failure(rootfs);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", rootfs);
 	(void)system(cmd);
 	return tap_done();

@@ -3,7 +3,8 @@
  * Fuzz target for the shim's trust boundary: the real Task service
  * (shim_task_methods[]), the real task and exec machines and their agent
  * reply callbacks (task_wait_cb, task_guest_event_cb, task_started_cb,
- * exec_wait_cb, exec_started_cb, stats_cb, pids_cb), the stream path
+ * exec_wait_cb, exec_started_cb, stats_cb, pids_cb; GetMetrics, checked
+ * and printed as Prometheus text), the stream path
  * (task_stream_cb, core_stdio_frame and its credit accounting) and the
  * agent channel's greeting (vsock_hello_cb), all in process.
  *
@@ -524,6 +525,8 @@ fz_reply_type(const char *method)
 		{ "Stats", &kiln__agent__v1__stats_response__descriptor },
 		{ "NextEvent", &kiln__agent__v1__guest_event__descriptor },
 		{ "Ping", &kiln__agent__v1__ping_response__descriptor },
+		{ "GetMetrics",
+		  &kiln__agent__v1__metrics_response__descriptor },
 	};
 	size_t i;
 
@@ -531,6 +534,25 @@ fz_reply_type(const char *method)
 		if (strcmp(types[i].method, method) == 0)
 			return types[i].d;
 	return &google__protobuf__empty__descriptor;
+}
+
+/*
+ * A metrics answer the shim accepts must print: whatever the guest put
+ * in it, the Prometheus text of a checked answer is built without a bad
+ * read (the scrape path, core/metrics_srv.c, does exactly this).
+ */
+static void
+fz_metrics_print(const ProtobufCMessage *msg)
+{
+	const Kiln__Agent__V1__MetricsResponse *r = (const void *)msg;
+	struct err err;
+	struct buf b;
+
+	if (core_metrics_check(r, NULL, &err) < 0)
+		return;
+	buf_init(&b);
+	core_metrics_prom(&b, "fuzz", NULL, r);
+	buf_fini(&b);
 }
 
 static void
@@ -561,6 +583,8 @@ fz_agent_reply(struct fz_tape *t)
 	else {
 		msg = fz_msg_new(fz_reply_type(r.method), t, 3, fz_shim_str,
 		    NULL);
+		if (strcmp(r.method, "GetMetrics") == 0)
+			fz_metrics_print(msg);
 		payload = fz_msg_pack(msg, &len);
 		resp.payload.data = payload;
 		resp.payload.len = len;
