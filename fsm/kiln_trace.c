@@ -352,23 +352,99 @@ cmd_show(const char *path)
 	return 0;
 }
 
-static unsigned
-color_of(const char *s)
+/*
+ * A state's colour: a pastel hue from its name (the same state looks the
+ * same in every machine and every trace); failures in red, waiting for
+ * nothing (a terminal state) in grey.
+ */
+static void
+svg_fill(const char *state, char out[32])
 {
 	unsigned h = 2166136261u;
+	const char *s;
 
-	for (; *s != '\0'; s++)
+	for (s = state; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	if (strstr(state, "FAIL") != NULL || strstr(state, "STALE") != NULL)
+		snprintf(out, 32, "hsl(0,70%%,72%%)");
+	else if (strcmp(state, "DELETED") == 0 || strcmp(state, "STOPPED") == 0 ||
+	    strcmp(state, "REMOVED") == 0 || strcmp(state, "CLOSED") == 0)
+		snprintf(out, 32, "hsl(0,0%%,85%%)");
+	else
+		snprintf(out, 32, "hsl(%u,55%%,78%%)", h % 360);
 }
 
-/* One row per instance; a box per state, as long as it lasted. */
+/* A time axis: ten ticks or fewer, at 1, 2 or 5 x 10^k ms. */
+static void
+svg_axis(double left, double width, double y, double ms)
+{
+	static const double m[] = { 1, 2, 5 };
+	double mag = 0.001, step = m[0] * mag, t;
+	int j = 0;
+
+	while (ms / step > 10) {
+		if (++j == 3) {
+			j = 0;
+			mag *= 10;
+		}
+		step = m[j] * mag;
+	}
+	for (t = 0; t <= ms; t += step) {
+		double x = left + width * t / ms;
+
+		printf("<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" "
+		    "stroke=\"#ccc\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#666\" "
+		    "text-anchor=\"middle\">%g ms</text>\n", x, y, x, y + 6, x,
+		    y + 18, t);
+	}
+}
+
+/* s as XML character data: a trace's details may quote anything. */
+static void
+svg_escaped(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '<')
+			fputs("&lt;", stdout);
+		else if (*s == '>')
+			fputs("&gt;", stdout);
+		else if (*s == '&')
+			fputs("&amp;", stdout);
+		else if ((unsigned char)*s >= 0x20)
+			putchar(*s);
+	}
+}
+
+/* One state's box; its name inside when it fits, always as the tooltip. */
+static void
+svg_box(double x0, double x1, double y, double h, const struct trec *r)
+{
+	double w = x1 - x0 > 1 ? x1 - x0 : 1;
+	char fill[32];
+
+	svg_fill(r->to, fill);
+	printf("<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" "
+	    "rx=\"3\" fill=\"%s\" stroke=\"white\"><title>", x0, y, w, h,
+	    fill);
+	svg_escaped(r->to);
+	printf(" (after ");
+	svg_escaped(r->event);
+	if (r->detail[0] != '\0')
+		printf(": ");
+	svg_escaped(r->detail);
+	printf(")</title></rect>\n");
+	if (w > 6.5 * (double)strlen(r->to) + 4)
+		printf("<text x=\"%.1f\" y=\"%.0f\">%s</text>\n", x0 + 3,
+		    y + h - 7, r->to);
+}
+
+/* One row per instance (striped); a box per state, as long as it lasted. */
 static int
 cmd_svg(const char *path)
 {
 	struct insts is = { NULL, 0 };
 	uint64_t t0 = UINT64_MAX, t1 = 0;
-	const double width = 1200, rowh = 28, left = 260;
+	const double width = 1200, rowh = 28, left = 260, top = 44;
 	struct trace t;
 	size_t i, k;
 
@@ -384,36 +460,33 @@ cmd_svg(const char *path)
 	if (t1 <= t0)
 		t1 = t0 + 1;
 	printf("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-	    "height=\"%.0f\" font-family=\"Helvetica\" font-size=\"11\">\n",
-	    width + left + 20, rowh * (double)(is.n + 2));
-	printf("<text x=\"4\" y=\"16\">%s: %.1f ms</text>\n", path,
-	    (double)(t1 - t0) / 1e6);
+	    "height=\"%.0f\" font-family=\"Helvetica\" font-size=\"11\">\n"
+	    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	    width + left + 40, top + rowh * (double)is.n + 10);
+	printf("<text x=\"4\" y=\"16\" font-weight=\"bold\">%s: %.1f ms, %zu "
+	    "transitions</text>\n", path, (double)(t1 - t0) / 1e6, t.n);
+	svg_axis(left, width, 22, (double)(t1 - t0) / 1e6);
 	for (k = 0; k < is.n; k++) {
-		double y = rowh * (double)(k + 1);
+		double y = top + rowh * (double)k;
 		const struct trec *prev = NULL;
 
-		printf("<text x=\"4\" y=\"%.0f\">%s %s</text>\n", y + 18,
-		    is.v[k].machine, is.v[k].id);
+		if (k % 2 == 1)
+			printf("<rect x=\"0\" y=\"%.0f\" width=\"100%%\" "
+			    "height=\"%.0f\" fill=\"#f4f4f4\"/>\n", y, rowh);
+		printf("<text x=\"4\" y=\"%.0f\"><tspan font-weight=\"bold\">"
+		    "%s</tspan> %s</text>\n", y + 18, is.v[k].machine,
+		    is.v[k].id);
 		for (i = 0; i <= t.n; i++) {
 			const struct trec *r = i < t.n ? &t.recs[i] : NULL;
-			double x0, x1;
 
 			if (r != NULL && (strcmp(r->machine, is.v[k].machine)
 			    != 0 || strcmp(r->id, is.v[k].id) != 0))
 				continue;
-			if (prev != NULL) {
-				x0 = left + width * (double)(prev->ts - t0) /
-				    (double)(t1 - t0);
-				x1 = left + width * (double)((r != NULL ? r->ts :
-				    t1) - t0) / (double)(t1 - t0);
-				printf("<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\""
-				    " height=\"%.0f\" fill=\"#%06x\" "
-				    "fill-opacity=\"0.6\"><title>%s</title></rect>"
-				    "<text x=\"%.1f\" y=\"%.0f\">%s</text>\n", x0,
-				    y + 4, x1 - x0 > 1 ? x1 - x0 : 1, rowh - 6,
-				    color_of(prev->to) & 0xffffff, prev->to,
-				    x0 + 2, y + 18, prev->to);
-			}
+			if (prev != NULL)
+				svg_box(left + width * (double)(prev->ts - t0) /
+				    (double)(t1 - t0), left + width * (double)
+				    ((r != NULL ? r->ts : t1) - t0) /
+				    (double)(t1 - t0), y + 4, rowh - 6, prev);
 			if (r != NULL)
 				prev = r;
 		}
