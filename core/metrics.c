@@ -8,6 +8,7 @@
  * _total counters, _bucket/_sum/_count histograms).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,50 +203,60 @@ prom_histogram(struct buf *b, const char *ns,
 	}
 }
 
-/* The eBPF I/O, network and reclaim counters. */
+/* The eBPF I/O, network and reclaim counters: a uint64 field each. */
+#define CM_FIELD(f)	offsetof(Kiln__Agent__V1__ContainerMetrics, f)
+static const struct {
+	const char	*name, *help;
+	size_t		 off;
+	double		 scale;		/* to the base unit */
+} prom_io_counters[] = {
+	{ "kiln_container_blkio_read_bytes_total",
+	  "Bytes read by completed block requests (eBPF).",
+	  CM_FIELD(blkio_read_bytes), 1 },
+	{ "kiln_container_blkio_write_bytes_total",
+	  "Bytes written by completed block requests (eBPF).",
+	  CM_FIELD(blkio_write_bytes), 1 },
+	{ "kiln_container_blkio_reads_total",
+	  "Completed block read requests (eBPF).", CM_FIELD(blkio_read_ios), 1 },
+	{ "kiln_container_blkio_writes_total",
+	  "Completed block write requests (eBPF).",
+	  CM_FIELD(blkio_write_ios), 1 },
+	{ "kiln_container_network_receive_bytes_total",
+	  "Bytes the container's sockets received (eBPF cgroup_skb).",
+	  CM_FIELD(net_rx_bytes), 1 },
+	{ "kiln_container_network_transmit_bytes_total",
+	  "Bytes the container's sockets sent (eBPF cgroup_skb).",
+	  CM_FIELD(net_tx_bytes), 1 },
+	{ "kiln_container_network_receive_packets_total",
+	  "Packets (skbs) the container's sockets received (eBPF).",
+	  CM_FIELD(net_rx_packets), 1 },
+	{ "kiln_container_network_transmit_packets_total",
+	  "Packets (skbs) the container's sockets sent (eBPF).",
+	  CM_FIELD(net_tx_packets), 1 },
+	{ "kiln_container_direct_reclaim_seconds_total",
+	  "Time the container's tasks stalled in direct reclaim (eBPF).",
+	  CM_FIELD(reclaim_ns), 1e-9 },
+	{ "kiln_container_direct_reclaims_total",
+	  "Direct reclaim stalls of the container's tasks (eBPF).",
+	  CM_FIELD(reclaim_count), 1 },
+};
+#undef CM_FIELD
+
 static void
 prom_io(struct buf *b, const char *ns,
     const Kiln__Agent__V1__MetricsResponse *r)
 {
-	head(b, "kiln_container_blkio_read_bytes_total", "counter",
-	    "Bytes read by completed block requests (eBPF).");
-	EACH(b, r, ns, "kiln_container_blkio_read_bytes_total",
-	    m->blkio_read_bytes);
-	head(b, "kiln_container_blkio_write_bytes_total", "counter",
-	    "Bytes written by completed block requests (eBPF).");
-	EACH(b, r, ns, "kiln_container_blkio_write_bytes_total",
-	    m->blkio_write_bytes);
-	head(b, "kiln_container_blkio_reads_total", "counter",
-	    "Completed block read requests (eBPF).");
-	EACH(b, r, ns, "kiln_container_blkio_reads_total", m->blkio_read_ios);
-	head(b, "kiln_container_blkio_writes_total", "counter",
-	    "Completed block write requests (eBPF).");
-	EACH(b, r, ns, "kiln_container_blkio_writes_total",
-	    m->blkio_write_ios);
-	head(b, "kiln_container_network_receive_bytes_total", "counter",
-	    "Bytes the container's sockets received (eBPF cgroup_skb).");
-	EACH(b, r, ns, "kiln_container_network_receive_bytes_total",
-	    m->net_rx_bytes);
-	head(b, "kiln_container_network_transmit_bytes_total", "counter",
-	    "Bytes the container's sockets sent (eBPF cgroup_skb).");
-	EACH(b, r, ns, "kiln_container_network_transmit_bytes_total",
-	    m->net_tx_bytes);
-	head(b, "kiln_container_network_receive_packets_total", "counter",
-	    "Packets (skbs) the container's sockets received (eBPF).");
-	EACH(b, r, ns, "kiln_container_network_receive_packets_total",
-	    m->net_rx_packets);
-	head(b, "kiln_container_network_transmit_packets_total", "counter",
-	    "Packets (skbs) the container's sockets sent (eBPF).");
-	EACH(b, r, ns, "kiln_container_network_transmit_packets_total",
-	    m->net_tx_packets);
-	head(b, "kiln_container_direct_reclaim_seconds_total", "counter",
-	    "Time the container's tasks stalled in direct reclaim (eBPF).");
-	EACH(b, r, ns, "kiln_container_direct_reclaim_seconds_total",
-	    (double)m->reclaim_ns / 1e9);
-	head(b, "kiln_container_direct_reclaims_total", "counter",
-	    "Direct reclaim stalls of the container's tasks (eBPF).");
-	EACH(b, r, ns, "kiln_container_direct_reclaims_total",
-	    m->reclaim_count);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(prom_io_counters); i++) {
+		size_t off = prom_io_counters[i].off;
+		double scale = prom_io_counters[i].scale;
+
+		head(b, prom_io_counters[i].name, "counter",
+		    prom_io_counters[i].help);
+		EACH(b, r, ns, prom_io_counters[i].name, (double)*(const
+		    uint64_t *)(const void *)((const char *)m + off) * scale);
+	}
 }
 
 /* What the guest's probes cost: per program, the whole guest's. */
