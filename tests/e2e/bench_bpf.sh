@@ -15,15 +15,8 @@ BUILD=${KILN_BUILD:-$ROOT/build/debug}
 IMAGE=docker.io/kiln/busybox:latest
 RT=io.containerd.kiln.v1
 N=${1:-3}
-export KILN_GUEST_DIR=$ROOT/build/guest
-trap 'kiln_containerd_stop >/dev/null 2>&1' EXIT
-dir=$(mktemp -d /tmp/kiln-bb-XXXXXX)
-export KILN_CONFIG=$dir/kiln.json
-echo '{}' >"$KILN_CONFIG"
-kiln_containerd_start "$dir" "$BUILD" >/dev/null
-"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null
-ctr_() { timeout -s KILL 300 ctr -a "$KILN_CTR_SOCK" "$@"; }
-ctr_ images import "$dir/bb.tar" >/dev/null
+source "$HERE/lib/bench.sh"
+kiln_bench_start bb || exit 1
 work='cs() { read u _ </proc/uptime; echo "${u%.*}${u#*.}"; }
 a=$(cs); i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done; b=$(cs)
 dd if=/dev/zero bs=1 count=200000 2>/dev/null | cat >/dev/null; c=$(cs)

@@ -8,15 +8,8 @@ source "$HERE/lib/containerd.sh"
 BUILD=${KILN_BUILD:-$ROOT/build/debug}
 IMAGE=docker.io/kiln/busybox:latest
 N=${1:-3}
-export KILN_GUEST_DIR=$ROOT/build/guest
-trap 'kiln_containerd_stop >/dev/null 2>&1' EXIT
-dir=$(mktemp -d /tmp/kiln-bj-XXXXXX)
-export KILN_CONFIG=$dir/kiln.json
-echo '{}' >"$KILN_CONFIG"
-kiln_containerd_start "$dir" "$BUILD" >/dev/null
-"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null
-ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
-ctr_ images import "$dir/bb.tar" >/dev/null
+source "$HERE/lib/bench.sh"
+kiln_bench_start bj || exit 1
 ms() { date +%s%N | cut -c1-13; }
 on='{}'
 off='{"jail_namespaces": false, "jail_cgroup": false, "jail_seccomp": false, "jail_user": false}'

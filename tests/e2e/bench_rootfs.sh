@@ -14,13 +14,8 @@ source "$HERE/lib/containerd.sh"
 BUILD=${KILN_BUILD:-$ROOT/build/debug}
 RT=io.containerd.kiln.v1
 N=${1:-3}
-export KILN_GUEST_DIR=$ROOT/build/guest
-trap 'kiln_containerd_stop >/dev/null 2>&1' EXIT
-dir=$(mktemp -d /tmp/kiln-br-XXXXXX)
-export KILN_CONFIG=$dir/kiln.json
-echo '{}' >"$KILN_CONFIG"
-kiln_containerd_start "$dir" "$BUILD" >/dev/null
-ctr_() { timeout -s KILL 300 ctr -a "$KILN_CTR_SOCK" "$@"; }
+source "$HERE/lib/bench.sh"
+kiln_bench_start br || exit 1
 "$HERE/lib/mkbusybox-rootfs.sh" "$dir/small" >/dev/null
 "$HERE/lib/mkbusybox-rootfs.sh" "$dir/big" >/dev/null
 head -c $((64 << 20)) /dev/urandom >"$dir/big/big"
