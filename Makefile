@@ -31,11 +31,12 @@ CPPFLAGS := -I. -isystem $(GEN) -D_GNU_SOURCE -MMD -MP
 CFLAGS	:= $(WARN) $(OPT)
 LDFLAGS	:= $(OPT)
 LIBS	:= -levent_extra -levent_core -lprotobuf-c -ljansson
-# The fuzz flavour compiles protobuf-c's runtime from Debian's source
-# package with its own instrumentation (tests/fuzz/module.mk), so coverage
-# and ASan reach inside the decoder.
+# The fuzz flavour compiles protobuf-c's and jansson's runtimes from
+# Debian's source packages with its own instrumentation
+# (tests/fuzz/module.mk), so coverage and ASan reach inside the decoders.
 ifeq ($(FLAVOUR),fuzz)
-LIBS	:= -levent_extra -levent_core build/fuzz/src/protobuf-c.o -ljansson
+LIBS	:= -levent_extra -levent_core build/fuzz/src/protobuf-c.o \
+	build/fuzz/src/jansson.a
 endif
 
 ifeq ($(V),1)

@@ -40,7 +40,7 @@ $(B)/tests/fuzz_replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay_%.o \
 
 FUZZ_BINS := $(FUZZ_NAMES:%=build/fuzz/tests/fuzz_%)
 build/fuzz/tests/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libkiln.a \
-    build/fuzz/src/protobuf-c.o
+    build/fuzz/src/protobuf-c.o build/fuzz/src/jansson.a
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ \
 	    $(filter-out build/fuzz/src/%,$(filter %.o,$^)) \
 	    -Wl,--whole-archive build/fuzz/libkiln.a -Wl,--no-whole-archive \
@@ -54,6 +54,19 @@ build/src/protobuf-c/protobuf-c/protobuf-c.c: build/src/protobuf-c/.stamp
 build/fuzz/src/protobuf-c.o: build/src/protobuf-c/protobuf-c/protobuf-c.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(OPT) -Ibuild/src/protobuf-c -w -c $< -o $@
+
+# jansson's runtime likewise, configured by
+# tests/fuzz/jansson_private_config.h (what its configure would write).
+JANSSON_SRCS := dump error hashtable hashtable_seed load memory \
+	pack_unpack strbuffer strconv utf value version
+build/src/jansson/.stamp: tests/fuzz/fetch-src.sh
+	$(Q)tests/fuzz/fetch-src.sh jansson
+build/fuzz/src/jansson-%.o: build/src/jansson/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(OPT) -DHAVE_CONFIG_H -Itests/fuzz -Ibuild/src/jansson/android \
+	    -Ibuild/src/jansson/src -w -c build/src/jansson/src/$*.c -o $@
+build/fuzz/src/jansson.a: $(JANSSON_SRCS:%=build/fuzz/src/jansson-%.o)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 fuzz:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=fuzz CC=clang fuzz-bins
