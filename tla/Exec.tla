@@ -290,8 +290,15 @@ ContainerdAdds ==                          \* h_exec: only while the task is
   /\ queue' = << "ADD" >>
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
+(* The agent answers the calls in flight (AddProcess, StartProcess,       *)
+(* WaitProcess); with the timer and the VM's death that is never more     *)
+(* than MaxQueue messages behind a dispatch, so the queue is bounded      *)
+(* (unbounded, TLC's state space was infinite).                           *)
+MaxQueue == 4
+
 Agent ==
   /\ ~vmGone
+  /\ Len(queue) < MaxQueue
   /\ \E e \in {"AGENT_ADDED", "AGENT_FAILED", "AGENT_STARTED", "EXITED"} :
        queue' = Append(queue, e)
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
@@ -325,10 +332,19 @@ VMStoppedCb ==
               THEN Append(queue, "VM_DIED") ELSE queue
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, vmGone>>
 
+(* The end: the exec is deleted, or the VM went before h_exec made it    *)
+(* (the C never makes an exec once the VM is gone). Declared, so that a   *)
+(* deadlock check does not report it.                                     *)
+Ended ==
+  /\ queue = << >>
+  /\ \/ execState \in Terminal
+     \/ execState = "NEW" /\ vmNotified
+  /\ UNCHANGED vars
+
 Next ==
   \/ Dispatch
   \/ Containerd \/ ContainerdAdds \/ Agent \/ Drained \/ Timer
-  \/ VMDies \/ VMStoppedCb
+  \/ VMDies \/ VMStoppedCb \/ Ended
 
 (* The loop runs (dispatch and deferred callbacks) and timers fire.       *)
 Spec ==
