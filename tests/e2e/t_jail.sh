@@ -114,7 +114,7 @@ ok $? "... and leaves no QEMU, cgroup or bundle behind"
 # rootfs "9p" still serves a plain directory (and its writes reach it).
 echo '{"rootfs": "9p", "jail_user": false}' >"$KILN_CONFIG"
 "$HERE/lib/mkbusybox-rootfs.sh" "$dir/plain" >/dev/null
-out=$(ctr_ run --rm --runtime "$RT" --rootfs "$dir/plain" p9 sh -c \
+out=$(ctr_ run --rm --runtime "$RT" --rootfs "$dir/plain" p9 /bin/sh -c \
 	'cat /etc/passwd | head -1; echo from-guest >/written' 2>&1)
 [[ $out == root:* && $(cat "$dir/plain/written" 2>/dev/null) == from-guest ]]
 ok $? "rootfs 9p: the guest reads the directory and its write reaches it"
