@@ -106,10 +106,13 @@ config_defaults(struct core_config *c)
 	 */
 	c->qemu_thp = false;
 	/*
-	 * 64 MiB: cold boots as fast as QEMU's default region and 13 MB less
-	 * RSS; 32 MiB saved 48 MB but booted ~10 % slower (benchmarks.md).
+	 * 0: QEMU's own translation buffer. 64 MiB saved 13 MB of RSS, but a
+	 * small buffer is split into small regions (2 MiB each) that the
+	 * running vCPUs use up between flushes, and QEMU 7.2 asserts when a
+	 * hot-added vCPU's thread finds none left (tcg/region.c,
+	 * tcg_region_initial_alloc__locked): a scaler step killed the VM.
 	 */
-	c->tcg_tb_mib = 64;
+	c->tcg_tb_mib = 0;
 	/*
 	 * On: a restore answers in ~0.4 s instead of a cold boot's 2-3.5 s
 	 * and its RAM stays shared (docs/benchmarks.md); any failure is a
