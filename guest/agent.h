@@ -323,6 +323,10 @@ int		 agent_rootfs_mount(struct agent_container *, const char *type,
 		    const char *tag, struct err *);
 void		 agent_rootfs_unmount(struct agent_container *);
 
+/* Write text to an existing file (sysfs, cgroupfs); err names it. */
+int		 agent_write_file(const char *path, const char *text,
+		    struct err *);
+
 /* Container and process file locations. */
 char		*agent_path(const struct agent_container *, const char *name);
 

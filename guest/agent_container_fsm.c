@@ -138,18 +138,10 @@ static int
 ctr_freeze(struct agent_container *c, const char *value, struct err *err)
 {
 	char path[256];
-	int fd;
 
 	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.freeze",
 	    AGENT_CGROUP_PARENT, c->id);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write_all(fd, value, 1) < 0) {
-		err_set(err, errno, "%s: %m", path);
-		close_fd(&fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return agent_write_file(path, value, err);
 }
 
 static int

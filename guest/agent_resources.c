@@ -22,8 +22,8 @@
 #define CPU_DIR		"/sys/devices/system/cpu"
 #define AUTO_ONLINE	"/sys/devices/system/memory/auto_online_blocks"
 
-static int
-file_write(const char *path, const char *text, struct err *err)
+int
+agent_write_file(const char *path, const char *text, struct err *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 
@@ -38,7 +38,7 @@ agent_resources_init(void)
 	struct err err;
 
 	/* online_movable: blocks that can be unplugged again. */
-	if (file_write(AUTO_ONLINE, "online_movable", &err) < 0)
+	if (agent_write_file(AUTO_ONLINE, "online_movable", &err) < 0)
 		log_warnx("%s", err.msg);
 }
 
@@ -84,7 +84,7 @@ cpu_set_online(int cpu, bool on)
 		return;		/* cpu0: always online */
 	(void)!read(fd, state, sizeof state - 1);
 	close(fd);
-	if ((state[0] == '1') != on && file_write(path, on ? "1" : "0",
+	if ((state[0] == '1') != on && agent_write_file(path, on ? "1" : "0",
 	    &err) < 0)
 		log_warnx("%s", err.msg);
 }
@@ -140,7 +140,7 @@ cgroup_write(const char *cid, const char *file, const char *value,
 
 	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/%s",
 	    AGENT_CGROUP_PARENT, cid, file);
-	return file_write(path, value, err);
+	return agent_write_file(path, value, err);
 }
 
 static int64_t

@@ -45,20 +45,6 @@ sysfs_read(const char *path, char *buf, size_t size)
 	return 0;
 }
 
-static int
-sysfs_write(const char *path, const char *value, struct err *err)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0 || write_all(fd, value, strlen(value)) < 0) {
-		err_set(err, errno, "%s: %m", path);
-		close_fd(&fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 /* The vdX whose virtio-blk serial is serial, into name. */
 static int
 rootfs_find_disk(const char *serial, char name[NAME_MAX + 1],
@@ -98,8 +84,8 @@ rootfs_rebind(const char *disk, struct err *err)
 		return err_set(err, errno, "%s: %m", path);
 	link[n] = '\0';
 	dev = strrchr(link, '/') != NULL ? strrchr(link, '/') + 1 : link;
-	if (sysfs_write(VIRTIO_BLK_DRIVER "/unbind", dev, err) < 0 ||
-	    sysfs_write(VIRTIO_BLK_DRIVER "/bind", dev, err) < 0)
+	if (agent_write_file(VIRTIO_BLK_DRIVER "/unbind", dev, err) < 0 ||
+	    agent_write_file(VIRTIO_BLK_DRIVER "/bind", dev, err) < 0)
 		return err_wrap(err, "rebind %s", dev);
 	return 0;
 }
