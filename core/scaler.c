@@ -2,7 +2,8 @@
 /*
  * The vertical scaler: while the task runs, one GetMetrics every
  * scaler_interval_ms, and the VM grows or shrinks between its boot size and
- * the container's limit (else the config's maximum) through resize.c's
+ * the container's limit (else the config's maximum; vCPUs never past the
+ * host's online CPUs) through resize.c's
  * queue, behind any Update. Its machine is scaler_fsm.c.
  *
  * The policy (scaler_decide, pure, so t_core checks it):
@@ -27,6 +28,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core_int.h"
 
@@ -247,8 +249,19 @@ scaler_policy_of(const struct core_scaler *s, struct scaler_policy *p)
 {
 	const struct core_resize *rz = s->t->resize;
 
+	long host = sysconf(_SC_NPROCESSORS_ONLN);
+
 	p->floor_vcpus = rz->boot_vcpus;
-	p->cap_vcpus = rz->cap_vcpus;
+	/*
+	 * Never past the host's CPUs: more vCPUs add no capacity, and under
+	 * TCG 4 vCPUs on 2 busy host cores starved the guest's own agent
+	 * (30 s without an answer: the VM was aborted). An Update may still
+	 * ask for more; the scaler does not.
+	 */
+	p->cap_vcpus = host > 0 && (unsigned long)host < rz->cap_vcpus ?
+	    (unsigned)host : rz->cap_vcpus;
+	if (p->cap_vcpus < p->floor_vcpus)
+		p->cap_vcpus = p->floor_vcpus;
 	p->floor_mem = rz->floor_mem > rz->boot_mem ? rz->floor_mem :
 	    rz->boot_mem;
 	p->cap_mem = rz->cap_mem;
