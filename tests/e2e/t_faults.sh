@@ -122,6 +122,6 @@ ok $? "nothing left after the cycles"
 ! grep -q 'Sanitizer' "$dir/containerd.log"
 ok $? "no AddressSanitizer or LeakSanitizer report from any shim"
 grep -m3 -A20 'Sanitizer' "$dir/containerd.log" | sed 's/^/# /'
-[[ $(find /run/kiln -mindepth 1 -maxdepth 1 -type d -newer "$dir/kiln.json" ! -name s | wc -l) == 0 ]]
+[[ $(find /run/kiln -mindepth 1 -maxdepth 1 -type d -newer "$dir/kiln.json" ! -name s ! -name uids | wc -l) == 0 ]]
 ok $? "no run directory left in /run/kiln"
 tap_done
