@@ -415,6 +415,31 @@ resize_call(struct core_resize *rz, bool cpu, const char *cmd, json_t *args,
 }
 
 /*
+ * The lowest free slot: QEMU lists them highest first, and the first one
+ * listed gave the guest's cpu1 APIC ID 3 (of 4 cores); under TCG that vCPU
+ * then answered no IPI (an expedited RCU grace period, so a umount, hung
+ * forever). Taken in order, cpu N gets APIC ID N, as at boot.
+ */
+static bool
+slot_lower(const json_t *props, const json_t *than)
+{
+	static const char *const keys[] = { "socket-id", "core-id",
+	    "thread-id" };
+	json_int_t a, b;
+	size_t i;
+
+	if (than == NULL)
+		return true;
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		a = json_integer_value(json_object_get(props, keys[i]));
+		b = json_integer_value(json_object_get(than, keys[i]));
+		if (a != b)
+			return a < b;
+	}
+	return false;
+}
+
+/*
  * query-hotpluggable-cpus: count the present vCPUs, find a free slot, and
  * see whether the vCPU being removed is gone yet (its qom-path is).
  */
@@ -439,8 +464,10 @@ resize_read_slots(struct core_resize *rz, const json_t *ret)
 			ours_present |= strcmp(qom, ours) == 0;
 			continue;
 		}
-		if (rz->free_slot == NULL && json_is_object(json_object_get(e,
-		    "props")) && json_is_string(json_object_get(e, "type"))) {
+		if (json_is_object(json_object_get(e, "props")) &&
+		    json_is_string(json_object_get(e, "type")) &&
+		    slot_lower(json_object_get(e, "props"), rz->free_slot)) {
+			json_decref(rz->free_slot);
 			rz->free_slot = json_deep_copy(json_object_get(e,
 			    "props"));
 			free(rz->slot_type);
