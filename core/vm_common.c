@@ -32,11 +32,22 @@ vm_calls_cancel(struct vm *vm, int *qmp_id, uint32_t *agent_id)
 	*agent_id = 0;
 }
 
-/* What the agent reads from the kernel command line (agent.c). */
+/*
+ * What the agent reads from the kernel command line (agent.c). Debug also
+ * has the kernel report tasks blocked for 30 s, with their stacks, on the
+ * console: a guest hang then leaves its cause in console.log (how a vCPU
+ * that answered no IPI was found, docs/resources.md). The console level
+ * is raised by a sysctl, which applies just before /init runs, so the
+ * boot itself stays as quiet (and as fast under TCG) as without debug.
+ */
+#define DEBUG_CMDLINE "kiln.debug sysctl.kernel.printk=7 " \
+	"sysctl.kernel.hung_task_timeout_secs=30"
+
 const char *
 vm_cmdline_extra(const struct core_config *cfg)
 {
 	if (cfg->debug)
-		return cfg->guest_bpf ? "kiln.debug" : "kiln.debug kiln.bpf=off";
+		return cfg->guest_bpf ? DEBUG_CMDLINE :
+		    DEBUG_CMDLINE " kiln.bpf=off";
 	return cfg->guest_bpf ? NULL : "kiln.bpf=off";
 }

@@ -78,6 +78,11 @@ test_config(void)
 	    c.mem_mib == 512 && c.vcpus == 2 && c.debug &&
 	    strcmp(c.kernel, "/opt/k/vmlinux") == 0, "config: fields "
 	    "override, image_dir moves the kernel");
+	ok(strstr(vm_cmdline_extra(&c), "kiln.debug sysctl.kernel.printk=7 "
+	    "sysctl.kernel.hung_task_timeout_secs=30") != NULL, "config: debug boots the "
+	    "guest verbose, hung tasks reported (%s)", vm_cmdline_extra(&c));
+	c.debug = false;
+	ok(vm_cmdline_extra(&c) == NULL, "config: no debug, nothing added");
 	core_config_fini(&c);
 	cfg_bad("{\"memory_mib\": 1}",
 	    "cfg.json: memory_mib: must be an integer from 64 to 65536");
