@@ -124,9 +124,9 @@ ok $? "no QEMU left"
 # Samples every second here (5 s by default), 2 hot in a row to grow, 3
 # cold to shrink. Two busy loops on one vCPU: busy and waiting (PSI), so
 # it adds one; once they stop, what is used would fit in one, so it goes.
-# agent_timeout_ms 120 s: a StartProcess of an exec (crun exec) while two
-# busy loops fill both vCPUs and memory is being plugged took over the
-# default 30 s under ASan on 2 TCG cores, and a timed-out call ends the VM.
+# agent_timeout_ms 120 s: room for a slow exec under ASan on 2 TCG cores
+# (a timed-out call ends the VM). The exec that once took "over 30 s" here
+# was the hot-added vCPU that answered no IPI (docs/resources.md, "Fixed").
 printf '{"scaler_interval_ms": 1000, "scaler_up_samples": 2, "scaler_down_samples": 3, "agent_timeout_ms": 120000, "trace_file": "%s"}\n' \
 	"$dir/scaler.jsonl" >"$KILN_CONFIG"
 nproc_is() { [[ $(nproc_of "$1") == "$2" ]]; }
