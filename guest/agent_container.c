@@ -17,6 +17,14 @@ agent_path(const struct agent_container *c, const char *name)
 	return xasprintf("%s/%s", c->dir, name);
 }
 
+void
+agent_cgroup_path(char *out, size_t size, const char *cid, const char *file)
+{
+	snprintf(out, size, "%s/fs/cgroup/%s/%s%s%s", agent_sysfs,
+	    AGENT_CGROUP_PARENT, cid, file != NULL ? "/" : "",
+	    file != NULL ? file : "");
+}
+
 struct agent_container *
 agent_container_find(struct agent *a, const char *id)
 {
@@ -43,8 +51,7 @@ agent_ctr_freeze_poll_cb(void *arg)
 	struct err err;
 	FILE *f;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.events",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.events");
 	if ((f = fopen(path, "re")) != NULL) {
 		while (fgets(line, sizeof line, f) != NULL)
 			if (strcmp(line, "frozen 1\n") == 0)
@@ -64,7 +71,7 @@ agent_container_new(struct agent *a, const char *id)
 
 	c->a = a;
 	snprintf(c->id, sizeof c->id, "%s", id);
-	c->dir = xasprintf("%s/%s", AGENT_RUN_DIR, id);
+	c->dir = xasprintf("%s/%s", agent_run_dir, id);
 	c->rootfs = xasprintf("%s/rootfs", c->dir);
 	c->oom_wd = -1;
 	TAILQ_INIT(&c->procs);
@@ -125,8 +132,7 @@ agent_container_pids(struct agent_container *c, pid_t *pids, int max,
 	int n = 0;
 	long pid;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.procs",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.procs");
 	if ((f = fopen(path, "re")) == NULL)
 		return err_set(err, errno, "open %s: %m", path);
 	while (n < max && fscanf(f, "%ld", &pid) == 1)

@@ -139,8 +139,7 @@ ctr_freeze(struct agent_container *c, const char *value, struct err *err)
 {
 	char path[256];
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.freeze",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.freeze");
 	return agent_write_file(path, value, err);
 }
 
