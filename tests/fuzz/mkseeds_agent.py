@@ -243,6 +243,12 @@ seeds["nic-never"] = t.b
 t = running(Tape(NL_FAIL)).link(0).req("ConfigureNetwork", nic).time(0)
 seeds["nic-netlink-fails"] = t.b
 
+# Regression (UBSan): a default route has no destination bytes, and
+# nic_copy passed their NULL data to memcpy.
+t = running(Tape()).link(0).req("ConfigureNetwork", nic +
+    ld(3, ld(3, bytes([10, 0, 0, 1])))).time(0)
+seeds["regress-nic-default-route"] = t.b
+
 # Resources: limits, and CPUs onlined by a child.
 t = running(Tape()).req("UpdateResources", ld(1, "c1") + vi(2, 1 << 30) +
     vi(5, 1) + vi(6, 2)).spawn("online")
