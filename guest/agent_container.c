@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guest/agent.h"
 
@@ -102,6 +103,9 @@ agent_container_free(struct agent_container *c)
 	if (c->pending != NULL)
 		proto_call_fail(c->pending, PROTO_UNAVAILABLE, "container gone");
 	fsm_fini(&c->fsm);
+	/* Empty once removed (ctr_act_cleanup and the execs above). */
+	if (c->dead)
+		rmdir(c->dir);
 	free(c->dir);
 	free(c->rootfs);
 	free(c);
@@ -230,6 +234,21 @@ agent_process_free(struct agent_process *p)
 
 	reactor_defer_cancel(p->c->a->r, p);
 	agent_stdio_close(p);
+	/* An exec's files go with it: a long-lived container's execs must
+	 * not pile up in the guest's tmpfs. */
+	if (!p->is_init) {
+		static const char *const what[] = { "json", "pid", "console" };
+		char name[PROTO_ID_MAX + 32];
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(what); i++) {
+			snprintf(name, sizeof name, "exec-%s.%s", p->exec_id,
+			    what[i]);
+			_cleanup_free_ char *path = agent_path(p->c, name);
+
+			unlink(path);
+		}
+	}
 	while ((w = TAILQ_FIRST(&p->waiters)) != NULL) {
 		TAILQ_REMOVE(&p->waiters, w, entry);
 		proto_call_fail(w->call, PROTO_NOT_FOUND, "process removed");

@@ -108,7 +108,7 @@ ctr_act_cleanup(struct fsm *m, const void *data, struct err *err)
 	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
 	struct agent_container *c = CTR(m);
 	static const char *const files[] = { "config.json", "crun.log",
-	    "init.pid" };
+	    "init.pid", "init.console" };
 	size_t i;
 
 	(void)data;

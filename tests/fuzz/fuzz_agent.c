@@ -43,6 +43,7 @@
  * agent's boot path): GetMetrics reports it missing. Timers are virtual
  * (reactor_timer_*, time_mono_ns) so runs are deterministic.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1729,12 +1730,58 @@ fz_world_end(void)
 	}
 }
 
+static struct agent_container *
+fz_live_container(const char *id)
+{
+	struct agent_container *c;
+
+	TAILQ_FOREACH(c, &run.a.containers, entry)
+		if (!c->dead && strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+/*
+ * Once everything has ended, the run directory holds only what lives: a
+ * directory per container not removed, exec files only of its execs.
+ */
+static void
+fz_check_run_dir(void)
+{
+	struct agent_container *c;
+	struct dirent *de, *fe;
+	char path[512], eid[PROTO_ID_MAX + 1];
+	DIR *d, *f;
+
+	if ((d = opendir(fz.run)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		c = fz_live_container(de->d_name);
+		FZ_ASSERT(c != NULL);
+		snprintf(path, sizeof path, "%s/%s", fz.run, de->d_name);
+		if ((f = opendir(path)) == NULL)
+			continue;
+		while ((fe = readdir(f)) != NULL) {
+			if (strncmp(fe->d_name, "exec-", 5) != 0)
+				continue;
+			snprintf(eid, sizeof eid, "%.*s",
+			    (int)strcspn(fe->d_name + 5, "."), fe->d_name + 5);
+			FZ_ASSERT(agent_process_find(c, eid) != NULL);
+		}
+		closedir(f);
+	}
+	closedir(d);
+}
+
 static void
 fz_world_free(void)
 {
 	int i;
 
 	fz_world_end();
+	fz_check_run_dir();
 	agent_fini(&run.a);
 	close_fd(&run.hfd);
 	for (i = 0; i < run.nkids; i++)

@@ -191,6 +191,14 @@ t.req("NextEvent").req("RemoveContainer", ref("c1")).spawn("delete:c1")
 t.exit("delete:c1").req("ProcessState", ref("c1"))
 seeds["life-create-start-exec-wait-remove"] = t.b
 
+# Regression: a finished exec left exec-e1.json and .pid behind, and a
+# removed container its directory (guest tmpfs grew with every exec).
+t = running(Tape())
+t.req("ExecProcess", ref("c1", "e1") + ld(3, PROC))
+t.req("StartProcess", ref("c1", "e1")).spawn("exec:e1", "proc:e1")
+t.exit("exec:e1").exit("proc:e1", 0).pump()
+seeds["regress-exec-files"] = t.b
+
 # Output past the window: the agent waits for credit, then drains.
 t = running(Tape())
 for _ in range(20):
