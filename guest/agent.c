@@ -25,6 +25,9 @@
 
 static void	agent_open_channel(struct agent *);
 
+const char	*agent_run_dir = AGENT_RUN_DIR;
+const char	*agent_sysfs = "/sys";
+
 uint64_t
 agent_boottime_ns(void)
 {
@@ -172,8 +175,7 @@ agent_oom_count(const struct agent_container *c)
 	char path[256], key[32];
 	FILE *f;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/memory.events",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "memory.events");
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	while (fscanf(f, "%31s %llu", key, &v) == 2)
@@ -237,8 +239,7 @@ agent_oom_watch(struct agent_container *c)
 		a->inotify_io = reactor_io_new(a->r, a->inotify_fd,
 		    REACTOR_READ, agent_inotify_cb, a);
 	}
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/memory.events",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "memory.events");
 	c->oom_kills = agent_oom_count(c);
 	c->oom_wd = inotify_add_watch(a->inotify_fd, path, IN_MODIFY);
 }
@@ -395,7 +396,7 @@ agent_conn_closed_cb(struct proto_conn *c, void *arg)
 		reactor_timer_start(a->reopen_timer, AGENT_REOPEN_MS, false);
 }
 
-static void
+void
 agent_serve_fd(struct agent *a, int fd)
 {
 	struct proto_conn_opts o = {
@@ -640,11 +641,15 @@ agent_load_late(struct agent *a)
 
 static struct proto_service agent_service;
 
-static int
-agent_setup(struct agent *a, struct err *err)
+int
+agent_init(struct agent *a, struct err *err)
 {
-	struct utsname u;
-
+	a->vsock_fd = -1;
+	a->power_fd = -1;
+	a->inotify_fd = -1;
+	TAILQ_INIT(&a->containers);
+	TAILQ_INIT(&a->events);
+	TAILQ_INIT(&a->nics);
 	a->r = reactor_new(err);
 	if (a->r == NULL)
 		return -1;
@@ -658,6 +663,49 @@ agent_setup(struct agent *a, struct err *err)
 	a->reopen_timer = reactor_timer_new(a->r, agent_reopen_cb, a);
 	reactor_reap_orphans(a->r, agent_orphan_cb, a);
 	reactor_sig_new(a->r, SIGTERM, agent_sigterm_cb, a);
+	return 0;
+}
+
+/* Containers first: freeing them answers the calls waiting on them. */
+void
+agent_fini(struct agent *a)
+{
+	struct agent_container *c;
+	struct agent_event *e;
+
+	while ((c = TAILQ_FIRST(&a->containers)) != NULL)
+		agent_container_free(c);
+	agent_nics_free(a);
+	while ((e = TAILQ_FIRST(&a->events)) != NULL) {
+		TAILQ_REMOVE(&a->events, e, entry);
+		free(e);
+	}
+	a->nevents = 0;
+	if (a->event_call != NULL)
+		proto_call_fail(TAKE_PTR(a->event_call), PROTO_UNAVAILABLE,
+		    "agent exiting");
+	agent_bpf_stop(a->bpf);
+	proto_server_free(a->server);	/* and a->conn */
+	a->conn = NULL;
+	reactor_io_free(a->inotify_io);
+	reactor_io_free(a->vsock_io);
+	reactor_io_free(a->power_io);
+	close_fd(&a->inotify_fd);
+	close_fd(&a->vsock_fd);
+	close_fd(&a->power_fd);
+	free(a->port_path);
+	reactor_free(a->r);		/* timers, children, signals */
+	fsm_env_free(a->env);
+	memset(a, 0, sizeof *a);
+}
+
+static int
+agent_setup(struct agent *a, struct err *err)
+{
+	struct utsname u;
+
+	if (agent_init(a, err) < 0)
+		return -1;
 	uname(&u);
 	snprintf(a->kernel_release, sizeof a->kernel_release, "%s",
 	    u.release);
@@ -675,13 +723,7 @@ agent_main(struct agent *a)
 	struct err err;
 	int logfd;
 
-	a->vsock_fd = -1;
-	a->power_fd = -1;
-	a->inotify_fd = -1;
 	a->boot_ns = agent_boottime_ns();
-	TAILQ_INIT(&a->containers);
-	TAILQ_INIT(&a->events);
-	TAILQ_INIT(&a->nics);
 	if (getpid() == 1 && agent_early_init(&err) < 0)
 		fatalx("early init: %s", err.msg);
 	if (getpid() == 1) {

@@ -249,8 +249,32 @@ struct agent {
 };
 
 /* agent.c */
+/*
+ * Where the agent keeps its run files (AGENT_RUN_DIR) and finds sysfs
+ * ("/sys": cgroups, block devices): a harness that runs the agent in
+ * process points both at a scratch tree before agent_init().
+ */
+extern const char *agent_run_dir;
+extern const char *agent_sysfs;
 /* Run the agent (PID 1 or not); returns only when powering off fails. */
 int		 agent_main(struct agent *);
+/*
+ * Set a (zeroed) up to serve: reactor, machines, the Agent service, the
+ * greeting timer, PID 1's reaping. Touches nothing outside the process.
+ * Returns -1 with err if the reactor cannot start.
+ */
+int		 agent_init(struct agent *, struct err *);
+/*
+ * Serve the host on connected fd (taken), replacing any earlier host
+ * connection: the greeting is sent, and repeated until the host speaks.
+ */
+void		 agent_serve_fd(struct agent *, int fd);
+/*
+ * Free everything agent_init() and the requests since made, answering
+ * the calls still waiting (tests; the guest powers off instead). Call it
+ * once every child the agent started has been reaped.
+ */
+void		 agent_fini(struct agent *);
 uint64_t	 agent_boottime_ns(void);
 void		 agent_push_exit_event(struct agent *, struct agent_process *);
 void		 agent_events_flush(struct agent *);
@@ -329,6 +353,9 @@ int		 agent_write_file(const char *path, const char *text,
 
 /* Container and process file locations. */
 char		*agent_path(const struct agent_container *, const char *name);
+/* The container's cgroup v2 directory, or file in it if not NULL. */
+void		 agent_cgroup_path(char *, size_t, const char *cid,
+		    const char *file);
 
 /* agent_stats.c: answer call with the container's cgroup v2 metrics;
  * -1 if its cgroup is gone (the caller answers NOT_FOUND). */

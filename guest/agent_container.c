@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guest/agent.h"
 
@@ -15,6 +16,14 @@ char *
 agent_path(const struct agent_container *c, const char *name)
 {
 	return xasprintf("%s/%s", c->dir, name);
+}
+
+void
+agent_cgroup_path(char *out, size_t size, const char *cid, const char *file)
+{
+	snprintf(out, size, "%s/fs/cgroup/%s/%s%s%s", agent_sysfs,
+	    AGENT_CGROUP_PARENT, cid, file != NULL ? "/" : "",
+	    file != NULL ? file : "");
 }
 
 struct agent_container *
@@ -43,8 +52,7 @@ agent_ctr_freeze_poll_cb(void *arg)
 	struct err err;
 	FILE *f;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.events",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.events");
 	if ((f = fopen(path, "re")) != NULL) {
 		while (fgets(line, sizeof line, f) != NULL)
 			if (strcmp(line, "frozen 1\n") == 0)
@@ -64,7 +72,7 @@ agent_container_new(struct agent *a, const char *id)
 
 	c->a = a;
 	snprintf(c->id, sizeof c->id, "%s", id);
-	c->dir = xasprintf("%s/%s", AGENT_RUN_DIR, id);
+	c->dir = xasprintf("%s/%s", agent_run_dir, id);
 	c->rootfs = xasprintf("%s/rootfs", c->dir);
 	c->oom_wd = -1;
 	TAILQ_INIT(&c->procs);
@@ -95,6 +103,9 @@ agent_container_free(struct agent_container *c)
 	if (c->pending != NULL)
 		proto_call_fail(c->pending, PROTO_UNAVAILABLE, "container gone");
 	fsm_fini(&c->fsm);
+	/* Empty once removed (ctr_act_cleanup and the execs above). */
+	if (c->dead)
+		rmdir(c->dir);
 	free(c->dir);
 	free(c->rootfs);
 	free(c);
@@ -125,8 +136,7 @@ agent_container_pids(struct agent_container *c, pid_t *pids, int max,
 	int n = 0;
 	long pid;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.procs",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.procs");
 	if ((f = fopen(path, "re")) == NULL)
 		return err_set(err, errno, "open %s: %m", path);
 	while (n < max && fscanf(f, "%ld", &pid) == 1)
@@ -224,6 +234,21 @@ agent_process_free(struct agent_process *p)
 
 	reactor_defer_cancel(p->c->a->r, p);
 	agent_stdio_close(p);
+	/* An exec's files go with it: a long-lived container's execs must
+	 * not pile up in the guest's tmpfs. */
+	if (!p->is_init) {
+		static const char *const what[] = { "json", "pid", "console" };
+		char name[PROTO_ID_MAX + 32];
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(what); i++) {
+			snprintf(name, sizeof name, "exec-%s.%s", p->exec_id,
+			    what[i]);
+			_cleanup_free_ char *path = agent_path(p->c, name);
+
+			unlink(path);
+		}
+	}
 	while ((w = TAILQ_FIRST(&p->waiters)) != NULL) {
 		TAILQ_REMOVE(&p->waiters, w, entry);
 		proto_call_fail(w->call, PROTO_NOT_FOUND, "process removed");

@@ -108,7 +108,7 @@ ctr_act_cleanup(struct fsm *m, const void *data, struct err *err)
 	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
 	struct agent_container *c = CTR(m);
 	static const char *const files[] = { "config.json", "crun.log",
-	    "init.pid" };
+	    "init.pid", "init.console" };
 	size_t i;
 
 	(void)data;
@@ -139,8 +139,7 @@ ctr_freeze(struct agent_container *c, const char *value, struct err *err)
 {
 	char path[256];
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/cgroup.freeze",
-	    AGENT_CGROUP_PARENT, c->id);
+	agent_cgroup_path(path, sizeof path, c->id, "cgroup.freeze");
 	return agent_write_file(path, value, err);
 }
 

@@ -178,9 +178,13 @@ nic_copy(struct agent_nic *n, const Kiln__Agent__V1__NetworkConfig *c)
 
 		o->family = family_of(r->destination.len != 0 ?
 		    r->destination.len : r->gateway.len);
-		memcpy(o->dst, r->destination.data, r->destination.len);
+		/* An empty bytes field has no data pointer: memcpy(NULL) is UB
+		 * even for 0 bytes (a default route has no destination). */
+		if (r->destination.len != 0)
+			memcpy(o->dst, r->destination.data, r->destination.len);
 		o->dst_len = (int)r->prefix_len;
-		memcpy(o->gw, r->gateway.data, r->gateway.len);
+		if (r->gateway.len != 0)
+			memcpy(o->gw, r->gateway.data, r->gateway.len);
 		o->has_gw = r->gateway.len != 0;
 		o->mtu = r->mtu;
 	}

@@ -138,8 +138,7 @@ cgroup_write(const char *cid, const char *file, const char *value,
 {
 	char path[256];
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/%s",
-	    AGENT_CGROUP_PARENT, cid, file);
+	agent_cgroup_path(path, sizeof path, cid, file);
 	return agent_write_file(path, value, err);
 }
 
@@ -150,8 +149,7 @@ cgroup_memory_max(const char *cid)
 	long long v;
 	FILE *f;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/memory.max",
-	    AGENT_CGROUP_PARENT, cid);
+	agent_cgroup_path(path, sizeof path, cid, "memory.max");
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	if (fgets(text, sizeof text, f) == NULL)

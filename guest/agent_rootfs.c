@@ -25,7 +25,7 @@
 
 #include "guest/agent.h"
 
-#define VIRTIO_BLK_DRIVER	"/sys/bus/virtio/drivers/virtio_blk"
+#define VIRTIO_BLK_DRIVER	"bus/virtio/drivers/virtio_blk"	/* in sysfs */
 
 /* The first line of a small sysfs file, newline cut; -1 if unreadable. */
 static int
@@ -52,14 +52,16 @@ rootfs_find_disk(const char *serial, char name[NAME_MAX + 1],
 {
 	char path[PATH_MAX], value[64];
 	struct dirent *de;
-	DIR *d = opendir("/sys/block");
+	DIR *d;
 
-	if (d == NULL)
-		return err_set(err, errno, "/sys/block: %m");
+	snprintf(path, sizeof path, "%s/block", agent_sysfs);
+	if ((d = opendir(path)) == NULL)
+		return err_set(err, errno, "%s: %m", path);
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "vd", 2) != 0)
 			continue;
-		snprintf(path, sizeof path, "/sys/block/%s/serial", de->d_name);
+		snprintf(path, sizeof path, "%s/block/%s/serial", agent_sysfs,
+		    de->d_name);
 		if (sysfs_read(path, value, sizeof value) == 0 &&
 		    strcmp(value, serial) == 0) {
 			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
@@ -75,17 +77,21 @@ rootfs_find_disk(const char *serial, char name[NAME_MAX + 1],
 static int
 rootfs_rebind(const char *disk, struct err *err)
 {
-	char link[PATH_MAX], path[PATH_MAX];
+	char link[PATH_MAX], path[PATH_MAX], drv[PATH_MAX];
 	const char *dev;
 	ssize_t n;
 
-	snprintf(path, sizeof path, "/sys/block/%s/device", disk);
+	snprintf(path, sizeof path, "%s/block/%s/device", agent_sysfs, disk);
 	if ((n = readlink(path, link, sizeof link - 1)) < 0)
 		return err_set(err, errno, "%s: %m", path);
 	link[n] = '\0';
 	dev = strrchr(link, '/') != NULL ? strrchr(link, '/') + 1 : link;
-	if (agent_write_file(VIRTIO_BLK_DRIVER "/unbind", dev, err) < 0 ||
-	    agent_write_file(VIRTIO_BLK_DRIVER "/bind", dev, err) < 0)
+	snprintf(drv, sizeof drv, "%s/" VIRTIO_BLK_DRIVER "/unbind",
+	    agent_sysfs);
+	if (agent_write_file(drv, dev, err) < 0)
+		return err_wrap(err, "rebind %s", dev);
+	snprintf(drv, sizeof drv, "%s/" VIRTIO_BLK_DRIVER "/bind", agent_sysfs);
+	if (agent_write_file(drv, dev, err) < 0)
 		return err_wrap(err, "rebind %s", dev);
 	return 0;
 }

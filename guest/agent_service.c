@@ -105,7 +105,7 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		return;
 	if (create_check(a, req, &err) < 0)
 		return proto_call_fail_err(call, &err);
-	rootfs = xasprintf("%s/%s/rootfs", AGENT_RUN_DIR, req->container_id);
+	rootfs = xasprintf("%s/%s/rootfs", agent_run_dir, req->container_id);
 	spec = agent_spec_prepare(req->spec_json.data, req->spec_json.len,
 	    req->container_id, rootfs, &err);
 	free(rootfs);

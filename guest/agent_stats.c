@@ -55,8 +55,7 @@ cg_open(const char *cid, const char *file)
 {
 	char path[256];
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s/%s",
-	    AGENT_CGROUP_PARENT, cid, file);
+	agent_cgroup_path(path, sizeof path, cid, file);
 	return fopen(path, "re");
 }
 
@@ -224,8 +223,7 @@ cg_id(const char *cid)
 	char path[256];
 	struct stat st;
 
-	snprintf(path, sizeof path, "/sys/fs/cgroup/%s/%s",
-	    AGENT_CGROUP_PARENT, cid);
+	agent_cgroup_path(path, sizeof path, cid, NULL);
 	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
@@ -281,12 +279,15 @@ meminfo_bytes(const char *key)
 static uint32_t
 online_cpus(void)
 {
-	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	char path[256];
 	unsigned a, b;
 	uint32_t n = 0;
+	FILE *f;
 	int c;
 
-	if (f == NULL)
+	snprintf(path, sizeof path, "%s/devices/system/cpu/online",
+	    agent_sysfs);
+	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	while (fscanf(f, "%u", &a) == 1) {
 		b = a;

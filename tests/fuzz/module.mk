@@ -5,7 +5,7 @@
 #   make fuzz-ci   runs each for FUZZ_SECONDS (default 60), all in at most
 #                  FUZZ_TOTAL (540 s: the per-harness time shrinks)
 #   make fuzz-long runs each for FUZZ_SECONDS (default 3600)
-FUZZ_NAMES += ttrpc config spec agentmsg machines cni shim
+FUZZ_NAMES += ttrpc config spec agentmsg machines cni shim agent
 FUZZ_SECONDS ?= 60
 
 # Objects a harness needs beyond libkiln (all in terms of $(B), so the
@@ -16,16 +16,28 @@ FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
 # The shim without QEMU: tests/fuzz/fake_vm.c stands in for core/vm.c.
 FUZZ_EXTRA_shim := $(filter-out $(B)/core/vm.o,$(SHIM_OBJS)) \
     $(B)/tests/fuzz/fake_vm.o $(B)/tests/fuzz/fz_msg.o
+# The agent in process: its real objects, the tape helpers.
+FUZZ_EXTRA_agent := $(AGENT_OBJS) $(B)/tests/fuzz/fz_msg.o
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
 
 # Calls a harness intercepts at link time (--wrap): what it counts, and
 # what must never touch the fuzzing host (mounts).
 FUZZ_WRAP_shim := core_events_publish mount umount2
+# The agent (tests/fuzz/fuzz_agent.c): crun and every child are fake,
+# signals reach only fake pids, netlink answers from a table, the host's
+# clock, mounts and power stay untouched, timers are virtual.
+FUZZ_WRAP_agent := agent_spawn fork vfork waitpid kill execv execve execvp \
+    clone posix_spawn posix_spawnp reboot sync settimeofday sethostname \
+    clock_settime sched_setaffinity mount umount2 socket \
+    cni_nl_open cni_nl_close cni_nl_links cni_nl_link_set cni_nl_addr_add \
+    cni_nl_route_add reactor_timer_new reactor_timer_start \
+    reactor_timer_stop reactor_timer_pending reactor_timer_free \
+    time_mono_ns agent_push_exit_event
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): LDFLAGS += $(FUZZ_WRAP_$(n):%=-Wl,--wrap=%)))
 # The agent's objects bring libbpf (guest/module.mk).
-$(foreach n,spec machines,$(eval $(B)/tests/fuzz_replay_$(n) \
+$(foreach n,spec machines agent,$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): LIBS += $(AGENT_LIBS)))
 
 TEST_BINS += $(FUZZ_NAMES:%=$(B)/tests/fuzz_replay_%)
