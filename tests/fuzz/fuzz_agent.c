@@ -928,6 +928,7 @@ fz_cleanup(void)
 static void
 fz_setup(void)
 {
+	const char *tmp;
 	char p[512];
 
 	if (fz.dir[0] != '\0')
@@ -935,7 +936,15 @@ fz_setup(void)
 	log_init("fuzz", LOG_LVL_ERROR, -1);
 	/* Children are fake: pidfd_open() must never see their pids. */
 	setenv("KILN_REACTOR_NO_PIDFD", "1", 1);
-	snprintf(fz.dir, sizeof fz.dir, "/tmp/kiln-fuzz-agent-XXXXXX");
+	/*
+	 * $TMPDIR: make fuzz-ci points it at a directory it removes, since
+	 * libFuzzer ends a timed run with _Exit (no atexit). Short ones
+	 * only: the agent binds unix sockets (108 bytes) below it.
+	 */
+	tmp = getenv("TMPDIR");
+	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 24)
+		tmp = "/tmp";
+	snprintf(fz.dir, sizeof fz.dir, "%s/kiln-fuzz-agent-XXXXXX", tmp);
 	if (mkdtemp(fz.dir) == NULL)
 		abort();
 	snprintf(fz.run, sizeof fz.run, "%s/run", fz.dir);

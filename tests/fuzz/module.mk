@@ -95,16 +95,19 @@ FUZZ_EACH = $(shell n=$(words $(FUZZ_NAMES)); t=$$(( $(FUZZ_TOTAL) / n )); \
     [ $$t -lt $(FUZZ_SECONDS) ] && echo $$t || echo $(FUZZ_SECONDS))
 
 # Each fuzzer works on a scratch copy of its corpus; crashes fail the run.
+# Its TMPDIR is removed after it (libFuzzer's timed exit skips atexit).
 define FUZZ_RUN
 	$(Q)for n in $(FUZZ_NAMES); do \
 		work=build/fuzz/corpus/$$n; mkdir -p $$work; \
 		cp tests/fuzz/corpus/$$n/* $$work/; \
 		echo "fuzz_$$n: $(1) s"; \
-		build/fuzz/tests/fuzz_$$n -max_total_time=$(1) \
+		tmp=$$(mktemp -d /tmp/kiln-fuzz-XXXXXX); \
+		TMPDIR=$$tmp build/fuzz/tests/fuzz_$$n -max_total_time=$(1) \
 		    -max_len=$(FUZZ_MAX_LEN) \
 		    -print_final_stats=1 -artifact_prefix=build/fuzz/ $$work \
 		    2>build/fuzz/fuzz_$$n.log || { tail -50 build/fuzz/fuzz_$$n.log; \
-		    exit 1; }; \
+		    rm -rf "$$tmp"; exit 1; }; \
+		rm -rf "$$tmp"; \
 		grep -E 'stat::number_of_executed_units|cov:' \
 		    build/fuzz/fuzz_$$n.log | tail -2; \
 	done
