@@ -63,13 +63,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define FZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define FZ_OPS		256
 #define FZ_TURNS	4
@@ -1256,14 +1249,6 @@ fz_connect(void)
 }
 
 /* ---- the host's requests --------------------------------------------- */
-
-static const char *
-fz_pick(struct fz_tape *t, const char *const *v, size_t n)
-{
-	uint8_t b = fz_u8(t);
-
-	return b < 0xf0 ? v[b % n] : NULL;
-}
 
 /* Ids and names that name what exists most of the time. */
 static const char *

@@ -13,16 +13,10 @@
 #include <sys/socket.h>
 
 #include "cni/cni_int.h"
+#include "tests/fuzz/fz_msg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define FZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static void
 fz_result(const char *s, size_t len)

@@ -11,17 +11,10 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "tests/fuzz/fz_msg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* An invariant broke: report it and crash, so the fuzzer keeps the input. */
-#define FZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static bool	fz_ready;
 

@@ -52,13 +52,6 @@ int	__wrap_mount(const char *, const char *, const char *,
 	    unsigned long, const void *);
 int	__wrap_umount2(const char *, int);
 
-#define FZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define FZ_MAX_REQS	64	/* the shim's requests we may answer */
 #define FZ_MAX_PROCS	8	/* processes whose exits are counted */
@@ -436,14 +429,6 @@ fz_pump(int turns)
 }
 
 /* ---- containerd's calls ------------------------------------------------ */
-
-static const char *
-fz_pick(struct fz_tape *t, const char *const *v, size_t n)
-{
-	uint8_t b = fz_u8(t);
-
-	return b < 0xf0 ? v[b % n] : NULL;
-}
 
 /* Ids and paths that name what exists most of the time. */
 static const char *

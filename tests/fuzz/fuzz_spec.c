@@ -14,20 +14,13 @@
 #include <unistd.h>
 
 #include "guest/agent.h"
+#include "tests/fuzz/fz_msg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FZ_ID		"fuzz-ctr"
 #define FZ_ROOTFS	"/run/kiln/fuzz-ctr/rootfs"
 
-/* An invariant broke: report it and crash, so the fuzzer keeps the input. */
-#define FZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static bool	fz_ready;
 

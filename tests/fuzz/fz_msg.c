@@ -19,6 +19,14 @@ fz_u8(struct fz_tape *t)
 	return t->pos < t->n ? t->p[t->pos++] : 0;
 }
 
+const char *
+fz_pick(struct fz_tape *t, const char *const *v, size_t n)
+{
+	uint8_t b = fz_u8(t);
+
+	return b < 0xf0 ? v[b % n] : NULL;
+}
+
 uint32_t
 fz_u32(struct fz_tape *t)
 {

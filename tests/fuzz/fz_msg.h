@@ -14,7 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <protobuf-c/protobuf-c.h>
+
+/* An invariant broke: report it and crash, so the fuzzer keeps the input. */
+#define FZ_ASSERT(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #cond);				\
+		abort();						\
+	}								\
+} while (0)
 
 struct fz_tape {
 	const uint8_t	*p;
@@ -27,6 +39,8 @@ uint32_t	 fz_u32(struct fz_tape *);
 bool		 fz_done(const struct fz_tape *);
 /* Up to max bytes of the tape (fewer at its end); *len says how many. */
 const uint8_t	*fz_bytes(struct fz_tape *, size_t max, size_t *len);
+/* One of v[0..n), or (one time in sixteen) NULL: "let the builder pick". */
+const char	*fz_pick(struct fz_tape *, const char *const *v, size_t n);
 
 /*
  * A string for field f, or NULL to let fz_msg_new pick one of its own
