@@ -213,6 +213,7 @@ struct vm_opts {
 	const char		*rootfs_image;	/* or this on virtio-blk */
 	const char		*bundle;	/* names the VM */
 	int			 netns_fd;	/* QEMU joins it; -1: ours */
+	bool			 pod;		/* root ports for app disks */
 	unsigned		 vcpus;		/* at boot (sized from the spec) */
 	unsigned		 mem_mib;
 	vm_ready_cb		 on_ready;
@@ -527,6 +528,89 @@ struct core_rootfs *core_rootfs_build(struct reactor *, const char *mkfs,
 		    core_rootfs_done_cb, void *, struct err *);
 void		 core_rootfs_free(struct core_rootfs *);
 
+/* ---- pods: one VM per pod (pod.c, disk_fsm.c) ------------------------ */
+
+/*
+ * CRI marks a pod's containers with annotations: the sandbox (pause)
+ * container is the first task of its shim and owns the VM; each app
+ * container is a task of the same shim whose rootfs image reaches the
+ * running VM as a hot-added virtio-blk disk (a disk machine).
+ */
+#define CORE_POD_DISKS		8	/* root ports for app containers */
+#define CORE_POD_DISK_SERIAL	"kiln-rootfs-"	/* + index (the agent's
+					   AGENT_POD_DISK_PREFIX) */
+#define CORE_POD_IMAGE_FMT	"%s/rootfs-%d.erofs"	/* pod run dir, slot */
+#define CORE_POD_TYPE_KEY	"io.kubernetes.cri.container-type"
+#define CORE_POD_SANDBOX_KEY	"io.kubernetes.cri.sandbox-id"
+
+enum core_pod_role { CORE_POD_NONE, CORE_POD_SANDBOX, CORE_POD_CONTAINER };
+
+/* PCIe root ports: NICs first (kiln-rp0..), then a pod's disks. */
+static inline int
+vm_hotplug_ports(const struct vm_opts *o)
+{
+	if (o->pod)
+		return CORE_MAX_NICS + CORE_POD_DISKS;
+	return o->netns_fd >= 0 ? CORE_MAX_NICS : 0;
+}
+
+/* The role a spec's annotations give; *sandbox_id borrowed (or NULL). */
+enum core_pod_role core_pod_role(const json_t *spec,
+		    const char **sandbox_id);
+/* The same from bundle/config.json; sandbox_id gets the pod's sandbox. */
+int		 core_pod_role_of_bundle(const char *bundle,
+		    enum core_pod_role *, char sandbox_id[PROTO_ID_MAX + 1],
+		    struct err *);
+
+#define DISK_STATES(X, P) X(P, NEW) X(P, BLOCKDEV) X(P, DEVICE) \
+	X(P, PLUGGED) X(P, UNPLUGGING) X(P, BLOCKDEL) X(P, UNPLUGGED) \
+	X(P, FAILED)
+#define DISK_EVENTS(X, P) X(P, PLUG) X(P, QMP_OK) X(P, QMP_FAILED) \
+	X(P, UNPLUG) X(P, DELETED) X(P, VM_GONE) X(P, TIMEOUT) X(P, FAIL)
+enum disk_state { DISK_STATES(FSM_X_ENUM, DISK_ST_) DISK_ST__COUNT };
+enum disk_event { DISK_EVENTS(FSM_X_ENUM, DISK_EV_) DISK_EV__COUNT };
+extern const struct fsm_def disk_fsm_def;
+
+/* An app container's rootfs image on a virtio-blk disk of the pod's VM. */
+struct disk {
+	struct fsm		 fsm;
+	struct task		*t;		/* borrowed: owner */
+	int			 index;		/* names node, device, serial */
+	char			 id[16];	/* device id; node is id-blk */
+	struct reactor_timer	*timer;
+	int			 qmp_id;
+	uint32_t		 agent_id;	/* RemoveContainer */
+	bool			 added;		/* blockdev-add done */
+	bool			 plugged;	/* the guest has it */
+	bool			 unplugging;	/* the task waits for the end */
+	char			 error[256];
+};
+
+/* Pick a disk slot in the pod's VM for app container t; -1: full. */
+int		 core_pod_attach(struct task *t, struct err *);
+/* The image is built: hot-add it (VM_READY or ROOTFS_FAILED follows). */
+void		 core_pod_plug(struct task *t);
+/* Remove the container in the guest, unplug its disk; VM_STOPPED follows. */
+void		 core_pod_unplug(struct task *t);
+/* The pod's VM news for every app container of sandbox t. */
+void		 core_pod_vm_gone(struct task *t);
+void		 core_pod_conn_lost(struct task *t);
+void		 core_pod_qmp_event(struct task *t, const char *event,
+		    const json_t *data);
+/* The live app container of sandbox t named id, or NULL. */
+struct task	*core_pod_member(struct task *t, const char *id);
+/* t itself if it is named id, else core_pod_member. */
+struct task	*core_pod_task(struct task *t, const char *id);
+void		 core_pod_detach(struct task *t);
+
+int		 disk_do_blockdev(struct disk *, struct err *);
+int		 disk_do_device(struct disk *, struct err *);
+int		 disk_do_unplug(struct disk *, struct err *);
+int		 disk_do_blockdel(struct disk *, struct err *);
+void		 disk_do_plugged(struct disk *);
+void		 disk_do_unplugged(struct disk *);
+void		 disk_do_failed(struct disk *);
+
 /* ---- OCI hooks in the runtime namespace (hooks.c) ------------------ */
 
 struct core_hooks;
@@ -620,7 +704,14 @@ struct task {
 	uint32_t		 wait_call;	/* agent WaitProcess id */
 	TAILQ_HEAD(, exec_proc)	 execs;
 	int			 nexecs;
+	/* Pods (pod.c): an app container's sandbox, or the sandbox's own. */
+	struct task		*pod;		/* borrowed: the VM's owner */
+	TAILQ_ENTRY(task)	 pod_entry;	/* in the shim's members */
+	struct disk		*disk;		/* its rootfs in the pod's VM */
+	bool			 pod_sandbox;	/* CRI's sandbox: ports */
+	unsigned		 pod_slots;	/* sandbox: disks in use */
 };
+TAILQ_HEAD(task_q, task);
 
 /* An exec process of a task (ctr task exec): its own machine. */
 struct exec_proc {
@@ -783,7 +874,8 @@ struct shim {
 	char			*bundle;
 	struct proto_server	*server;
 	struct core_events	*events;
-	struct task		*task;		/* one task per shim */
+	struct task		*task;		/* the first: it owns the VM */
+	struct task_q		 members;	/* a pod's app containers */
 	char			*config_error;	/* Create answers with it */
 	bool			 shutting_down;
 	struct reactor_timer	*exit_timer;
@@ -791,7 +883,7 @@ struct shim {
 	struct core_stats	 stats;		/* the shim's own metrics */
 };
 
-void		 shim_task_gone(struct shim *);
+void		 shim_task_gone(const struct task *);
 void		 shim_maybe_exit(struct shim *);
 extern const struct proto_method shim_task_methods[];
 extern const size_t shim_task_nmethods;

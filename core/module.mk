@@ -7,7 +7,8 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
 SHIM_SRCS := core/shim.c core/shim_cli.c core/task_service.c core/task.c core/task_fsm.c \
 	core/exec.c core/exec_fsm.c \
 	core/vm.c core/vm_common.c core/vm_snap.c core/jail.c core/vm_fsm.c \
-	core/net.c core/nic_fsm.c core/hooks.c core/rootfs.c core/resize.c core/resize_fsm.c \
+	core/net.c core/nic_fsm.c core/pod.c core/disk_fsm.c core/hooks.c \
+	core/rootfs.c core/resize.c core/resize_fsm.c \
 	core/scaler.c core/scaler_fsm.c core/tmpl.c core/tmpl_fsm.c \
 	core/stdio.c core/events.c core/config.c core/metrics.c core/metrics_srv.c \
 	core/prom.c

@@ -84,10 +84,24 @@ shim_exit_timer_cb(void *arg)
 		reactor_stop(s->r);
 }
 
+/* Every task is deleted: the pod's app containers and the first. */
+static bool
+shim_all_deleted(const struct shim *s)
+{
+	const struct task *t;
+
+	if (s->task != NULL && s->task->fsm.state != TASK_ST_DELETED)
+		return false;
+	TAILQ_FOREACH(t, &s->members, pod_entry)
+		if (t->fsm.state != TASK_ST_DELETED)
+			return false;
+	return true;
+}
+
 void
 shim_maybe_exit(struct shim *s)
 {
-	if (s->task != NULL && s->task->fsm.state != TASK_ST_DELETED)
+	if (!shim_all_deleted(s))
 		return;
 	if (s->shutting_down)
 		return;
@@ -96,10 +110,14 @@ shim_maybe_exit(struct shim *s)
 	reactor_timer_start(s->exit_timer, 10, true);
 }
 
+/*
+ * A deleted app container stays listed (as DELETED: no call finds it)
+ * until the shim exits, so no late reply can reach a freed task.
+ */
 void
-shim_task_gone(struct shim *s)
+shim_task_gone(const struct task *t)
 {
-	log_info("task=%s deleted", s->id);
+	log_info("task=%s deleted", t->id);
 }
 
 static void
@@ -148,6 +166,7 @@ shim_setup(struct shim *s, const struct shim_args *a, struct err *err)
 {
 	s->namespace = xstrdup(a->namespace);
 	s->id = xstrdup(a->id);
+	TAILQ_INIT(&s->members);
 	if ((s->r = reactor_new(err)) == NULL)
 		return -1;
 	s->env = fsm_env_new();
@@ -181,8 +200,13 @@ shim_teardown(struct shim *s, const struct shim_args *a)
 {
 	_cleanup_free_ char *sock = shim_socket_path(a->address, a->namespace,
 	    a->id);
+	struct task *t;
 
 	unlink(sock);
+	while ((t = TAILQ_FIRST(&s->members)) != NULL) {
+		TAILQ_REMOVE(&s->members, t, pod_entry);
+		task_free(t);
+	}
 	task_free(s->task);
 	proto_server_free(s->server);
 	core_events_free(s->events);

@@ -174,6 +174,34 @@ start_daemon(const struct shim_args *a, int lfd, const char *self,
 	_exit(127);
 }
 
+/*
+ * A pod's app container goes to the shim of its sandbox, as runc-v2 and
+ * Kata group them: that shim's address, if it is there. 0: not a pod's
+ * app container (*address untouched); -1 with err.
+ */
+static int
+start_pod_address(const struct shim_args *a, char **address,
+    struct err *err)
+{
+	char sandbox[PROTO_ID_MAX + 1];
+	_cleanup_free_ char *path = NULL;
+	enum core_pod_role role;
+	struct stat st;
+
+	/* No readable config.json: Create will say so; this is no pod's. */
+	if (core_pod_role_of_bundle(a->bundle != NULL ? a->bundle : ".",
+	    &role, sandbox, err) < 0)
+		return 0;
+	if (role != CORE_POD_CONTAINER || strcmp(sandbox, a->id) == 0)
+		return 0;
+	path = shim_socket_path(a->address, a->namespace, sandbox);
+	if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return err_set(err, ENOENT, "pod sandbox %s: no shim (%s: %m)",
+		    sandbox, path);
+	*address = xasprintf("unix://%s", path);
+	return 1;
+}
+
 int
 shim_start(const struct shim_args *a, char **argv)
 {
@@ -190,6 +218,14 @@ shim_start(const struct shim_args *a, char **argv)
 		snprintf(self, sizeof self, "%s", argv[0]);
 	else
 		self[n] = '\0';
+	if ((n = start_pod_address(a, &address, &err)) != 0) {
+		if (n < 0 || start_write_address(address, &err) < 0) {
+			fprintf(stderr, "start: %s\n", err.msg);
+			return 1;
+		}
+		printf("%s", address);
+		return 0;
+	}
 	path = shim_socket_path(a->address, a->namespace, a->id);
 	address = xasprintf("unix://%s", path);
 	if ((lfd = start_listen(path, &err)) < 0 ||
@@ -254,6 +290,13 @@ delete_remove_dir(const char *dir)
 		log_warnx("%s", err.msg);
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", dir, files[i]);
+
+		unlink(p);
+	}
+	/* A pod's app containers' images (pod.c), if their Delete never came. */
+	for (i = 0; i < CORE_POD_DISKS; i++) {
+		_cleanup_free_ char *p = xasprintf(CORE_POD_IMAGE_FMT, dir,
+		    (int)i);
 
 		unlink(p);
 	}

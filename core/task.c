@@ -60,7 +60,9 @@ task_free(struct task *t)
 	core_metrics_srv_free(t->metrics);
 	core_resize_free(t->resize);
 	core_scaler_free(t->scaler);
-	vm_free(t->vm);
+	core_pod_detach(t);
+	if (t->pod == NULL)
+		vm_free(t->vm);
 	core_net_free(t->net);
 	core_stdio_free(t->stdio);
 	reactor_timer_free(t->timer);
@@ -197,6 +199,7 @@ task_parse_spec(struct task *t, struct err *err)
 	host = json_string_value(json_object_get(spec, "hostname"));
 	if (host != NULL && ident_valid(host, 63))
 		t->hostname = xstrdup(host);
+	t->pod_sandbox = core_pod_role(spec, &host) == CORE_POD_SANDBOX;
 	/* The VM is sized from the container's limits, within the maxima. */
 	if (core_size_from(json_object_get(json_object_get(spec, "linux"),
 	    "resources"), &t->shim->cfg, false, &t->size, err) < 0) {
@@ -223,6 +226,7 @@ task_conn_lost_cb(struct vm *vm, void *arg)
 	core_stdio_attach(t->stdio, NULL);
 	TAILQ_FOREACH(e, &t->execs, entry)
 		core_stdio_attach(e->stdio, NULL);
+	core_pod_conn_lost(t);
 }
 
 static void
@@ -233,19 +237,56 @@ task_qmp_event_cb(struct vm *vm, const char *event, const json_t *data,
 
 	(void)vm;
 	core_resize_qmp_event(t->resize, event, data);
+	core_pod_qmp_event(t, event, data);
+}
+
+/* The task's own VM (the pod's, if it is a sandbox), not yet started. */
+static void
+task_new_vm(struct task *t, const char *share)
+{
+	struct vm_opts vo = {
+		.cfg = &t->shim->cfg, .id = t->id, .on_ready = task_vm_ready_cb,
+		.on_stopped = task_vm_stopped_cb, .on_stream = task_stream_cb,
+		.on_qmp_event = task_qmp_event_cb,
+		.on_conn_lost = task_conn_lost_cb, .arg = t,
+		.agent_hist = &t->shim->stats.agent,
+		.qmp_hist = &t->shim->stats.qmp,
+	};
+
+	vo.netns_fd = t->net->nsfd;
+	vo.pod = t->pod_sandbox;
+	vo.vcpus = t->size.vcpus;
+	vo.mem_mib = t->size.mem_mib;
+	vo.run_dir = t->run_dir;
+	vo.share_dir = share;
+	if (strcmp(t->shim->cfg.rootfs, "erofs") == 0)
+		t->rootfs_image = xasprintf("%s/%s", t->run_dir,
+		    CORE_ROOTFS_IMAGE);
+	vo.rootfs_image = t->rootfs_image;
+	vo.bundle = t->bundle;
+	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
+	t->resize = core_resize_new(t, &t->size);
+	t->scaler = core_scaler_new(t);
+}
+
+/* A pod's app container borrows the sandbox's VM; its network too. */
+static int
+task_join_pod(struct task *t, struct err *err)
+{
+	if (strcmp(t->shim->cfg.rootfs, "erofs") != 0)
+		return err_set(err, ERR_UNIMPLEMENTED, "pod containers need "
+		    "rootfs \"erofs\" (the configuration says \"%s\")",
+		    t->shim->cfg.rootfs);
+	if (core_pod_attach(t, err) < 0)
+		return -1;
+	t->vm = t->pod->vm;
+	return 0;
 }
 
 int
 task_do_create(struct task *t, const void *data, struct err *err)
 {
 	const Containerd__Task__V2__CreateTaskRequest *req = data;
-	struct vm_opts vo = {
-		.cfg = &t->shim->cfg, .id = t->id, .on_ready = task_vm_ready_cb,
-		.on_stopped = task_vm_stopped_cb, .on_stream = task_stream_cb,
-		.on_qmp_event = task_qmp_event_cb,
-		.on_conn_lost = task_conn_lost_cb, .arg = t, .agent_hist = &t->shim->stats.agent,
-		.qmp_hist = &t->shim->stats.qmp,
-	};
 	_cleanup_free_ char *share = NULL;
 	json_t *spec = NULL;
 	int rc = -1;
@@ -266,7 +307,8 @@ task_do_create(struct task *t, const void *data, struct err *err)
 	/* Metrics are an extra: a socket that cannot be made is logged. */
 	if ((t->metrics = core_metrics_srv_new(t, t->run_dir, err)) == NULL)
 		log_warnx("task=%s metrics endpoint: %s", t->id, err->msg);
-	if ((t->net = core_net_new(t, spec, t->run_dir, err)) == NULL)
+	if (t->pod != NULL ? task_join_pod(t, err) < 0 :
+	    (t->net = core_net_new(t, spec, t->run_dir, err)) == NULL)
 		goto out;
 	t->stdio = core_stdio_new(t->shim->r, t->id, "", req->stdin,
 	    req->stdout, req->stderr, err);
@@ -277,22 +319,11 @@ out:
 	t->spec = spec;
 	if (rc < 0)
 		return -1;
-	vo.netns_fd = t->net->nsfd;
-	vo.vcpus = t->size.vcpus;
-	vo.mem_mib = t->size.mem_mib;
-	vo.run_dir = t->run_dir;
-	vo.share_dir = share;
-	if (strcmp(t->shim->cfg.rootfs, "erofs") == 0)
-		t->rootfs_image = xasprintf("%s/%s", t->run_dir,
-		    CORE_ROOTFS_IMAGE);
-	vo.rootfs_image = t->rootfs_image;
-	vo.bundle = t->bundle;
-	t->vm = vm_new(t->shim->r, t->shim->env, &vo);
-	t->resize = core_resize_new(t, &t->size);
-	t->scaler = core_scaler_new(t);
+	if (t->pod == NULL)
+		task_new_vm(t, share);
 	reactor_timer_start(t->timer, t->shim->cfg.boot_timeout_ms + AGENT_MS(t),
 	    false);
-	/* One path for both: the VM boots on ROOTFS_READY. */
+	/* One path for both: the VM boots (or the disk goes in) on READY. */
 	if (t->rootfs_image == NULL)
 		fsm_post(&t->fsm, TASK_EV_ROOTFS_READY, NULL, 0);
 	else
@@ -330,7 +361,10 @@ void
 task_do_boot(struct task *t)
 {
 	core_rootfs_free(TAKE_PTR(t->rootfs_build));
-	vm_start(t->vm);
+	if (t->pod != NULL)
+		core_pod_plug(t);
+	else
+		vm_start(t->vm);
 }
 
 /* ---- agent calls ----------------------------------------------------- */
@@ -403,14 +437,15 @@ task_guest_event_cb(const struct proto_reply *rep, void *arg)
 {
 	const Kiln__Agent__V1__GuestEvent *ev = (const void *)rep->msg;
 	Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
-	struct task *t = arg;
+	struct task *t = arg, *who;
 
 	if (rep->code != PROTO_OK || ev == NULL)
 		return;		/* channel gone: the VM's end follows */
-	if (ev->kind_case == KILN__AGENT__V1__GUEST_EVENT__KIND_OOM &&
-	    ev->oom != NULL && strcmp(ev->oom->container_id, t->id) == 0) {
-		log_warnx("task=%s out of memory in the guest", t->id);
-		oom.container_id = t->id;
+	who = ev->kind_case == KILN__AGENT__V1__GUEST_EVENT__KIND_OOM &&
+	    ev->oom != NULL ? core_pod_task(t, ev->oom->container_id) : NULL;
+	if (who != NULL) {
+		log_warnx("task=%s out of memory in the guest", who->id);
+		oom.container_id = who->id;
 		task_publish(t, "/tasks/oom", "containerd.events.TaskOOM",
 		    &oom.base);
 	} else if (ev->kind_case != KILN__AGENT__V1__GUEST_EVENT__KIND_EXITED)
@@ -436,11 +471,18 @@ task_do_agent_create(struct task *t)
 	Kiln__Agent__V1__CreateContainerRequest cr =
 	    KILN__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
 	Kiln__Agent__V1__ProcessRef ref = KILN__AGENT__V1__PROCESS_REF__INIT;
+	char serial[24];
 
 	core_stdio_attach(t->stdio, t->vm->conn);
 	cr.container_id = t->id;
 	cr.rootfs_tag = (char *)(uintptr_t)(t->rootfs_image != NULL ?
 	    CORE_ROOTFS_SERIAL : "rootfs");
+	if (t->pod != NULL) {
+		snprintf(serial, sizeof serial, "%s%d", CORE_POD_DISK_SERIAL,
+		    t->disk->index);
+		cr.rootfs_tag = serial;
+		cr.sandbox_id = t->pod->id;
+	}
 	cr.rootfs_type = (char *)(uintptr_t)(t->rootfs_image != NULL ?
 	    "erofs" : "9p");
 	cr.spec_json.data = (uint8_t *)t->spec_json;
@@ -462,7 +504,9 @@ task_do_agent_create(struct task *t)
 	t->wait_call = task_agent_call(t, "WaitProcess", &ref.base,
 	    &kiln__agent__v1__wait_process_response__descriptor, 0,
 	    task_wait_cb, t);
-	task_next_event(t);
+	/* One long-poll per VM: the sandbox's hears its members' news. */
+	if (t->pod == NULL)
+		task_next_event(t);
 }
 
 void
@@ -482,7 +526,9 @@ task_do_reply_created(struct task *t)
 	struct err err;
 
 	reactor_timer_stop(t->timer);
-	core_state_write(t->bundle, t->vm->qemu_pid, t->run_dir, &err);
+	/* An app container's `delete` must not kill the pod's QEMU. */
+	core_state_write(t->bundle, t->pod == NULL ? t->vm->qemu_pid : 0,
+	    t->run_dir, &err);
 	r.pid = task_pid(t);
 	if (t->pending != NULL)
 		proto_call_reply(TAKE_PTR(t->pending), &r.base);
@@ -503,6 +549,8 @@ task_stop_vm(struct task *t)
 {
 	if (t->vm == NULL || vm_is_stopped(t->vm))
 		fsm_post(&t->fsm, TASK_EV_VM_STOPPED, NULL, 0);
+	else if (t->pod != NULL)
+		core_pod_unplug(t);
 	else
 		vm_stop(t->vm);
 	reactor_timer_start(t->timer, TASK_DELETE_MS, false);
@@ -620,7 +668,10 @@ void
 task_do_wire(struct task *t)
 {
 	reactor_timer_start(t->timer, 2 * AGENT_MS(t), false);
-	core_net_wire(t->net);
+	if (t->net == NULL)	/* a pod's app container: the sandbox's */
+		fsm_post(&t->fsm, TASK_EV_NET_READY, NULL, 0);
+	else
+		core_net_wire(t->net);
 }
 
 void
@@ -872,6 +923,7 @@ task_cleanup_host(struct task *t)
 	    SHIM_STATE_FILE);
 
 	core_rootfs_free(TAKE_PTR(t->rootfs_build));
+	core_pod_detach(t);
 	if (t->rootfs_image != NULL)
 		unlink(t->rootfs_image);
 	if (t->rootfs_mounted && umount2(t->rootfs, MNT_DETACH) < 0)
@@ -908,7 +960,7 @@ task_do_deleted(struct task *t)
 	Google__Protobuf__Timestamp ts;
 
 	reactor_timer_stop(t->timer);
-	if (t->vm != NULL && !vm_is_stopped(t->vm))
+	if (t->pod == NULL && t->vm != NULL && !vm_is_stopped(t->vm))
 		vm_kill(t->vm);
 	task_cleanup_host(t);
 	proto_timestamp_from_ns(&ts, t->exited_ns);
@@ -921,7 +973,7 @@ task_do_deleted(struct task *t)
 	task_publish(t, "/tasks/delete", "containerd.events.TaskDelete",
 	    &ev.base);
 	task_answer_waiters(t);
-	shim_task_gone(t->shim);
+	shim_task_gone(t);
 }
 
 /* ---- VM and stream callbacks ----------------------------------------- */
@@ -955,13 +1007,14 @@ task_vm_stopped_cb(struct vm *vm, bool crashed, const char *why, void *arg)
 	core_net_vm_gone(t->net);
 	core_resize_vm_gone(t->resize);
 	core_scaler_halt(t->scaler);
+	core_pod_vm_gone(t);
 	if (crashed)
 		log_warnx("task=%s vm stopped unexpectedly: %s", t->id, why);
 	(void)task_event(t, crashed ? TASK_EV_VM_DIED : TASK_EV_VM_STOPPED,
 	    NULL, &err);
 }
 
-/* Stdio from the guest: only this task's streams are accepted. */
+/* Stdio from the guest: only the streams of this VM's tasks are accepted. */
 static void
 task_stream_cb(struct proto_conn *c, const uint8_t *data, size_t len,
     void *arg)
@@ -977,6 +1030,8 @@ task_stream_cb(struct proto_conn *c, const uint8_t *data, size_t len,
 		vm_abort(t->vm, "guest sent a malformed stream frame");
 		return;
 	}
+	if (core_pod_task(t, m.container_id) != NULL)
+		t = core_pod_task(t, m.container_id);
 	if (strcmp(m.container_id, t->id) != 0) {
 		log_warnx("task=%s hostile guest: stream frame for %s/%s",
 		    t->id, m.container_id, m.exec_id);

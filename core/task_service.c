@@ -11,14 +11,27 @@
 
 #include "core/core_int.h"
 
+static Containerd__V1__Types__Status task_status(const struct task *);
+
+/* The live task named id (the first, or a pod's app container), or NULL. */
+static struct task *
+shim_find(struct shim *s, const char *id)
+{
+	struct task *t = s->task;
+
+	if (t != NULL && (t = core_pod_task(t, id)) != NULL &&
+	    t->fsm.state != TASK_ST_DELETED)
+		return t;
+	return NULL;
+}
+
 /* The live task named id, or NULL after answering NOT_FOUND. */
 static struct task *
 find_task(struct shim *s, struct proto_call *call, const char *id)
 {
-	struct task *t = s->task;
+	struct task *t = shim_find(s, id);
 
-	if (t == NULL || strcmp(t->id, id) != 0 ||
-	    t->fsm.state == TASK_ST_DELETED) {
+	if (t == NULL) {
 		proto_call_fail(call, PROTO_NOT_FOUND, "task %s: not found",
 		    id);
 		return NULL;
@@ -65,31 +78,67 @@ with_pending(struct proto_call *call, struct proto_call **pending,
 	}
 }
 
+/*
+ * A second task is a pod's app container: its bundle must name this
+ * shim's first task as its sandbox, and that sandbox's VM must be up.
+ */
+static bool
+create_pod_member_ok(struct shim *s, struct proto_call *call,
+    const Containerd__Task__V2__CreateTaskRequest *req)
+{
+	char sandbox[PROTO_ID_MAX + 1];
+	enum core_pod_role role;
+	struct err err;
+
+	if (shim_find(s, req->id) != NULL)
+		return proto_call_fail(call, PROTO_ALREADY_EXISTS,
+		    "task %s: already exists", req->id), false;
+	if (core_pod_role_of_bundle(req->bundle, &role, sandbox, &err) < 0)
+		return proto_call_fail_err(call, &err), false;
+	if (role != CORE_POD_CONTAINER || strcmp(sandbox, s->task->id) != 0)
+		return proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "task id %s: this shim serves %s and its pod's "
+		    "containers", req->id, s->id), false;
+	if (!s->task->pod_sandbox || task_status(s->task) !=
+	    CONTAINERD__V1__TYPES__STATUS__RUNNING || s->task->vm == NULL ||
+	    s->task->vm->conn == NULL)
+		return proto_call_fail(call, PROTO_FAILED_PRECONDITION,
+		    "pod sandbox %s: not running", s->task->id), false;
+	return true;
+}
+
 static void
 h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Task__V2__CreateTaskRequest *req = (const void *)m;
 	struct shim *s = arg;
+	struct task *t;
 	struct err err;
 
-	if (!ident_valid(req->id, PROTO_ID_MAX) || strcmp(req->id, s->id) != 0)
+	if (!ident_valid(req->id, PROTO_ID_MAX) || (s->task == NULL &&
+	    strcmp(req->id, s->id) != 0))
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "task id %s: this shim serves %s", req->id, s->id);
 	if (s->config_error != NULL)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "kiln configuration: %s", s->config_error);
-	if (s->task != NULL)
-		return (void)proto_call_fail(call, PROTO_ALREADY_EXISTS,
-		    "task %s: already exists", req->id);
 	if (req->bundle[0] != '/' || req->checkpoint[0] != '\0')
 		return (void)proto_call_fail(call, req->checkpoint[0] != '\0' ?
 		    PROTO_UNIMPLEMENTED : PROTO_INVALID_ARGUMENT,
 		    req->checkpoint[0] != '\0' ? "restore from checkpoint is "
 		    "not supported" : "bundle must be an absolute path");
-	s->task = task_new(s, req->id);
-	s->task->pending = call;
-	if (task_event(s->task, TASK_EV_CREATE, req, &err) < 0) {
-		s->task->pending = NULL;
+	if (s->task != NULL && !create_pod_member_ok(s, call, req))
+		return;
+	t = task_new(s, req->id);
+	if (s->task == NULL)
+		s->task = t;
+	else {
+		t->pod = s->task;
+		TAILQ_INSERT_TAIL(&s->members, t, pod_entry);
+	}
+	t->pending = call;
+	if (task_event(t, TASK_EV_CREATE, req, &err) < 0) {
+		t->pending = NULL;
 		proto_call_fail_err(call, &err);
 	}
 }
@@ -504,8 +553,8 @@ h_connect(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	struct shim *s = arg;
 
 	r.shim_pid = (uint32_t)getpid();
-	r.task_pid = s->task != NULL && strcmp(req->id, s->task->id) == 0 ?
-	    task_pid(s->task) : 0;
+	r.task_pid = shim_find(s, req->id) != NULL ?
+	    task_pid(shim_find(s, req->id)) : 0;
 	r.version = (char *)(uintptr_t)KILN_VERSION;
 	proto_call_reply(call, &r.base);
 }
@@ -586,6 +635,11 @@ h_update(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "update %s: resources must be %s", t->id,
 		    LINUX_RESOURCES_URL);
+	if (t->pod != NULL)
+		return (void)proto_call_fail(call, PROTO_UNIMPLEMENTED,
+		    "update %s: resources of a pod's app container are not "
+		    "supported yet (the pod's VM is sized by its sandbox)",
+		    t->id);
 	if (t->resize == NULL || t->vm == NULL || t->vm->conn == NULL ||
 	    t->exited_ns != 0)
 		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,

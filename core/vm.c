@@ -427,7 +427,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 		.nshares = vm->rootfs_image == NULL ? 1 : 0,
 		.rootfs_image = vm->rootfs_image, .name = vm->bundle,
 		.cmdline_extra = vm_cmdline_extra(cfg),
-		.hotplug_ports = vm->opts.netns_fd >= 0 ? CORE_MAX_NICS : 0,
+		.hotplug_ports = vm_hotplug_ports(&vm->opts),
 	};
 	_cleanup_free_ char *qemu_path = vm_which(cfg->qemu);
 	struct core_jail_paths jp = {

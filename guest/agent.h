@@ -29,6 +29,8 @@
 #define AGENT_RUN_DIR		"/run/kiln"
 #define AGENT_CRUN		"/usr/bin/crun"
 #define AGENT_CGROUP_PARENT	"kiln"
+/* The serials of the disks a pod's app containers get hot-added. */
+#define AGENT_POD_DISK_PREFIX	"kiln-rootfs-"
 #define AGENT_MAX_CONTAINERS	64
 #define AGENT_MAX_PROCESSES	64	/* per container, execs included */
 #define AGENT_MAX_EVENTS	256	/* guest events not yet fetched */
@@ -308,9 +310,12 @@ extern const struct proto_method agent_methods[];
 extern const size_t agent_nmethods;
 
 /* agent_spec.c */
-/* Validate the host's OCI spec and rewrite it for this guest. */
+/*
+ * Validate the host's OCI spec and rewrite it for this guest. join_pid > 0:
+ * a pod's app container, whose namespace paths become join_pid's.
+ */
 json_t		*agent_spec_prepare(const uint8_t *, size_t, const char *id,
-		    const char *rootfs, struct err *);
+		    const char *rootfs, pid_t join_pid, struct err *);
 /* Validate an OCI process object (exec). */
 json_t		*agent_spec_process(const uint8_t *, size_t, struct err *);
 int		 agent_json_write(const json_t *, const char *path,

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guest/agent.h"
@@ -136,6 +137,31 @@ rootfs_mount_layers(struct agent_container *c, const char *disk,
 	return 0;
 }
 
+/*
+ * A pod's app container gets its disk hot-added just before CreateContainer
+ * (the shim's disk machine): the guest's PCI hotplug may not have probed it
+ * yet. Bounded (AGENT_DISK_WAIT_TRIES x 5 ms); only these serials wait, the
+ * boot disk is there before the agent runs.
+ */
+#define AGENT_DISK_WAIT_TRIES	1000
+
+static int
+rootfs_wait_disk(const char *serial, char name[NAME_MAX + 1],
+    struct err *err)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; strncmp(serial, AGENT_POD_DISK_PREFIX,
+	    strlen(AGENT_POD_DISK_PREFIX)) == 0 &&
+	    i < AGENT_DISK_WAIT_TRIES; i++) {
+		if (rootfs_find_disk(serial, name, err) == 0)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return rootfs_find_disk(serial, name, err);
+}
+
 static int
 rootfs_mount_erofs(struct agent_container *c, const char *serial,
     struct err *err)
@@ -143,7 +169,7 @@ rootfs_mount_erofs(struct agent_container *c, const char *serial,
 	_cleanup_free_ char *opts = NULL;
 	char disk[NAME_MAX + 1];
 
-	if (rootfs_find_disk(serial, disk, err) < 0 ||
+	if (rootfs_wait_disk(serial, disk, err) < 0 ||
 	    rootfs_rebind(disk, err) < 0 ||
 	    rootfs_find_disk(serial, disk, err) < 0 ||
 	    rootfs_mount_layers(c, disk, err) < 0)

@@ -90,6 +90,24 @@ create_check(struct agent *a, const Kiln__Agent__V1__CreateContainerRequest
 	return 0;
 }
 
+/* A pod's app container joins its sandbox's namespaces: the init's pid. */
+static int
+create_join_pid(struct agent *a, const char *sandbox_id, pid_t *pid,
+    struct err *err)
+{
+	struct agent_container *sb;
+
+	*pid = 0;
+	if (sandbox_id[0] == '\0')
+		return 0;
+	sb = agent_container_find(a, sandbox_id);
+	if (sb == NULL || sb->init == NULL || sb->init->pid <= 0)
+		return err_set(err, ENOENT, "sandbox %s: not running in this "
+		    "guest", sandbox_id);
+	*pid = sb->init->pid;
+	return 0;
+}
+
 static void
 h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 {
@@ -100,14 +118,16 @@ h_create(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	struct err err;
 	json_t *spec;
 	char *rootfs;
+	pid_t join;
 
 	if (!agent_enter(a, call))
 		return;
-	if (create_check(a, req, &err) < 0)
+	if (create_check(a, req, &err) < 0 ||
+	    create_join_pid(a, req->sandbox_id, &join, &err) < 0)
 		return proto_call_fail_err(call, &err);
 	rootfs = xasprintf("%s/%s/rootfs", agent_run_dir, req->container_id);
 	spec = agent_spec_prepare(req->spec_json.data, req->spec_json.len,
-	    req->container_id, rootfs, &err);
+	    req->container_id, rootfs, join, &err);
 	free(rootfs);
 	if (spec == NULL)
 		return proto_call_fail_err(call, &err);

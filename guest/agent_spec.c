@@ -100,34 +100,62 @@ spec_drop_host_mounts(json_t *spec)
 	}
 }
 
+/* The /proc/PID/ns/ name of an OCI namespace type, or NULL. */
+static const char *
+spec_ns_proc_name(const char *type)
+{
+	static const char *const names[][2] = {
+		{ "pid", "pid" }, { "ipc", "ipc" }, { "uts", "uts" },
+		{ "mount", "mnt" }, { "user", "user" }, { "cgroup", "cgroup" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(type, names[i][0]) == 0)
+			return names[i][1];
+	return NULL;
+}
+
 /*
  * The VM is the container's network boundary: the container shares the
  * guest's network namespace, where the agent configures the NICs. A path
- * in the spec names a host namespace the guest cannot open (CRI's).
+ * in the spec names a host namespace the guest cannot open (CRI's): in a
+ * pod it becomes the sandbox container's (join_pid), else a new one.
  */
 static void
-spec_share_guest_network(json_t *linux_)
+spec_guest_namespaces(json_t *linux_, pid_t join_pid)
 {
 	json_t *nss = json_object_get(linux_, "namespaces"), *ns;
-	const char *type;
+	const char *type, *proc;
+	char path[64];
 	size_t i;
 
 	if (!json_is_array(nss))
 		return;
-	for (i = 0; i < json_array_size(nss); ) {
+	for (i = 0; i < json_array_size(nss); i++) {
 		ns = json_array_get(nss, i);
 		type = json_string_value(json_object_get(ns, "type"));
 		if (type != NULL && strcmp(type, "network") == 0) {
-			json_array_remove(nss, i);
+			json_array_remove(nss, i--);
 			continue;
 		}
-		i++;
+		if (!json_is_object(ns) ||
+		    json_object_get(ns, "path") == NULL)
+			continue;
+		proc = type != NULL ? spec_ns_proc_name(type) : NULL;
+		if (join_pid <= 0 || proc == NULL) {
+			json_object_del(ns, "path");
+			continue;
+		}
+		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)join_pid,
+		    proc);
+		json_object_set_new(ns, "path", json_string(path));
 	}
 }
 
 json_t *
 agent_spec_prepare(const uint8_t *data, size_t len, const char *id,
-    const char *rootfs, struct err *err)
+    const char *rootfs, pid_t join_pid, struct err *err)
 {
 	json_t *spec, *root, *linux_;
 	char cgroup[160];
@@ -154,7 +182,7 @@ agent_spec_prepare(const uint8_t *data, size_t len, const char *id,
 	}
 	snprintf(cgroup, sizeof cgroup, "/%s/%s", AGENT_CGROUP_PARENT, id);
 	json_object_set_new(linux_, "cgroupsPath", json_string(cgroup));
-	spec_share_guest_network(linux_);
+	spec_guest_namespaces(linux_, join_pid);
 	spec_drop_host_mounts(spec);
 	return spec;
 }

@@ -72,6 +72,14 @@ fz_check_spec(const json_t *spec)
 	FZ_ASSERT(json_is_object(linux_));
 	FZ_ASSERT(fz_str_is(json_object_get(linux_, "cgroupsPath"),
 	    "/" AGENT_CGROUP_PARENT "/" FZ_ID));
+	/* No host namespace path survives: the guest's own, or the pod's. */
+	json_array_foreach(json_object_get(linux_, "namespaces"), i, m) {
+		type = json_string_value(json_object_get(m, "type"));
+		src = json_string_value(json_object_get(m, "path"));
+		FZ_ASSERT(type == NULL || strcmp(type, "network") != 0);
+		FZ_ASSERT(json_object_get(m, "path") == NULL ||
+		    (src != NULL && strncmp(src, "/proc/7/ns/", 11) == 0));
+	}
 	mounts = json_object_get(spec, "mounts");
 	json_array_foreach(mounts, i, m) {
 		type = json_string_value(json_object_get(m, "type"));
@@ -99,7 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_setup();
 	memset(&err, 0, sizeof err);
-	j = agent_spec_prepare(data, size, FZ_ID, FZ_ROOTFS, &err);
+	j = agent_spec_prepare(data, size, FZ_ID, FZ_ROOTFS,
+	    size % 2 == 0 ? 0 : 7, &err);
 	if (j != NULL) {
 		fz_check_spec(j);
 		fz_dump(j);

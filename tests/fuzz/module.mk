@@ -29,7 +29,7 @@ FUZZ_WRAP_shim := core_events_publish mount umount2
 # clock, mounts and power stay untouched, timers are virtual.
 FUZZ_WRAP_agent := agent_spawn fork vfork waitpid kill execv execve execvp \
     clone posix_spawn posix_spawnp reboot sync settimeofday sethostname \
-    clock_settime sched_setaffinity mount umount2 socket \
+    clock_settime sched_setaffinity nanosleep mount umount2 socket \
     cni_nl_open cni_nl_close cni_nl_links cni_nl_link_set cni_nl_addr_add \
     cni_nl_route_add reactor_timer_new reactor_timer_start \
     reactor_timer_stop reactor_timer_pending reactor_timer_free \

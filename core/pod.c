@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pods, as Kata has them: one shim and one VM per pod. CRI's annotations
+ * say what a bundle is. The sandbox container is the shim's first task
+ * and owns the VM (booted with spare PCIe root ports); each app container
+ * is another task of the same shim (`start` hands containerd the running
+ * shim's address) that borrows the VM. Its rootfs image is built in the
+ * pod's run dir, where the jailed QEMU can open it, and hot-added as a
+ * virtio-blk disk (the disk machine, disk_fsm.c) whose serial names the
+ * slot; the agent mounts it and runs the container in the sandbox's
+ * namespaces. Delete removes the container in the guest, then the disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+#define POD_AGENT_SVC	"kiln.agent.v1.Agent"
+
+enum core_pod_role
+core_pod_role(const json_t *spec, const char **sandbox_id)
+{
+	const json_t *ann = json_object_get(spec, "annotations");
+	const char *type = json_string_value(json_object_get(ann,
+	    CORE_POD_TYPE_KEY));
+
+	*sandbox_id = json_string_value(json_object_get(ann,
+	    CORE_POD_SANDBOX_KEY));
+	if (type != NULL && strcmp(type, "sandbox") == 0)
+		return CORE_POD_SANDBOX;
+	if (type != NULL && strcmp(type, "container") == 0)
+		return CORE_POD_CONTAINER;
+	return CORE_POD_NONE;
+}
+
+int
+core_pod_role_of_bundle(const char *bundle, enum core_pod_role *role,
+    char sandbox_id[PROTO_ID_MAX + 1], struct err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+	json_error_t jerr;
+	json_t *spec = json_load_file(path, 0, &jerr);
+	const char *sb;
+
+	sandbox_id[0] = '\0';
+	if (!json_is_object(spec)) {
+		json_decref(spec);
+		return err_set(err, EINVAL, "%s: %s", path, jerr.text);
+	}
+	*role = core_pod_role(spec, &sb);
+	if (*role == CORE_POD_CONTAINER &&
+	    (sb == NULL || !ident_valid(sb, PROTO_ID_MAX))) {
+		json_decref(spec);
+		return err_set(err, EINVAL, "%s: %s is not a valid id", path,
+		    CORE_POD_SANDBOX_KEY);
+	}
+	if (sb != NULL && ident_valid(sb, PROTO_ID_MAX))
+		snprintf(sandbox_id, PROTO_ID_MAX + 1, "%s", sb);
+	json_decref(spec);
+	return 0;
+}
+
+/* ---- the pod's tasks ---------------------------------------------------- */
+
+struct task *
+core_pod_member(struct task *t, const char *id)
+{
+	struct task *m;
+
+	TAILQ_FOREACH(m, &t->shim->members, pod_entry)
+		if (m->pod == t && strcmp(m->id, id) == 0 &&
+		    m->fsm.state != TASK_ST_DELETED)
+			return m;
+	return NULL;
+}
+
+struct task *
+core_pod_task(struct task *t, const char *id)
+{
+	return strcmp(t->id, id) == 0 ? t : core_pod_member(t, id);
+}
+
+/* The agent's conn is gone: no member's stdio may send on it. */
+void
+core_pod_conn_lost(struct task *t)
+{
+	struct task *m;
+	struct exec_proc *e;
+
+	TAILQ_FOREACH(m, &t->shim->members, pod_entry) {
+		if (m->fsm.state == TASK_ST_DELETED)
+			continue;	/* its stdio is gone */
+		core_stdio_attach(m->stdio, NULL);
+		TAILQ_FOREACH(e, &m->execs, entry)
+			core_stdio_attach(e->stdio, NULL);
+	}
+}
+
+/* QEMU is gone: every app container ends with it, its disk too. */
+void
+core_pod_vm_gone(struct task *t)
+{
+	struct task *m;
+	struct exec_proc *e;
+
+	TAILQ_FOREACH(m, &t->shim->members, pod_entry) {
+		if (m->disk != NULL)
+			fsm_post(&m->disk->fsm, DISK_EV_VM_GONE, NULL, 0);
+		TAILQ_FOREACH(e, &m->execs, entry)
+			fsm_post(&e->fsm, EXEC_EV_VM_DIED, NULL, 0);
+		fsm_post(&m->fsm, TASK_EV_VM_DIED, NULL, 0);
+	}
+}
+
+/* DEVICE_DELETED names the device by its id: that disk's news. */
+void
+core_pod_qmp_event(struct task *t, const char *event, const json_t *data)
+{
+	const char *dev = json_string_value(json_object_get(data, "device"));
+	struct task *m;
+
+	if (strcmp(event, "DEVICE_DELETED") != 0 || dev == NULL)
+		return;
+	TAILQ_FOREACH(m, &t->shim->members, pod_entry)
+		if (m->disk != NULL && strcmp(m->disk->id, dev) == 0)
+			fsm_post(&m->disk->fsm, DISK_EV_DELETED, NULL, 0);
+}
+
+/* ---- an app container's disk -------------------------------------------- */
+
+static void
+disk_timer_cb(void *arg)
+{
+	struct disk *d = arg;
+	struct err err;
+
+	(void)fsm_dispatch(&d->fsm, DISK_EV_TIMEOUT, NULL, &err);
+}
+
+int
+core_pod_attach(struct task *t, struct err *err)
+{
+	struct task *sb = t->pod;
+	struct disk *d;
+	int i;
+
+	for (i = 0; i < CORE_POD_DISKS; i++)
+		if ((sb->pod_slots & (1u << i)) == 0)
+			break;
+	if (i == CORE_POD_DISKS)
+		return err_set(err, ENOSPC, "pod %s is full: %d app containers "
+		    "at most", sb->id, CORE_POD_DISKS);
+	sb->pod_slots |= 1u << i;
+	d = xcalloc(1, sizeof *d);
+	d->t = t;
+	d->index = i;
+	snprintf(d->id, sizeof d->id, "rfs%d", i);
+	d->timer = reactor_timer_new(t->shim->r, disk_timer_cb, d);
+	fsm_init(&d->fsm, &disk_fsm_def, t->shim->env, t->id, d);
+	t->disk = d;
+	/* In the pod's run dir: QEMU's jail sees it, at the same path. */
+	t->rootfs_image = xasprintf(CORE_POD_IMAGE_FMT, sb->run_dir, i);
+	return 0;
+}
+
+/* The slot is free again only once the guest let the disk go. */
+void
+core_pod_detach(struct task *t)
+{
+	struct disk *d = t->disk;
+
+	if (d == NULL)
+		return;
+	if (d->fsm.state == DISK_ST_UNPLUGGED || !d->added)
+		t->pod->pod_slots &= ~(1u << d->index);
+	vm_calls_cancel(t->vm, &d->qmp_id, &d->agent_id);
+	reactor_timer_free(d->timer);
+	fsm_fini(&d->fsm);
+	free(d);
+	t->disk = NULL;
+}
+
+void
+core_pod_plug(struct task *t)
+{
+	fsm_post(&t->disk->fsm, DISK_EV_PLUG, NULL, 0);
+}
+
+static void
+pod_removed_cb(const struct proto_reply *rep, void *arg)
+{
+	struct task *t = arg;
+
+	t->disk->agent_id = 0;
+	if (rep->code != PROTO_OK)
+		log_warnx("task=%s remove in the guest: %s", t->id,
+		    rep->message);
+	fsm_post(&t->disk->fsm, DISK_EV_UNPLUG, NULL, 0);
+}
+
+/* The guest unmounts the rootfs first; the disk goes after it. */
+void
+core_pod_unplug(struct task *t)
+{
+	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
+	struct disk *d = t->disk;
+
+	d->unplugging = true;
+	ref.container_id = t->id;
+	if (d->plugged)
+		d->agent_id = task_agent_call(t, "RemoveContainer", &ref.base,
+		    &google__protobuf__empty__descriptor, AGENT_MS(t),
+		    pod_removed_cb, t);
+	if (d->agent_id == 0)
+		fsm_post(&d->fsm, DISK_EV_UNPLUG, NULL, 0);
+}
+
+/* ---- the disk machine's actions ----------------------------------------- */
+
+static void
+disk_qmp_cb(const json_t *ret, const struct err *e, void *arg)
+{
+	struct disk *d = arg;
+	struct err err;
+
+	(void)ret;
+	d->qmp_id = 0;
+	if (e != NULL && e->code != 0)
+		snprintf(d->error, sizeof d->error, "%s", e->msg);
+	(void)fsm_dispatch(&d->fsm, e != NULL && e->code != 0 ?
+	    DISK_EV_QMP_FAILED : DISK_EV_QMP_OK, NULL, &err);
+}
+
+static int
+disk_qmp_call(struct disk *d, const char *cmd, json_t *args, struct err *err)
+{
+	struct qmp *q = vm_qmp_live(d->t->vm, err);
+
+	if (q == NULL) {
+		json_decref(args);
+		return -1;
+	}
+	reactor_timer_start(d->timer, AGENT_MS(d->t), false);
+	d->qmp_id = qmp_call(q, cmd, args, AGENT_MS(d->t), disk_qmp_cb, d,
+	    err);
+	return d->qmp_id < 0 ? -1 : 0;
+}
+
+int
+disk_do_blockdev(struct disk *d, struct err *err)
+{
+	char node[24];
+
+	snprintf(node, sizeof node, "%s-blk", d->id);
+	fsm_detail(&d->fsm, "image=%s", d->t->rootfs_image);
+	d->added = true;
+	return disk_qmp_call(d, "blockdev-add", json_pack("{sssssbs{sssssb}}",
+	    "driver", "raw", "node-name", node, "read-only", 1, "file",
+	    "driver", "file", "filename", d->t->rootfs_image, "read-only", 1),
+	    err);
+}
+
+int
+disk_do_device(struct disk *d, struct err *err)
+{
+	char node[24], serial[24], bus[16];
+
+	snprintf(node, sizeof node, "%s-blk", d->id);
+	snprintf(serial, sizeof serial, "%s%d", CORE_POD_DISK_SERIAL,
+	    d->index);
+	snprintf(bus, sizeof bus, "kiln-rp%d", CORE_MAX_NICS + d->index);
+	return disk_qmp_call(d, "device_add", json_pack("{ssssssssss}",
+	    "driver", "virtio-blk-pci", "id", d->id, "drive", node, "serial",
+	    serial, "bus", bus), err);
+}
+
+void
+disk_do_plugged(struct disk *d)
+{
+	reactor_timer_stop(d->timer);
+	d->plugged = true;
+	fsm_post(&d->t->fsm, TASK_EV_VM_READY, NULL, 0);
+}
+
+int
+disk_do_unplug(struct disk *d, struct err *err)
+{
+	return disk_qmp_call(d, "device_del", json_pack("{ss}", "id", d->id),
+	    err);
+}
+
+int
+disk_do_blockdel(struct disk *d, struct err *err)
+{
+	char node[24];
+
+	snprintf(node, sizeof node, "%s-blk", d->id);
+	return disk_qmp_call(d, "blockdev-del", json_pack("{ss}", "node-name",
+	    node), err);
+}
+
+void
+disk_do_unplugged(struct disk *d)
+{
+	reactor_timer_stop(d->timer);
+	fsm_post(&d->t->fsm, TASK_EV_VM_STOPPED, NULL, 0);
+}
+
+/* The task hears what it waits for; a live container hears its VM's end. */
+void
+disk_do_failed(struct disk *d)
+{
+	struct task *t = d->t;
+
+	reactor_timer_stop(d->timer);
+	if (d->error[0] == '\0')
+		snprintf(d->error, sizeof d->error, "%s", d->plugged ?
+		    "the VM or the guest let it go" : "timed out");
+	log_warnx("task=%s disk %s: %s", t->id, d->id, d->error);
+	if (d->unplugging)
+		fsm_post(&t->fsm, TASK_EV_VM_STOPPED, NULL, 0);
+	else if (!d->plugged) {
+		snprintf(t->error, sizeof t->error, "rootfs disk: %s",
+		    d->error);
+		fsm_post(&t->fsm, TASK_EV_ROOTFS_FAILED, NULL, 0);
+	}
+}
