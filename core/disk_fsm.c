@@ -8,6 +8,9 @@
  *   PLUGGED --UNPLUG--> (device_del) UNPLUGGING --DELETED--> (blockdev-del)
  *     BLOCKDEL --QMP_OK--> UNPLUGGED (the task hears VM_STOPPED)
  *
+ * An UNPLUG while QMP is still adding is remembered (disk->unplugging, set
+ * before the event is posted): the next QMP_OK takes the disk out instead.
+ *
  * DELETED is QEMU's DEVICE_DELETED event: the guest let the device go.
  * Every waiting state fails on a QMP error, on its timer and when the VM
  * goes away. FAILED tells the task what it waits for (a plug: the create
@@ -91,12 +94,27 @@ disk_act_failed(struct fsm *m, const void *data, struct err *err)
 	return 0;
 }
 
+/* The task was deleted while the disk was going in: take it out next. */
+static bool
+disk_guard_unplugging(const struct fsm *m, const void *data)
+{
+	(void)data;
+	return DISK(m)->unplugging;
+}
+
 #define S(x)	DISK_ST_##x
 #define E(x)	DISK_EV_##x
 static const struct fsm_row disk_fsm_rows[] = {
 	FSM_ROW(S(NEW), E(PLUG), NULL, disk_act_blockdev, S(BLOCKDEV)),
+	FSM_ROW(S(BLOCKDEV), E(QMP_OK), disk_guard_unplugging,
+	    disk_act_blockdel, S(BLOCKDEL)),
 	FSM_ROW(S(BLOCKDEV), E(QMP_OK), NULL, disk_act_device, S(DEVICE)),
+	FSM_ROW(S(DEVICE), E(QMP_OK), disk_guard_unplugging, disk_act_unplug,
+	    S(UNPLUGGING)),
 	FSM_ROW(S(DEVICE), E(QMP_OK), NULL, disk_act_plugged, S(PLUGGED)),
+	/* An unplug while QMP adds: the guard above takes it out after. */
+	FSM_ROW(S(BLOCKDEV), E(UNPLUG), NULL, NULL, FSM_SAME),
+	FSM_ROW(S(DEVICE), E(UNPLUG), NULL, NULL, FSM_SAME),
 
 	/* The container is deleted: the guest must let the device go. */
 	FSM_ROW(S(PLUGGED), E(UNPLUG), NULL, disk_act_unplug, S(UNPLUGGING)),

@@ -265,6 +265,7 @@ fz_world_new(bool auto_hello)
 	s->namespace = (char *)(uintptr_t)"fuzz";
 	s->id = (char *)(uintptr_t)"fz";
 	s->bundle = fz.bundle;
+	TAILQ_INIT(&s->members);
 	run.svc.name = "containerd.task.v2.Task";
 	run.svc.methods = shim_task_methods;
 	run.svc.nmethods = shim_task_nmethods;

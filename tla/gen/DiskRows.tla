@@ -15,8 +15,12 @@ TimeoutEvent == "TIMEOUT"
 R(f, e, g, a, t) == [from |-> f, ev |-> e, guard |-> g, act |-> a, to |-> t]
 Rows == <<
   R("NEW", "PLUG", "", "disk_act_blockdev", "BLOCKDEV"),
+  R("BLOCKDEV", "QMP_OK", "disk_guard_unplugging", "disk_act_blockdel", "BLOCKDEL"),
   R("BLOCKDEV", "QMP_OK", "", "disk_act_device", "DEVICE"),
+  R("DEVICE", "QMP_OK", "disk_guard_unplugging", "disk_act_unplug", "UNPLUGGING"),
   R("DEVICE", "QMP_OK", "", "disk_act_plugged", "PLUGGED"),
+  R("BLOCKDEV", "UNPLUG", "", "", "SAME"),
+  R("DEVICE", "UNPLUG", "", "", "SAME"),
   R("PLUGGED", "UNPLUG", "", "disk_act_unplug", "UNPLUGGING"),
   R("UNPLUGGING", "QMP_OK", "", "", "SAME"),
   R("UNPLUGGING", "DELETED", "", "disk_act_blockdel", "BLOCKDEL"),

@@ -1,0 +1,126 @@
+-------------------------------- MODULE Disk ---------------------------------
+(***************************************************************************)
+(* The disk machine (core/disk_fsm.c, "disk"): a pod's app container's     *)
+(* rootfs image hot-added to the pod's VM (blockdev-add, device_add) and   *)
+(* taken out when the container is deleted (device_del, QEMU's             *)
+(* DEVICE_DELETED, blockdev-del).  The table is generated from the C by    *)
+(* `kiln-fsm tla disk` into tla/gen/DiskRows.tla; this module interprets   *)
+(* it generically, as NIC.tla does (first matching row whose guard holds,  *)
+(* "ANY" and "SAME" as the engine has them), and adds the environment and  *)
+(* the properties.  The one guard, disk_guard_unplugging, reads the        *)
+(* owner's flag, which core_pod_unplug sets before it posts UNPLUG.  The   *)
+(* four QMP steps may fail: the state is kept and FAIL is dispatched next. *)
+(***************************************************************************)
+EXTENDS Naturals, Sequences, DiskRows
+
+Fallible == {"disk_act_blockdev", "disk_act_device", "disk_act_unplug",
+             "disk_act_blockdel"}
+
+VARIABLES
+  diskState,  \* fsm.state
+  plugged,    \* disk->plugged: the task heard VM_READY
+  unplugging, \* disk->unplugging: the task waits for VM_STOPPED
+  toldPlug,   \* times the task heard of the plug (VM_READY, ROOTFS_FAILED)
+  toldEnd,    \* times the task heard of the end (VM_STOPPED)
+  queue       \* events for this machine, not yet dispatched
+
+vars == <<diskState, plugged, unplugging, toldPlug, toldEnd, queue>>
+
+TypeOK ==
+  /\ diskState \in States
+  /\ plugged \in BOOLEAN /\ unplugging \in BOOLEAN
+  /\ toldPlug \in Nat /\ toldEnd \in Nat
+  /\ queue \in Seq(Events)
+
+Init ==
+  /\ diskState = Initial
+  /\ plugged = FALSE /\ unplugging = FALSE
+  /\ toldPlug = 0 /\ toldEnd = 0
+  /\ queue = << >>
+
+Unplugging(g) == g = "disk_guard_unplugging" /\ unplugging
+Guard(i) == Rows[i].guard = "" \/ Unplugging(Rows[i].guard)
+Match(i, s, e) == Rows[i].ev = e /\ Rows[i].from \in {s, "ANY"} /\ Guard(i)
+Matches(s, e) == \E i \in DOMAIN Rows : Match(i, s, e)
+First(s, e) == CHOOSE i \in DOMAIN Rows :
+                 Match(i, s, e) /\ \A j \in 1..(i - 1) : ~Match(j, s, e)
+Target(i, s) == IF Rows[i].to = "SAME" THEN s ELSE Rows[i].to
+
+(* What each action tells the task (the disk_do_ functions of pod.c).      *)
+Tell(act) ==
+  CASE act = "disk_act_plugged" ->
+         /\ plugged' = TRUE /\ toldPlug' = toldPlug + 1
+         /\ UNCHANGED toldEnd
+    [] act = "disk_act_unplugged" ->
+         /\ toldEnd' = toldEnd + 1 /\ UNCHANGED <<plugged, toldPlug>>
+    [] act = "disk_act_failed" /\ unplugging ->
+         /\ toldEnd' = toldEnd + 1 /\ UNCHANGED <<plugged, toldPlug>>
+    [] act = "disk_act_failed" /\ ~plugged ->
+         /\ toldPlug' = toldPlug + 1 /\ UNCHANGED <<plugged, toldEnd>>
+    [] OTHER -> UNCHANGED <<plugged, toldPlug, toldEnd>>
+
+Fire ==
+  /\ queue # << >>
+  /\ Matches(diskState, Head(queue))
+  /\ LET i == First(diskState, Head(queue)) IN
+       /\ diskState' = Target(i, diskState)
+       /\ Tell(Rows[i].act)
+       /\ queue' = Tail(queue)
+       /\ UNCHANGED unplugging
+
+FireFails ==
+  /\ queue # << >>
+  /\ Matches(diskState, Head(queue))
+  /\ Rows[First(diskState, Head(queue))].act \in Fallible
+  /\ queue' = << FailEvent >> \o Tail(queue)
+  /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
+
+Reject ==
+  /\ queue # << >>
+  /\ ~Matches(diskState, Head(queue))
+  /\ queue' = Tail(queue)
+  /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
+
+(* The owner plugs once, and may delete the container at any time after: *)
+(* the flag first, then UNPLUG.                                            *)
+Plug ==
+  /\ diskState = Initial /\ queue = << >> /\ ~unplugging
+  /\ queue' = << "PLUG" >>
+  /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
+
+Unplug ==
+  /\ ~unplugging
+  /\ unplugging' = TRUE
+  /\ queue' = Append(queue, "UNPLUG")
+  /\ UNCHANGED <<diskState, plugged, toldPlug, toldEnd>>
+
+(* QMP, QEMU's events and the VM answer anything, one event at a time.    *)
+World ==
+  /\ diskState # Initial /\ queue = << >>
+  /\ \E e \in Events \ {"TIMEOUT", "PLUG", "UNPLUG", FailEvent} :
+       queue' = << e >>
+  /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
+
+Timer ==
+  /\ diskState \in Waiting
+  /\ \A i \in DOMAIN queue : queue[i] # TimeoutEvent
+  /\ queue' = Append(queue, TimeoutEvent)
+  /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
+
+Next == Fire \/ FireFails \/ Reject \/ Plug \/ Unplug \/ World \/ Timer
+
+Spec == Init /\ [][Next]_vars /\ WF_vars(Fire \/ Reject) /\ WF_vars(Timer)
+        /\ WF_vars(Plug)
+
+(* Bounded for TLC: the queue never holds more than two events.           *)
+QueueBound == Len(queue) <= 2
+----------------------------------------------------------------------------
+(* The task hears of the plug at most once, and of the end at most once.  *)
+PlugToldOnce == toldPlug <= 1
+EndToldOnce == toldEnd <= 1
+(* A plugged disk was asked for and not yet given up.                    *)
+PluggedMeansTold == (diskState = "PLUGGED") => (toldPlug = 1 /\ plugged)
+TerminalIsFinal == [][(diskState \in Terminal) => diskState' = diskState]_vars
+(* A delete is answered: the task never waits on its disk for ever.       *)
+UnplugAnswered == unplugging ~> (toldEnd = 1)
+===============================================================================
