@@ -97,8 +97,10 @@ $(LIBKILN): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Objects wait for the generated protobuf headers they may include.
-$(B)/%.o: %.c | $(PROTO_HDRS)
+# Objects depend on the generated protobuf headers: -isystem keeps them out
+# of the -MMD lists, so a changed .proto must rebuild every object (a stale
+# one packs messages with the old struct layout).
+$(B)/%.o: %.c $(PROTO_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
