@@ -31,7 +31,8 @@ buf_used(const struct buf *b)
 const uint8_t *
 buf_head(const struct buf *b)
 {
-	return b->data + b->off;
+	/* An empty buffer may have no storage: NULL + 0 is undefined in C. */
+	return b->data != NULL ? b->data + b->off : NULL;
 }
 
 uint8_t *
