@@ -25,7 +25,7 @@ CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
 	tests/e2e/t_hostile.sh tests/e2e/t_trace.sh tests/e2e/t_task_api.sh \
 	tests/e2e/t_tla.sh tests/e2e/t_spin.sh tests/e2e/t_net.sh \
 	tests/e2e/t_resources.sh tests/e2e/t_jail.sh tests/e2e/t_metrics.sh \
-	tests/e2e/t_snapshot.sh
+	tests/e2e/t_snapshot.sh tests/e2e/t_pod.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
