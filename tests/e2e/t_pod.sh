@@ -111,7 +111,8 @@ for c in app2 app3 pod1; do
 	kiln_ctr task rm "$c" >/dev/null && kiln_ctr c rm "$c" >/dev/null
 	ok $? "$c deleted"
 done
-wait_for 30 test "$(shims)" = 0
+no_shims() { [[ $(shims) == 0 ]]; }
+wait_for 30 no_shims
 ok $? "the pod's shim exits with its last task"
 
 # ---- nothing left -----------------------------------------------------------
