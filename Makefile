@@ -141,7 +141,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
 	libelf-dev zlib1g-dev python3-prometheus-client \
-	spin prometheus curl erofs-utils
+	spin prometheus curl erofs-utils python3-grpcio python3-grpc-tools
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:
