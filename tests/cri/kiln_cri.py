@@ -36,9 +36,9 @@ Debian's grpc modules are visible to that interpreter only.
 
 Requests are read from JSON with the proto field names (json_format, so
 camelCase works too); every reply is printed as JSON with the proto field
-names. -f PATH prints one value of the reply instead (dotted path, list
-indexes as numbers: `-f status.network.ip`, `-f items.0.id`; missing is
-an error). SOCKET defaults to $KILN_CTR_CRI_SOCK; every call has a
+names, zero values included. -f PATH prints one value of the reply instead
+(dotted path, list indexes as numbers: `-f status.network.ip`,
+`-f items.0.id`; missing is an error). SOCKET defaults to $KILN_CTR_CRI_SOCK; every call has a
 deadline of -t SECONDS (default 120). On a gRPC error: exit 1 and
 `kiln_cri: METHOD: CODE: MESSAGE` on stderr (CODE as grpc names it, e.g.
 UNIMPLEMENTED, NOT_FOUND, DEADLINE_EXCEEDED); usage errors exit 2.
@@ -99,7 +99,10 @@ class Cri:
             return self.jf.Parse(f.read(), msg)
 
     def to_dict(self, reply):
-        return self.jf.MessageToDict(reply, preserving_proto_field_name=True)
+        # Defaults included: SANDBOX_READY and an exit code of 0 are the
+        # enum/int zero values, which would otherwise vanish.
+        return self.jf.MessageToDict(reply, preserving_proto_field_name=True,
+                                     including_default_value_fields=True)
 
 
 def _pick(d, path):
