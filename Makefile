@@ -182,6 +182,7 @@ bench: guest
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_snapshot.sh
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_rootfs.sh
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_bpf.sh
+	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_cri.sh
 
 # The README's demo: one command on a fresh machine.
 demo: deps
