@@ -130,9 +130,9 @@ printf '%-44s %10s %10s %10s\n' "kiln (shims + QEMUs)" "$k0" "$k1" "$k3"
 printf '%-44s %10s %10s %10s\n' "runc (shims + pause + containers)" "$r0" "$r1" "$r3"
 # podFixed: the pod of one container (the sandbox alone if containers
 # cannot start yet) less what runc needs for it, rounded up to 16 MiB.
-base=$k1
-[[ $base =~ ^[0-9]+$ ]] || base=$k0
-ref=$r1
+# Like for like: runc's pod of one container, or runc's sandbox only.
+base=$k1 ref=$r1
+[[ $base =~ ^[0-9]+$ ]] || base=$k0 ref=$r0
 [[ $ref =~ ^[0-9]+$ ]] || ref=0
 [[ $base =~ ^[0-9]+$ ]] &&
 	awk -v k="$base" -v r="$ref" -v from="$([[ $base == "$k1" ]] && echo "1 container" || echo "the sandbox only")" \
