@@ -143,7 +143,7 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
 	libelf-dev zlib1g-dev python3-prometheus-client \
-	spin prometheus curl erofs-utils
+	spin prometheus curl erofs-utils python3-grpcio python3-grpc-tools
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:
@@ -184,6 +184,7 @@ bench: guest
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_snapshot.sh
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_rootfs.sh
 	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_bpf.sh
+	$(Q)KILN_BUILD=$(abspath build/release) tests/e2e/bench_cri.sh
 
 # The README's demo: one command on a fresh machine.
 demo: deps

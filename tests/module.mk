@@ -25,7 +25,7 @@ CHECK_SCRIPTS += tests/e2e/t_env.sh tests/e2e/t_forward.sh tests/e2e/t_shim.sh \
 	tests/e2e/t_hostile.sh tests/e2e/t_trace.sh tests/e2e/t_task_api.sh \
 	tests/e2e/t_tla.sh tests/e2e/t_spin.sh tests/e2e/t_net.sh \
 	tests/e2e/t_resources.sh tests/e2e/t_jail.sh tests/e2e/t_metrics.sh \
-	tests/e2e/t_snapshot.sh tests/e2e/t_pod.sh
+	tests/e2e/t_snapshot.sh tests/e2e/t_pod.sh tests/e2e/t_cri.sh
 
 BINS += $(B)/tests/bench-ttrpc
 $(B)/tests/bench-ttrpc: $(B)/tests/bench_ttrpc.o $(LIBKILN)
@@ -67,3 +67,24 @@ BINS += $(B)/tests/kiln-fsm-broken
 $(B)/tests/kiln-fsm-broken: $(B)/fsm/kiln_fsm.o $(B)/tests/fsm_broken.o \
     $(LIBKILN)
 	$(Q)$(LINK)
+
+# The CRI tests (t_cri.sh, bench_cri.sh): the pod sandbox's pause process,
+# static so that its image holds nothing else (flavour-independent flags:
+# sanitizers do not link statically), and the Python gRPC stubs of our
+# CRI subset (tests/cri/api.proto) for tests/cri/kiln_cri.py. Debian's
+# python3-grpc-tools is importable by /usr/bin/python3 only.
+CRI_PYTHON ?= /usr/bin/python3
+BINS += $(B)/tests/kiln-pause
+$(B)/tests/kiln-pause: tests/pause.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (static)")
+	$(Q)$(CC) $(WARN) -O2 -static -o $@ $<
+
+CRI_GEN := $(B)/cri/api_pb2.py $(B)/cri/api_pb2_grpc.py
+BINS += $(CRI_GEN)
+$(B)/cri/api_pb2_grpc.py: $(B)/cri/api_pb2.py
+$(B)/cri/api_pb2.py: tests/cri/api.proto
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  PROTOC  $< (python grpc)")
+	$(Q)$(CRI_PYTHON) -m grpc_tools.protoc -Itests/cri --python_out=$(dir $@) \
+	    --grpc_python_out=$(dir $@) $<

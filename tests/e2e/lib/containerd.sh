@@ -31,6 +31,25 @@
 # KILN_CTR_NETNS=/var/run/netns/NAME (optional, set before kiln_containerd_start)
 #   containerd runs in that network namespace (nsenter --net, not `ip netns exec`,
 #   which remounts /sys and hides the cgroup mount), and so do the shims.
+# KILN_CTR_CRI=1 (optional, set before kiln_containerd_start)
+#   Enables containerd's CRI plugin (disabled otherwise) for tests that drive
+#   containerd as the kubelet does (tests/cri/kiln_cri.py): sandbox_image
+#   $KILN_CTR_CRI_SANDBOX (default localhost/kiln/pause:3.9-kiln, to be
+#   imported into the k8s.io namespace by the caller: nothing is pulled);
+#   restrict_oom_score_adj (root here lacks CAP_SYS_RESOURCE); the cgroupfs
+#   driver (cgroup v1 without systemd); the stream server on 127.0.0.1, any
+#   port; no TCP service; pod network namespaces under DIR/state; CNI from
+#   /usr/lib/cni with the first conflist in $KILN_CTR_CRI_NETD (default
+#   DIR/cri-net.d, which must hold it before kiln_containerd_start: the
+#   plugin reads it at start); the overlayfs snapshotter; handlers `runc`
+#   (the default, io.containerd.runc.v2) and `kiln` (io.containerd.kiln.v1).
+#   Exports KILN_CTR_CRI_SOCK (= KILN_CTR_SOCK: CRI is served on containerd's
+#   grpc socket) and KILN_CTR_CGROUP_PARENT (/kiln-cri-<DIR's name>), the
+#   cgroup_parent pod configs must use so that kiln_containerd_stop can
+#   remove the pod cgroups. kiln_containerd_stop then also removes what CRI
+#   leaves outside DIR when containerd dies with pods still there: the CNI
+#   result cache entries of DIR's sandboxes (/var/lib/cni/results, whatever
+#   the config says) and the cgroups under KILN_CTR_CGROUP_PARENT.
 
 KILN_CTR_SHIM_SOCKDIR=/run/containerd/s
 KILN_CTR_RUNC_ROOT=/run/containerd/runc
@@ -39,14 +58,17 @@ _kiln_ctr_log() {
 	echo "containerd.sh: $*" >&2
 }
 
+KILN_CTR_CNI_CACHE=/var/lib/cni/results
+
 _kiln_ctr_config() {
-	local dir=$1
+	local dir=$1 cri=
+	[[ ${KILN_CTR_CRI:-0} == 1 ]] || cri='
+  "io.containerd.grpc.v1.cri",'
 	cat <<EOF
 version = 2
 root = "$dir/root"
 state = "$dir/state"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+disabled_plugins = [$cri
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -67,6 +89,41 @@ disabled_plugins = [
 
 [plugins."io.containerd.monitor.v1.cgroups"]
   no_prometheus = true
+EOF
+	if [[ -z $cri ]]; then _kiln_ctr_cri_config "$dir"; fi
+}
+
+# The CRI plugin's section (KILN_CTR_CRI=1), as measured on this machine
+# (shared/reference/containerd-test-env.md).
+_kiln_ctr_cri_config() {
+	local dir=$1
+	cat <<EOF
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${KILN_CTR_CRI_SANDBOX:-localhost/kiln/pause:3.9-kiln}"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_tcp_service = true
+  netns_mounts_under_state_dir = true
+
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "${KILN_CTR_CRI_NETD:-$dir/cri-net.d}"
+  max_conf_num = 1
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = false
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kiln]
+  runtime_type = "io.containerd.kiln.v1"
 EOF
 }
 
@@ -98,6 +155,14 @@ kiln_containerd_start() {
 	export KILN_CTR_DIR=$dir
 	export KILN_CTR_SOCK=$dir/containerd.sock
 	export KILN_CTR_TTRPC=$dir/containerd.sock.ttrpc
+	if [[ ${KILN_CTR_CRI:-0} == 1 ]]; then
+		export KILN_CTR_CRI_SOCK=$KILN_CTR_SOCK
+		export KILN_CTR_CGROUP_PARENT=/kiln-cri-${dir##*/}
+		if ! compgen -G "${KILN_CTR_CRI_NETD:-$dir/cri-net.d}/*.conflist" >/dev/null; then
+			_kiln_ctr_log "KILN_CTR_CRI=1: no conflist in ${KILN_CTR_CRI_NETD:-$dir/cri-net.d}"
+			return 1
+		fi
+	fi
 	_kiln_ctr_config "$dir" >"$dir/config.toml" || return 1
 	# nsenter execs containerd itself: $! stays containerd's pid.
 	PATH=$path ${KILN_CTR_NETNS:+nsenter --net="$KILN_CTR_NETNS"} \
@@ -256,6 +321,47 @@ _kiln_ctr_shim_delete() {
 	done
 }
 
+# The sandbox ids CRI knew in DIR (its metadata and the task bundles).
+_kiln_ctr_cri_sandboxes() {
+	local dir=$1 d
+	for d in "$dir"/root/io.containerd.grpc.v1.cri/sandboxes/* \
+	    "$dir"/state/io.containerd.grpc.v1.cri/sandboxes/* \
+	    "$dir"/state/io.containerd.runtime.v2.task/k8s.io/*; do
+		if [[ -d $d ]]; then echo "${d##*/}"; fi
+	done | sort -u
+}
+
+# CRI's CNI result cache (libcni: <network>-<sandbox id>-<ifname>) ignores
+# the config's dirs: remove the entries of DIR's sandboxes, and any that
+# names DIR (the netns path under DIR/state).
+_kiln_ctr_cni_cache_clean() {
+	local dir=$1 id f
+	[[ -d $KILN_CTR_CNI_CACHE ]] || return 0
+	for id in $(_kiln_ctr_cri_sandboxes "$dir"); do
+		for f in "$KILN_CTR_CNI_CACHE"/*-"$id"-*; do
+			if [[ -f $f ]]; then rm -f -- "$f"; fi
+		done
+	done
+	grep -lsF -- "$dir/" "$KILN_CTR_CNI_CACHE"/* 2>/dev/null | while IFS= read -r f; do
+		rm -f -- "$f"
+	done
+	true
+}
+
+# Remove the cgroup directories under PARENT in every hierarchy, deepest
+# first; one with tasks left stays (logged).
+_kiln_ctr_cgroups_clean() {
+	local parent=$1 root d
+	[[ $parent == /kiln-cri-* ]] || return 0
+	for root in /sys/fs/cgroup/*; do
+		[[ -d $root$parent ]] || continue
+		find "$root$parent" -depth -type d 2>/dev/null | while IFS= read -r d; do
+			rmdir "$d" 2>/dev/null || _kiln_ctr_log "cannot remove cgroup $d"
+		done
+	done
+	true
+}
+
 kiln_containerd_stop() {
 	local dir=${KILN_CTR_DIR:-}
 	[[ -n $dir ]] || return 0
@@ -266,8 +372,11 @@ kiln_containerd_stop() {
 	_kiln_ctr_shim_delete "$dir"
 	_kiln_ctr_runc_delete "$dir"
 	_kiln_ctr_remove_sockets "$dir"
+	_kiln_ctr_cni_cache_clean "$dir"
 	_kiln_ctr_unmount_all "$dir"
+	_kiln_ctr_cgroups_clean "${KILN_CTR_CGROUP_PARENT:-}"
 	rm -rf --one-file-system -- "$dir" 2>/dev/null || rm -rf -- "$dir" ||
 		_kiln_ctr_log "cannot remove $dir"
-	unset KILN_CTR_DIR KILN_CTR_SOCK KILN_CTR_TTRPC KILN_CTR_PID
+	unset KILN_CTR_DIR KILN_CTR_SOCK KILN_CTR_TTRPC KILN_CTR_PID \
+	    KILN_CTR_CRI_SOCK KILN_CTR_CGROUP_PARENT
 }

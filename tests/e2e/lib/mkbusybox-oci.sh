@@ -10,6 +10,9 @@
 # The single gzip layer is the tree from busybox-tree.sh; config is amd64/linux,
 # Cmd ["sh"], Env PATH. Fixed mtimes (SOURCE_DATE_EPOCH, default 0), sorted
 # entries, root ownership and `gzip -n` make two builds byte-identical.
+#
+# For other images (mkpause-oci.sh): KILN_OCI_ROOTFS=DIR packs DIR instead of
+# the busybox tree, KILN_OCI_CONFIG=JSON replaces the config's "config" object.
 set -euo pipefail
 
 readonly DEFAULT_REF=docker.io/kiln/busybox:latest
@@ -53,10 +56,16 @@ descriptor() { # MEDIATYPE DIGEST SIZE
 }
 
 build_layer() {
-	# shellcheck source=SCRIPTDIR/busybox-tree.sh
-	source "$(dirname -- "${BASH_SOURCE[0]}")/busybox-tree.sh"
-	kiln_busybox_tree "$WORK/rootfs" || exit 1
-	det_tar "$WORK/rootfs" >"$WORK/layer.tar"
+	local tree=$WORK/rootfs
+	if [[ -n ${KILN_OCI_ROOTFS:-} ]]; then
+		tree=$KILN_OCI_ROOTFS
+	else
+		# shellcheck source=SCRIPTDIR/busybox-tree.sh
+		source "$(dirname -- "${BASH_SOURCE[0]}")/busybox-tree.sh"
+		kiln_busybox_tree "$tree" || exit 1
+	fi
+	find "$tree" -exec touch -h -d "@$EPOCH" {} +
+	det_tar "$tree" >"$WORK/layer.tar"
 	gzip -n -9 <"$WORK/layer.tar" >"$WORK/layer.tar.gz"
 }
 
@@ -71,8 +80,9 @@ build_layout() {
 	layer_size=$(size "$WORK/layer.tar.gz")
 	layer=$(add_blob "$WORK/layer.tar.gz")
 
-	printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-		"$diff_id" >"$WORK/config.json"
+	local cfg=${KILN_OCI_CONFIG:-'{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}'}
+	printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+		"$cfg" "$diff_id" >"$WORK/config.json"
 	config_size=$(size "$WORK/config.json")
 	config=$(add_blob "$WORK/config.json")
 
