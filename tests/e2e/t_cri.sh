@@ -204,7 +204,8 @@ ok $? "ExecSync: stdout and a non-zero exit code$GROUPING"
 fetch() { exec_out "$cli" sh -c "printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc 127.0.0.1 8080"; }
 # Done when a page came back, or when the client is not running at all.
 try_fetch() {
-	got=$(fetch 2>/dev/null | tail -n 1)
+	# The body is the boot id (the printed field ends with an empty line).
+	got=$(fetch 2>/dev/null | grep -E '^[0-9a-f-]{36}$' | tail -n 1)
 	[[ -n $got ]] && return 0
 	ctr_is "$cli" CONTAINER_RUNNING || return 2
 	return 1
