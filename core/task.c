@@ -185,7 +185,7 @@ task_share_dir(struct task *t, const json_t *spec, struct err *err)
 static json_t *
 task_parse_spec(struct task *t, struct err *err)
 {
-	const char *host;
+	const char *host, *sandbox_id;
 	json_error_t jerr;
 	json_t *spec;
 
@@ -199,7 +199,7 @@ task_parse_spec(struct task *t, struct err *err)
 	host = json_string_value(json_object_get(spec, "hostname"));
 	if (host != NULL && ident_valid(host, 63))
 		t->hostname = xstrdup(host);
-	t->pod_sandbox = core_pod_role(spec, &host) == CORE_POD_SANDBOX;
+	t->pod_sandbox = core_pod_role(spec, &sandbox_id) == CORE_POD_SANDBOX;
 	/* The VM is sized from the container's limits, within the maxima. */
 	if (core_size_from(json_object_get(json_object_get(spec, "linux"),
 	    "resources"), &t->shim->cfg, false, &t->size, err) < 0) {
