@@ -12,6 +12,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
+# An empty CNI result cache of our own: stop must cope with it (CI's stop 21
+# failed here when t_cri had left /var/lib/cni/results empty).
+KILN_CTR_CNI_CACHE=$(mktemp -d /tmp/kiln-env-cni.XXXXXX)
 # shellcheck source=SCRIPTDIR/lib/containerd.sh
 source "$HERE/lib/containerd.sh"
 
@@ -37,6 +40,7 @@ diag() { sed 's/^/# /' <<<"$*"; }
 cleanup() {
 	kiln_containerd_stop || true
 	if [[ -n $SCRATCH ]]; then rm -rf -- "$SCRATCH"; fi
+	rm -rf -- "$KILN_CTR_CNI_CACHE"
 }
 
 # True if PID exists and is not a zombie.

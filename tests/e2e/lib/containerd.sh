@@ -58,7 +58,8 @@ _kiln_ctr_log() {
 	echo "containerd.sh: $*" >&2
 }
 
-KILN_CTR_CNI_CACHE=/var/lib/cni/results
+# libcni's result cache; a test without CRI may point it at a scratch dir.
+KILN_CTR_CNI_CACHE=${KILN_CTR_CNI_CACHE:-/var/lib/cni/results}
 
 _kiln_ctr_config() {
 	local dir=$1 cri=
@@ -342,10 +343,10 @@ _kiln_ctr_cni_cache_clean() {
 			if [[ -f $f ]]; then rm -f -- "$f"; fi
 		done
 	done
-	grep -lsF -- "$dir/" "$KILN_CTR_CNI_CACHE"/* 2>/dev/null | while IFS= read -r f; do
-		rm -f -- "$f"
-	done
-	true
+	# grep exits 2 on an empty cache (the glob stays literal): under the
+	# callers' pipefail and set -e that must not end the caller.
+	{ grep -lsF -- "$dir/" "$KILN_CTR_CNI_CACHE"/* 2>/dev/null || true; } |
+		while IFS= read -r f; do rm -f -- "$f"; done
 }
 
 # Remove the cgroup directories under PARENT in every hierarchy, deepest
@@ -355,9 +356,10 @@ _kiln_ctr_cgroups_clean() {
 	[[ $parent == /kiln-cri-* ]] || return 0
 	for root in /sys/fs/cgroup/*; do
 		[[ -d $root$parent ]] || continue
-		find "$root$parent" -depth -type d 2>/dev/null | while IFS= read -r d; do
-			rmdir "$d" 2>/dev/null || _kiln_ctr_log "cannot remove cgroup $d"
-		done
+		{ find "$root$parent" -depth -type d 2>/dev/null || true; } |
+			while IFS= read -r d; do
+				rmdir "$d" 2>/dev/null || _kiln_ctr_log "cannot remove cgroup $d"
+			done
 	done
 	true
 }
