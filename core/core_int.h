@@ -444,9 +444,11 @@ typedef void	(*core_resize_done_fn)(void *arg, bool ok, const char *why);
 struct resize_req {
 	TAILQ_ENTRY(resize_req)	 entry;
 	struct proto_call	*call;		/* an Update, or NULL: */
-	core_resize_done_fn	 done;		/* ... the scaler's */
+	core_resize_done_fn	 done;		/* ... the scaler's, a pod's */
 	void			*done_arg;
 	struct core_size	 size;
+	/* Whose cgroup limits follow: a pod's app container; "": owner. */
+	char			 cid[PROTO_ID_MAX + 1];
 };
 TAILQ_HEAD(resize_req_q, resize_req);
 
@@ -462,6 +464,7 @@ struct core_resize {
 	unsigned		 want_vcpus, want_mem;
 	struct core_size	 want;		/* the request in progress */
 	struct core_size	 prev;		/* restored on failure */
+	char			 limits_cid[PROTO_ID_MAX + 1];	/* prev's */
 	bool			 restoring;
 	struct resize_req_q	 queue;
 	struct resize_req	*cur;
@@ -488,6 +491,13 @@ struct core_resize *core_resize_new(struct task *, const struct core_size *);
 /* Queue an Update (resources: the request's LinuxResources); one at a time. */
 void		 core_resize_update(struct core_resize *, struct proto_call *,
 		    const json_t *resources);
+/*
+ * Queue a resize to size (checked) whose limits are container cid's (NULL:
+ * the owner's); call is answered, else done is told (one of the two).
+ */
+void		 core_resize_queue(struct core_resize *, const struct core_size *,
+		    const char *cid, struct proto_call *, core_resize_done_fn,
+		    void *);
 /* Queue a resize of the VM alone (the container's cgroup limits stay). */
 void		 core_resize_scale(struct core_resize *, unsigned vcpus,
 		    unsigned mem_mib, core_resize_done_fn, void *);
@@ -602,6 +612,14 @@ struct task	*core_pod_member(struct task *t, const char *id);
 /* t itself if it is named id, else core_pod_member. */
 struct task	*core_pod_task(struct task *t, const char *id);
 void		 core_pod_detach(struct task *t);
+/*
+ * The pod's VM is the sandbox's size plus its app containers' limits:
+ * grown when app container t is created, and at its Update (res: the
+ * request's LinuxResources), answered once the VM and t's limits follow.
+ */
+void		 core_pod_grow(struct task *t);
+void		 core_pod_update(struct task *t, struct proto_call *,
+		    const json_t *res);
 
 int		 disk_do_blockdev(struct disk *, struct err *);
 int		 disk_do_device(struct disk *, struct err *);

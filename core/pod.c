@@ -128,6 +128,169 @@ core_pod_qmp_event(struct task *t, const char *event, const json_t *data)
 			fsm_post(&m->disk->fsm, DISK_EV_DELETED, NULL, 0);
 }
 
+/* ---- the pod's size ------------------------------------------------------ */
+
+/*
+ * What an app container asks of the pod's VM: its limits (vCPUs for a
+ * quota or a cpuset, its memory limit), nothing where it set none.
+ */
+static void
+pod_demand(const struct core_size *sz, unsigned *vcpus, unsigned *mem_mib)
+{
+	*vcpus = sz->cpu_given ? sz->vcpus : 0;
+	*mem_mib = sz->mem_limit > 0 ?
+	    (unsigned)((sz->mem_limit + MIB - 1) / MIB) : 0;
+}
+
+/*
+ * The sandbox's boot size plus every live app container's demand, m's
+ * taken from msz; false if that passes the config's maxima.
+ */
+static bool
+pod_total(const struct task *m, const struct core_size *msz,
+    unsigned *vcpus, unsigned *mem_mib)
+{
+	const struct core_config *cfg = &m->shim->cfg;
+	const struct task *x;
+	unsigned v, mem;
+
+	*vcpus = m->pod->resize->boot_vcpus;
+	*mem_mib = m->pod->resize->boot_mem;
+	TAILQ_FOREACH(x, &m->shim->members, pod_entry) {
+		if (x->pod != m->pod || x->fsm.state == TASK_ST_DELETED)
+			continue;
+		pod_demand(x == m ? msz : &x->size, &v, &mem);
+		*vcpus += v;
+		*mem_mib += mem;
+	}
+	*mem_mib = (*mem_mib + 1) & ~1u;	/* virtio-mem's 2 MiB blocks */
+	return *vcpus <= cfg->max_vcpus && *mem_mib <= cfg->max_mem_mib;
+}
+
+/*
+ * The scaler may grow a pod to the config's maxima (its containers
+ * without limits may need it) and never takes back the memory within
+ * the containers' limits.
+ */
+static void
+pod_caps(struct task *sb, unsigned mem_mib)
+{
+	struct core_resize *rz = sb->resize;
+
+	rz->cap_vcpus = sb->shim->cfg.max_vcpus;
+	rz->cap_mem = sb->shim->cfg.max_mem_mib;
+	if (mem_mib > rz->floor_mem)
+		rz->floor_mem = mem_mib;
+}
+
+static void
+pod_grown_cb(void *arg, bool ok, const char *why)
+{
+	struct task *t = arg;	/* the sandbox: it outlives its resizer */
+
+	if (!ok)
+		log_warnx("task=%s the pod's VM did not grow: %s", t->id, why);
+}
+
+/* Created: the VM grows by t's limits (crun sets its cgroup's). */
+void
+core_pod_grow(struct task *t)
+{
+	struct core_resize *rz = t->pod->resize;
+	struct core_size sz = { 0 };
+	unsigned v, mem;
+
+	if (rz == NULL)
+		return;
+	if (!pod_total(t, &t->size, &v, &mem)) {
+		log_warnx("task=%s the pod's VM stays within the maxima "
+		    "(%u vCPUs, %u MiB asked for)", t->id, v, mem);
+		v = v < t->shim->cfg.max_vcpus ? v : t->shim->cfg.max_vcpus;
+		mem = mem < t->shim->cfg.max_mem_mib ? mem :
+		    t->shim->cfg.max_mem_mib;
+	}
+	if (v <= rz->vcpus && mem <= rz->mem_mib)
+		return;
+	sz.vcpus = v > rz->vcpus ? v : 0;	/* 0: as it is */
+	sz.mem_mib = mem > rz->mem_mib ? mem : 0;
+	core_resize_queue(rz, &sz, NULL, NULL, pod_grown_cb, t->pod);
+	pod_caps(t->pod, mem);
+}
+
+/* An app container's Update in flight: answered when the VM has its size. */
+struct pod_update {
+	struct task		*sb;	/* outlives the resizer's queue */
+	struct proto_call	*call;
+	char			 cid[PROTO_ID_MAX + 1];
+	struct core_size	 size;	/* its limits once done */
+};
+
+static void
+pod_updated_cb(void *arg, bool ok, const char *why)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct pod_update *u = arg;
+	struct task *m = core_pod_member(u->sb, u->cid);
+
+	if (ok && m != NULL)
+		m->size = u->size;
+	if (ok)
+		proto_call_reply(u->call, &e.base);
+	else
+		proto_call_fail(u->call, PROTO_UNKNOWN, "%s", why);
+	free(u);
+}
+
+/* The request's limits over t's: what it leaves out stays. */
+static void
+pod_merge(struct core_size *to, const struct core_size *req)
+{
+	if (req->cpu_given) {
+		to->vcpus = req->vcpus;
+		to->cpu_quota = req->cpu_quota;
+		to->cpu_period = req->cpu_period;
+		to->cpu_given = true;
+	}
+	if (req->mem_given) {
+		to->mem_limit = req->mem_limit;
+		to->mem_given = true;
+	}
+}
+
+void
+core_pod_update(struct task *t, struct proto_call *call, const json_t *res)
+{
+	struct core_resize *rz = t->pod->resize;
+	struct pod_update *u;
+	struct core_size req, sz;
+	unsigned v, mem;
+	struct err err;
+
+	if (core_size_from(res, &t->shim->cfg, true, &req, &err) < 0)
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "update %s: %s", t->id, err.msg);
+	u = xcalloc(1, sizeof *u);
+	u->size = t->size;
+	pod_merge(&u->size, &req);
+	if (!pod_total(t, &u->size, &v, &mem)) {
+		free(u);
+		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
+		    "update %s: the pod would need %u vCPUs and %u MiB: the "
+		    "maximum is %u vCPUs and %u MiB (config max_vcpus, "
+		    "max_memory_mib)", t->id, v, mem, t->shim->cfg.max_vcpus,
+		    t->shim->cfg.max_mem_mib);
+	}
+	u->sb = t->pod;
+	u->call = call;
+	snprintf(u->cid, sizeof u->cid, "%s", t->id);
+	/* The VM at the pod's total; the cgroup limits the request's. */
+	sz = req;
+	sz.vcpus = req.cpu_given ? v : 0;
+	sz.mem_mib = req.mem_given ? mem : 0;
+	core_resize_queue(rz, &sz, t->id, NULL, pod_updated_cb, u);
+	pod_caps(t->pod, mem);
+}
+
 /* ---- an app container's disk -------------------------------------------- */
 
 static void

@@ -206,6 +206,7 @@ core_resize_new(struct task *t, const struct core_size *boot)
 	rz->boot_vcpus = rz->vcpus = boot->vcpus;
 	rz->boot_mem = rz->mem_mib = boot->mem_mib;
 	rz->prev = *boot;
+	snprintf(rz->limits_cid, sizeof rz->limits_cid, "%s", t->id);
 	rz->cap_vcpus = rz->cap_mem = 0;
 	resize_caps(rz, boot);
 	/*
@@ -266,6 +267,14 @@ core_resize_vm_gone(struct core_resize *rz)
 	fsm_post(&rz->mem, MEM_RZ_EV_VM_GONE, NULL, 0);
 }
 
+/* The container whose cgroup limits the request in progress sets. */
+static const char *
+resize_limits_cid(const struct core_resize *rz)
+{
+	return rz->cur != NULL && rz->cur->cid[0] != '\0' ? rz->cur->cid :
+	    rz->t->id;
+}
+
 /* The next queued Update starts with the cpu machine. */
 static void
 resize_next(struct core_resize *rz)
@@ -277,6 +286,13 @@ resize_next(struct core_resize *rz)
 	rz->prev.vcpus = rz->vcpus;
 	rz->prev.mem_mib = rz->mem_mib;
 	rz->want = rz->cur->size;
+	/* The previous limits were another container's: leave this one's. */
+	if (strcmp(rz->limits_cid, resize_limits_cid(rz)) != 0) {
+		rz->prev.mem_limit = 0;
+		rz->prev.cpu_quota = 0;
+		snprintf(rz->limits_cid, sizeof rz->limits_cid, "%s",
+		    resize_limits_cid(rz));
+	}
 	if (rz->want.vcpus == 0)
 		rz->want.vcpus = rz->vcpus;
 	if (rz->want.mem_mib == 0)
@@ -295,7 +311,6 @@ void
 core_resize_update(struct core_resize *rz, struct proto_call *call,
     const json_t *res)
 {
-	struct resize_req *q;
 	struct err err;
 	struct core_size sz;
 
@@ -313,10 +328,23 @@ core_resize_update(struct core_resize *rz, struct proto_call *call,
 	}
 	if (!sz.mem_given)
 		sz.mem_mib = 0;
-	resize_caps(rz, &sz);
-	q = xcalloc(1, sizeof *q);
+	core_resize_queue(rz, &sz, NULL, call, NULL, NULL);
+}
+
+void
+core_resize_queue(struct core_resize *rz, const struct core_size *sz,
+    const char *cid, struct proto_call *call, core_resize_done_fn done,
+    void *arg)
+{
+	struct resize_req *q = xcalloc(1, sizeof *q);
+
+	resize_caps(rz, sz);
 	q->call = call;
-	q->size = sz;
+	q->done = done;
+	q->done_arg = arg;
+	q->size = *sz;
+	if (cid != NULL)
+		snprintf(q->cid, sizeof q->cid, "%s", cid);
 	TAILQ_INSERT_TAIL(&rz->queue, q, entry);
 	resize_next(rz);
 }
@@ -586,7 +614,8 @@ resize_agent(struct core_resize *rz, bool cpu, bool limits, struct err *err)
 	Kiln__Agent__V1__ResourcesRequest r =
 	    KILN__AGENT__V1__RESOURCES_REQUEST__INIT;
 
-	r.container_id = (char *)(uintptr_t)(limits ? rz->t->id : "");
+	r.container_id = (char *)(uintptr_t)(limits ? resize_limits_cid(rz) :
+	    "");
 	r.online = cpu;
 	r.target_cpus = rz->want_vcpus;
 	if (limits) {

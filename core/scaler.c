@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vertical scaler: while the task runs, one GetMetrics every
- * scaler_interval_ms, and the VM grows or shrinks between its boot size and
+ * scaler_interval_ms (a pod's: every container's, summed), and the VM grows or shrinks between its boot size and
  * the container's limit (else the config's maximum; vCPUs never past the
  * host's online CPUs) through resize.c's
  * queue, behind any Update. Its machine is scaler_fsm.c.
@@ -230,13 +230,18 @@ static void
 sample_from(const Kiln__Agent__V1__MetricsResponse *r,
     struct scaler_sample *x)
 {
-	const Kiln__Agent__V1__ContainerMetrics *c = r->containers[0];
+	const Kiln__Agent__V1__ContainerMetrics *c;
+	size_t i;
 
 	memset(x, 0, sizeof *x);
 	x->t_us = time_mono_ns() / 1000;
-	x->cpu_usec = c->cpu_usage_usec;
-	x->runq_sum_ns = c->runq_sum_ns;
-	x->runq_count = c->runq_count;
+	/* A pod's are all its containers' (the check bounded how many). */
+	for (i = 0; i < r->n_containers; i++) {
+		c = r->containers[i];
+		x->cpu_usec += c->cpu_usage_usec;
+		x->runq_sum_ns += c->runq_sum_ns;
+		x->runq_count += c->runq_count;
+	}
 	x->cpu_some_usec = r->guest->cpu_some_usec;
 	x->mem_some_usec = r->guest->memory_some_usec;
 	x->mem_total = r->guest->memory_total_bytes;
@@ -269,6 +274,13 @@ scaler_policy_of(const struct core_scaler *s, struct scaler_policy *p)
 	p->down_samples = s->t->shim->cfg.scaler_down_samples;
 }
 
+/* What the scaler samples: the container, or every one of a pod. */
+static const char *
+scaler_cid(const struct core_scaler *s)
+{
+	return s->t->pod_sandbox ? "" : s->t->id;
+}
+
 /* The guest's answer, checked whole before one value is used. */
 static void
 scaler_sample_cb(const struct proto_reply *rep, void *arg)
@@ -282,8 +294,9 @@ scaler_sample_cb(const struct proto_reply *rep, void *arg)
 	bool scale;
 
 	s->agent_id = 0;
-	if (rep->code != PROTO_OK || core_metrics_check(r, s->t->id, &err) < 0
-	    || r->n_containers != 1 || r->guest == NULL) {
+	if (rep->code != PROTO_OK || core_metrics_check(r, scaler_cid(s),
+	    &err) < 0 || r->n_containers < 1 || (r->n_containers != 1 &&
+	    !s->t->pod_sandbox) || r->guest == NULL) {
 		log_warn("task=%s scaler: no sample: %s", s->t->id,
 		    rep->code != PROTO_OK ? rep->message : "bad metrics");
 		return scaler_event(s, SCALER_EV_SAMPLE_FAILED, NULL);
@@ -307,7 +320,7 @@ scaler_sample(struct core_scaler *s, struct err *err)
 	Kiln__Agent__V1__ContainerRef ref = KILN__AGENT__V1__CONTAINER_REF__INIT;
 	uint64_t ms = s->t->shim->cfg.agent_timeout_ms;
 
-	ref.container_id = s->t->id;
+	ref.container_id = (char *)(uintptr_t)scaler_cid(s);
 	s->agent_id = task_agent_call(s->t, "GetMetrics", &ref.base,
 	    &kiln__agent__v1__metrics_response__descriptor, ms,
 	    scaler_sample_cb, s);

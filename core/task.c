@@ -280,6 +280,7 @@ task_join_pod(struct task *t, struct err *err)
 	if (core_pod_attach(t, err) < 0)
 		return -1;
 	t->vm = t->pod->vm;
+	core_pod_grow(t);
 	return 0;
 }
 

@@ -635,13 +635,8 @@ h_update(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "update %s: resources must be %s", t->id,
 		    LINUX_RESOURCES_URL);
-	if (t->pod != NULL)
-		return (void)proto_call_fail(call, PROTO_UNIMPLEMENTED,
-		    "update %s: resources of a pod's app container are not "
-		    "supported yet (the pod's VM is sized by its sandbox)",
-		    t->id);
-	if (t->resize == NULL || t->vm == NULL || t->vm->conn == NULL ||
-	    t->exited_ns != 0)
+	if ((t->pod != NULL ? t->pod->resize : t->resize) == NULL ||
+	    t->vm == NULL || t->vm->conn == NULL || t->exited_ns != 0)
 		return (void)proto_call_fail(call, PROTO_FAILED_PRECONDITION,
 		    "update %s: the task is not running", t->id);
 	res = json_loadb((const char *)req->resources->value.data,
@@ -651,7 +646,10 @@ h_update(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 		return (void)proto_call_fail(call, PROTO_INVALID_ARGUMENT,
 		    "update %s: resources: %s", t->id, jerr.text);
 	}
-	core_resize_update(t->resize, call, res);
+	if (t->pod != NULL)
+		core_pod_update(t, call, res);
+	else
+		core_resize_update(t->resize, call, res);
 	json_decref(res);
 }
 

@@ -85,11 +85,19 @@ addr() { cat "$dir/state/io.containerd.runtime.v2.task/default/$1/address"; }
 [[ -n $(addr pod1) && $(addr app1) == "$(addr pod1)" && $(addr app2) == "$(addr pod1)" ]]
 ok $? "containerd was given the sandbox's shim for both app containers"
 # containerd's Task/Update as CRI sends it (ctr 1.6 has no task update).
+# The pod's VM grows by the limit, and app1's cgroup (not app2's) has it.
+mem_kb() { xc "$1" awk '/^MemTotal/ { print $2 }' /proc/meminfo; }
+# The guest cgroup's memory.max as the task's metrics give it (0: none).
+mem_max() { kiln_ctr task metrics "$1" 2>/dev/null | awk '$1 == "memory.usage_limit" {print $2}'; }
+m0=$(mem_kb app1)
 err=$("$BUILD/tests/kiln-update" "$(addr app1 | sed 's|^unix://||')" default \
 	app1 '{"memory":{"limit":134217728}}' 2>&1)
-[[ $? != 0 ]] && grep -qi "not supported" <<<"$err"
-ok $? "Update of an app container answers a clear Unimplemented"
-diag "$err"
+rc=$?
+m1=$(mem_kb app1)
+diag "Update of app1: rc $rc $err; MemTotal $m0 -> $m1 kB; memory.max app1 $(mem_max app1), app2 $(mem_max app2)"
+[[ $rc == 0 && -n $m0 && -n $m1 ]] && ((m1 >= m0 + 120000)) &&
+	[[ $(mem_max app1) == 134217728 && $(mem_max app2) != 134217728 ]]
+ok $? "Update of an app container: the pod's VM grows by its limit, its cgroup has it"
 
 # ---- an app container deleted, another one in its place ---------------------
 gone app1
