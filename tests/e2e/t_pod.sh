@@ -31,11 +31,12 @@ task_status() { kiln_ctr task ls | awk -v id="$1" '$1 == id {print $3}'; }
 is_status() { [[ $(task_status "$1") == "$2" ]]; }
 sandbox() { kiln_ctr run -d --runtime "$RT" --annotation "$TYPE=sandbox" \
 	--annotation "$SBID=$1" "$IMAGE" "$1" sleep 100000; }
-member() { # POD ID ARGS...
-	local pod=$1 id=$2
+member() { # POD ID [--ctr-option VALUE]... ARGS...
+	local pod=$1 id=$2 opts=()
 	shift 2
+	while [[ $1 == --* ]]; do opts+=("$1" "$2"); shift 2; done
 	kiln_ctr run -d --runtime "$RT" --annotation "$TYPE=container" \
-		--annotation "$SBID=$pod" "$IMAGE" "$id" "$@"
+		--annotation "$SBID=$pod" "${opts[@]}" "$IMAGE" "$id" "$@"
 }
 xc() { kiln_ctr task exec --exec-id "x$RANDOM" "$@"; }
 gone() { # ID: killed, waited for, deleted
@@ -49,6 +50,7 @@ kiln_containerd_start "$dir" "$BUILD" >/dev/null &&
 	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
 	kiln_ctr images import "$dir/bb.tar" >/dev/null
 ok $? "private containerd, busybox image imported"
+timeout -s KILL 600 ctr -a "$KILN_CTR_SOCK" events >"$dir/events" 2>&1 &
 run_dirs_before=$(find /run/kiln -mindepth 1 -maxdepth 1 -type d | wc -l)
 
 # ---- one pod: a sandbox and two app containers -----------------------------
@@ -98,6 +100,23 @@ diag "Update of app1: rc $rc $err; MemTotal $m0 -> $m1 kB; memory.max app1 $(mem
 [[ $rc == 0 && -n $m0 && -n $m1 ]] && ((m1 >= m0 + 120000)) &&
 	[[ $(mem_max app1) == 134217728 && $(mem_max app2) != 134217728 ]]
 ok $? "Update of an app container: the pod's VM grows by its limit, its cgroup has it"
+
+# ---- pause, OOM: one app container's, not the pod's -------------------------
+kiln_ctr task pause app2 && wait_for 30 is_status app2 PAUSED &&
+	[[ $(task_status pod1) == RUNNING && $(task_status app1) == RUNNING ]] &&
+	xc app1 true
+ok $? "pause of an app container: it is PAUSED, the pod's others run and exec"
+kiln_ctr task resume app2 && wait_for 30 is_status app2 RUNNING && xc app2 true
+ok $? "resume: it runs and execs again"
+member pod1 oomer --memory-limit 33554432 sh -c 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done' >/dev/null
+oomed() { grep -q '/tasks/oom.*"oomer"' "$dir/events" &&
+	grep -q '/tasks/exit.*"oomer".*"exit_status":137' "$dir/events"; }
+wait_for 60 is_status oomer STOPPED && wait_for 30 oomed
+ok $? "an app container over its memory limit is killed (137) and TaskOOM names it"
+diag "$(grep -E '/tasks/(oom|exit).*oomer' "$dir/events" | cut -c1-200)"
+[[ $(task_status pod1) == RUNNING && $(task_status app1) == RUNNING &&
+	$(task_status app2) == RUNNING ]] && gone oomer
+ok $? "the pod and its other containers run on; the OOM-killed one is deleted"
 
 # ---- an app container deleted, another one in its place ---------------------
 gone app1
