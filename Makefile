@@ -143,7 +143,8 @@ DEPS_PKGS := build-essential pkg-config libevent-dev libprotobuf-c-dev \
 	linux-image-amd64 busybox-static containernetworking-plugins \
 	xz-utils cpio gzip hyperfine iproute2 util-linux libbpf-dev bpftool \
 	libelf-dev zlib1g-dev python3-prometheus-client \
-	spin prometheus curl erofs-utils python3-grpcio python3-grpc-tools
+	spin prometheus curl erofs-utils python3-grpcio python3-grpc-tools \
+	linux-source-6.1 dwarves flex bison bc
 
 # Fast when everything is there: one dpkg-query, no apt-get.
 deps:
@@ -195,7 +196,8 @@ PREFIX ?= /usr/local
 install: all guest
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kiln
 	install -m 0755 $(B)/containerd-shim-kiln-v1 $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(GUEST_DIR)/vmlinux $(GUEST_DIR)/initrd.img \
+	install -m 0644 $(GUEST_DIR)/vmlinux $(GUEST_DIR)/vmlinux-debian \
+	    $(GUEST_DIR)/initrd.img $(GUEST_DIR)/initrd-debian.img \
 	    $(GUEST_DIR)/accel $(DESTDIR)$(PREFIX)/share/kiln/
 
 clean:
@@ -203,4 +205,5 @@ clean:
 
 .PHONY: all check check-only check-faults asan valgrind bench bench-ttrpc bench-guest demo install deps docs clean
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Not under build/kernel: the guest kernel's tree has files of its own named *.d.
+-include $(shell find build -path build/kernel -prune -o -name '*.d' -type f -print 2>/dev/null)

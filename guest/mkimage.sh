@@ -2,18 +2,23 @@
 # guest/mkimage.sh -- build the kiln guest image (kernel + initramfs).
 #
 # Usage: guest/mkimage.sh OUTDIR AGENT_BINARY
-#        guest/mkimage.sh --vmlinux OUTDIR   (only OUTDIR/vmlinux: its BTF
+#        guest/mkimage.sh --vmlinux OUTDIR   (only OUTDIR/vmlinux-debian: its BTF
 #                                             makes the agent's vmlinux.h)
 #
 # Writes:
-#   OUTDIR/vmlinux     uncompressed ELF kernel pulled out of the Debian bzImage
+#   OUTDIR/vmlinux-debian  uncompressed ELF kernel pulled out of the Debian bzImage
 #                      (/boot/vmlinuz-<ver>), bootable by QEMU via PVH. Rebuilt only
-#                      when the vmlinuz is newer than it.
+#                      when the vmlinuz is newer than it. kiln's own kernel
+#                      (OUTDIR/vmlinux, the default) is guest/mkkernel.sh's; the
+#                      config's "kernel" selects Debian's, whose modules the
+#                      initrd carries (a kernel of another version loads none).
 #   OUTDIR/initrd.img  reproducible gzip'd newc cpio: /init = AGENT_BINARY, /usr/bin/crun,
 #                      the shared libraries both need (at the paths ldd reports, plus the
-#                      loader at /lib64/ld-linux-x86-64.so.2), the guest kernel modules in
+#                      loader at /lib64/ld-linux-x86-64.so.2), and empty /proc /sys /dev
+#                      /run /tmp /mnt /etc: for kiln's kernel, which has all built in.
+#   OUTDIR/initrd-debian.img  the same plus the Debian kernel's modules in
 #                      /lib/modules/<ver>/kiln/ with a load-order file (dependencies
-#                      first), and empty /proc /sys /dev /run /tmp /mnt /etc.
+#                      first), for vmlinux-debian.
 #
 # The kernel version is the newest one in /lib/modules that has a /boot/vmlinuz;
 # override it with KILN_GUEST_KVER. File times are SOURCE_DATE_EPOCH (default 0).
@@ -205,7 +210,7 @@ main() {
 		local kver
 		kver=$(pick_kver)
 		mkdir -p -- "$2"
-		extract_vmlinux "/boot/vmlinuz-$kver" "$2/vmlinux"
+		extract_vmlinux "/boot/vmlinuz-$kver" "$2/vmlinux-debian"
 		return
 	fi
 	[[ $# -eq 2 ]] || die "usage: $0 OUTDIR AGENT_BINARY"
@@ -218,13 +223,15 @@ main() {
 	STAGE=$(mktemp -d "${TMPDIR:-/tmp}/kiln-initrd.XXXXXX")
 	chmod 0755 -- "$STAGE"
 
-	extract_vmlinux "/boot/vmlinuz-$kver" "$outdir/vmlinux"
+	extract_vmlinux "/boot/vmlinuz-$kver" "$outdir/vmlinux-debian"
 	stage_binaries "$agent"
-	stage_modules "$kver"
 	stage_dirs
 	check_stage
 	write_cpio "$outdir/initrd.img"
-	echo "mkimage: $outdir: vmlinux $kver, initrd.img $(stat -c %s "$outdir/initrd.img") bytes, ${#MOD_ORDER[@]} modules"
+	stage_modules "$kver"
+	find "$STAGE/lib/modules" -type d -exec chmod 0755 {} +
+	write_cpio "$outdir/initrd-debian.img"
+	echo "mkimage: $outdir: initrd.img $(stat -c %s "$outdir/initrd.img") bytes; vmlinux-debian $kver, initrd-debian.img $(stat -c %s "$outdir/initrd-debian.img") bytes, ${#MOD_ORDER[@]} modules"
 }
 
 main "$@"

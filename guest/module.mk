@@ -19,11 +19,19 @@ BPF_SKELS := $(BPF_GEN)/kiln_metrics.skel.h
 # Every binary that links AGENT_OBJS adds it (target-specific LIBS).
 AGENT_LIBS := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic
 
-# Only the ELF kernel; the image rule reuses it.
-$(GUEST_DIR)/vmlinux:
+# The guest's kernel: kiln's own (guest/kernel.config, cached under
+# build/kernel: minutes on a fresh clone, then only when the fragment
+# changes). Debian's, pulled out of its bzImage, stays selectable (the
+# config's "kernel") and gives the BTF the CO-RE programs compile
+# against, so `make all` needs no kernel build.
+$(GUEST_DIR)/vmlinux: guest/kernel.config guest/mkkernel.sh
+	@$(if $(Q),echo "  KERNEL  $@")
+	$(Q)guest/mkkernel.sh $@ >/dev/null
+
+$(GUEST_DIR)/vmlinux-debian:
 	$(Q)guest/mkimage.sh --vmlinux $(GUEST_DIR)
 
-$(BPF_GEN)/vmlinux.h: $(GUEST_DIR)/vmlinux
+$(BPF_GEN)/vmlinux.h: $(GUEST_DIR)/vmlinux-debian
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BTF     $@")
 	$(Q)bpftool btf dump file $< format c > $@
@@ -49,14 +57,15 @@ $(B)/kiln-agent: $(B)/guest/agent_main.o $(AGENT_OBJS) $(LIBKILN)
 
 # The image always carries the debug flavour's agent (-O2 -g): sanitizer
 # runtimes have no place in PID 1 of a 256 MiB guest.
-guest: $(GUEST_DIR)/initrd.img $(GUEST_DIR)/accel
+guest: $(GUEST_DIR)/initrd.img $(GUEST_DIR)/vmlinux $(GUEST_DIR)/accel
 
 $(GUEST_DIR)/initrd.img: build/debug/kiln-agent guest/mkimage.sh
 	@$(if $(Q),echo "  IMAGE   $(GUEST_DIR)")
 	$(Q)guest/mkimage.sh $(GUEST_DIR) build/debug/kiln-agent
 
 # KVM only if it really boots the guest here (else TCG).
-$(GUEST_DIR)/accel: $(GUEST_DIR)/initrd.img guest/probe-accel.sh
+$(GUEST_DIR)/accel: $(GUEST_DIR)/initrd.img $(GUEST_DIR)/vmlinux \
+    guest/probe-accel.sh
 	$(Q)guest/probe-accel.sh $(GUEST_DIR)
 
 ifneq ($(FLAVOUR),debug)

@@ -9,7 +9,8 @@
 #   PSS of shim + QEMU per container, K sleeping containers, off / on / runc
 #   qemu_thp true / false: QEMU's PSS and AnonHugePages, one cold VM each
 #   tcg_tb_mib 0 / 64 / 32: cold spawn -> ready and QEMU RSS
-# BENCH_SNAP_PARTS picks rows (default "start pss thp tb").
+#   kernel kiln / debian: cold spawn -> ready, QEMU PSS, guest memory used
+# BENCH_SNAP_PARTS picks rows (default "start pss thp tb kernel").
 set -uo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
@@ -21,8 +22,8 @@ IMAGE=docker.io/kiln/busybox:latest
 KRT=io.containerd.kiln.v1
 RRT=io.containerd.runc.v2
 N=${BENCH_RUNS:-10}
-K=${BENCH_SLEEPERS:-4}
-PARTS=" ${BENCH_SNAP_PARTS:-start pss thp tb} "	# which rows to measure
+K=${BENCH_SLEEPERS:-10}	# the issue's row: 10 sequential starts
+PARTS=" ${BENCH_SNAP_PARTS:-start pss thp tb kernel} "	# which rows to measure
 
 work=$(mktemp -d /tmp/kiln-bsnap-XXXXXX)
 cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -127,6 +128,22 @@ thp_row() {
 	kill_and_remove "$id"
 }
 
+# One sleeping cold-booted container on kernel $1 (kiln: build/guest/vmlinux,
+# debian: vmlinux-debian), round $2: spawn -> ready (ms), QEMU PSS (kB),
+# guest memory used (MemTotal - MemAvailable, kB).
+kernel_row() {
+	local id=k$1r$2-0 qemu k=$KILN_GUEST_DIR/vmlinux pss used
+	[[ $1 == kiln ]] || k=$KILN_GUEST_DIR/vmlinux-$1
+	mode "\"snapshot\": false, \"kernel\": \"$k\""
+	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
+	sleep 3
+	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
+	pss=$(pss_kb "$qemu")
+	used=$(ctr_ task exec --exec-id m "$id" awk '/^MemTotal/ {t = $2} /^MemAvailable/ {a = $2} END {print t - a}' /proc/meminfo 2>/dev/null)
+	kill_and_remove "$id"
+	echo "$(boot_ms "k$1r$2" | cut -d' ' -f2) $pss ${used:-0}"
+}
+
 echo "kiln snapshot bench: $(nproc) cores, accelerator $(cat "$KILN_GUEST_DIR/accel" 2>/dev/null || echo tcg), $(date -u +%F), N=$N, K=$K"
 if [[ $PARTS == *" start "* ]]; then
 mode '"snapshot": false'
@@ -164,6 +181,15 @@ for round in 1 2 3; do
 	read -r b r < <(tb_row "$tb" "$round")
 	printf 'tcg_tb_mib %-3d cold spawn -> ready %5s ms, QEMU RSS %6s kB (round %d)\n' \
 	    "$tb" "$b" "$r" "$round"
+    done
+done
+fi
+if [[ $PARTS == *" kernel "* ]]; then
+for round in 1 2 3; do
+    for kern in kiln debian; do
+	read -r b p u < <(kernel_row "$kern" "$round")
+	printf 'kernel %-6s cold spawn -> ready %5s ms, QEMU PSS %6s kB, guest used %6s kB (round %d)\n' \
+	    "$kern" "$b" "$p" "$u" "$round"
     done
 done
 fi
