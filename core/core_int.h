@@ -443,8 +443,8 @@ typedef void	(*core_resize_done_fn)(void *arg, bool ok, const char *why);
 
 struct resize_req {
 	TAILQ_ENTRY(resize_req)	 entry;
-	struct proto_call	*call;		/* an Update, or NULL: */
-	core_resize_done_fn	 done;		/* ... the scaler's, a pod's */
+	struct proto_call	*call;		/* an Update's, or NULL */
+	core_resize_done_fn	 done;		/* the scaler's, a pod's */
 	void			*done_arg;
 	struct core_size	 size;
 	/* Whose cgroup limits follow: a pod's app container; "": owner. */
@@ -493,7 +493,8 @@ void		 core_resize_update(struct core_resize *, struct proto_call *,
 		    const json_t *resources);
 /*
  * Queue a resize to size (checked) whose limits are container cid's (NULL:
- * the owner's); call is answered, else done is told (one of the two).
+ * the owner's); done (if any) is told how it ended, then call (if any) is
+ * answered.
  */
 void		 core_resize_queue(struct core_resize *, const struct core_size *,
 		    const char *cid, struct proto_call *, core_resize_done_fn,

@@ -217,10 +217,9 @@ core_pod_grow(struct task *t)
 	pod_caps(t->pod, mem);
 }
 
-/* An app container's Update in flight: answered when the VM has its size. */
+/* An app container's Update in flight: its limits, kept once it is done. */
 struct pod_update {
 	struct task		*sb;	/* outlives the resizer's queue */
-	struct proto_call	*call;
 	char			 cid[PROTO_ID_MAX + 1];
 	struct core_size	 size;	/* its limits once done */
 };
@@ -228,16 +227,12 @@ struct pod_update {
 static void
 pod_updated_cb(void *arg, bool ok, const char *why)
 {
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
 	struct pod_update *u = arg;
 	struct task *m = core_pod_member(u->sb, u->cid);
 
+	(void)why;	/* the resizer answers the call with it */
 	if (ok && m != NULL)
 		m->size = u->size;
-	if (ok)
-		proto_call_reply(u->call, &e.base);
-	else
-		proto_call_fail(u->call, PROTO_UNKNOWN, "%s", why);
 	free(u);
 }
 
@@ -281,13 +276,12 @@ core_pod_update(struct task *t, struct proto_call *call, const json_t *res)
 		    t->shim->cfg.max_mem_mib);
 	}
 	u->sb = t->pod;
-	u->call = call;
 	snprintf(u->cid, sizeof u->cid, "%s", t->id);
 	/* The VM at the pod's total; the cgroup limits the request's. */
 	sz = req;
 	sz.vcpus = req.cpu_given ? v : 0;
 	sz.mem_mib = req.mem_given ? mem : 0;
-	core_resize_queue(rz, &sz, t->id, NULL, pod_updated_cb, u);
+	core_resize_queue(rz, &sz, t->id, call, pod_updated_cb, u);
 	pod_caps(t->pod, mem);
 }
 

@@ -687,7 +687,10 @@ resize_mem_limits(struct core_resize *rz, struct err *err)
 
 /* ---- ends of steps ------------------------------------------------------------ */
 
-/* A request is over: its caller hears it (an Update's, or the scaler). */
+/*
+ * A request is over: done hears it first (the scaler's, a pod's), then an
+ * Update's caller.
+ */
 static void
 resize_req_end(struct resize_req *q, bool ok, const char *why)
 {
@@ -695,9 +698,9 @@ resize_req_end(struct resize_req *q, bool ok, const char *why)
 
 	if (q->done != NULL)
 		q->done(q->done_arg, ok, why);
-	else if (ok)
+	if (q->call != NULL && ok)
 		proto_call_reply(q->call, &e.base);
-	else
+	else if (q->call != NULL)
 		proto_call_fail(q->call, PROTO_UNKNOWN, "%s", why);
 	free(q);
 }

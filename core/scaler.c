@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vertical scaler: while the task runs, one GetMetrics every
- * scaler_interval_ms (a pod's: every container's, summed), and the VM grows or shrinks between its boot size and
- * the container's limit (else the config's maximum; vCPUs never past the
- * host's online CPUs) through resize.c's
- * queue, behind any Update. Its machine is scaler_fsm.c.
+ * scaler_interval_ms (a pod's: every container's, summed), and the VM
+ * grows or shrinks between its boot size and the container's limit (else
+ * the config's maximum; vCPUs never past the host's online CPUs) through
+ * resize.c's queue, behind any Update. Its machine is scaler_fsm.c.
  *
  * The policy (scaler_decide, pure, so t_core checks it):
  *   vCPUs   hot: the container kept its vCPUs over half busy and tasks
@@ -295,8 +295,8 @@ scaler_sample_cb(const struct proto_reply *rep, void *arg)
 
 	s->agent_id = 0;
 	if (rep->code != PROTO_OK || core_metrics_check(r, scaler_cid(s),
-	    &err) < 0 || r->n_containers < 1 || (r->n_containers != 1 &&
-	    !s->t->pod_sandbox) || r->guest == NULL) {
+	    &err) < 0 || r->n_containers < 1 || (!s->t->pod_sandbox &&
+	    r->n_containers != 1) || r->guest == NULL) {
 		log_warn("task=%s scaler: no sample: %s", s->t->id,
 		    rep->code != PROTO_OK ? rep->message : "bad metrics");
 		return scaler_event(s, SCALER_EV_SAMPLE_FAILED, NULL);
