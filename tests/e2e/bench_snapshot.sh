@@ -102,14 +102,20 @@ sleepers_pss() {
 	echo $((total / K)) "$secs"
 }
 
+# One sleeping container ID started with the config's FIELDS (a cold boot:
+# snapshot off), given 3 s to settle; prints its QEMU's pid.
+cold_one() { # ID FIELDS
+	mode "\"snapshot\": false, $2"
+	ctr_ run -d --runtime "$KRT" "$IMAGE" "$1" sleep 1000 >/dev/null || return 1
+	sleep 3
+	pgrep -f "qemu-system.*$dir.*/$1" | head -1
+}
+
 # One sleeping container with tcg_tb_mib=$1 (round $2): spawn -> ready
 # and QEMU RSS.
 tb_row() {
 	local id=tb$1r$2-0 qemu rss
-	mode "\"snapshot\": false, \"tcg_tb_mib\": $1"
-	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
-	sleep 3
-	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
+	qemu=$(cold_one "$id" "\"tcg_tb_mib\": $1") || return 1
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$qemu/status" 2>/dev/null)
 	kill_and_remove "$id"
 	echo "$(boot_ms "tb$1r$2" | cut -d' ' -f2) ${rss:-0}"
@@ -119,25 +125,22 @@ tb_row() {
 # AnonHugePages (kB).
 thp_row() {
 	local id=thp$1-0 qemu
-	mode "\"snapshot\": false, \"qemu_thp\": $1"
-	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
-	sleep 3
-	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
+	qemu=$(cold_one "$id" "\"qemu_thp\": $1") || return 1
 	awk '/^Pss:/ {p = $2} /^AnonHugePages:/ {h = $2} END {print p + 0, h + 0}' \
 	    "/proc/$qemu/smaps_rollup" 2>/dev/null
 	kill_and_remove "$id"
 }
 
-# One sleeping cold-booted container on kernel $1 (kiln: build/guest/vmlinux,
-# debian: vmlinux-debian), round $2: spawn -> ready (ms), QEMU PSS (kB),
-# guest memory used (MemTotal - MemAvailable, kB).
+# One sleeping cold-booted container on kernel $1 (kiln: vmlinux with
+# initrd.img; debian: vmlinux-debian with initrd-debian.img, which has its
+# modules), round $2: spawn -> ready (ms), QEMU PSS (kB), guest memory used
+# (MemTotal - MemAvailable, kB).
 kernel_row() {
-	local id=k$1r$2-0 qemu k=$KILN_GUEST_DIR/vmlinux pss used
-	[[ $1 == kiln ]] || k=$KILN_GUEST_DIR/vmlinux-$1
-	mode "\"snapshot\": false, \"kernel\": \"$k\""
-	ctr_ run -d --runtime "$KRT" "$IMAGE" "$id" sleep 1000 >/dev/null || return 1
-	sleep 3
-	qemu=$(pgrep -f "qemu-system.*$dir.*/$id" | head -1)
+	local id=k$1r$2-0 qemu k=$KILN_GUEST_DIR/vmlinux i=$KILN_GUEST_DIR/initrd.img pss used
+	if [[ $1 != kiln ]]; then
+		k=$KILN_GUEST_DIR/vmlinux-$1 i=$KILN_GUEST_DIR/initrd-$1.img
+	fi
+	qemu=$(cold_one "$id" "\"kernel\": \"$k\", \"initrd\": \"$i\"") || return 1
 	pss=$(pss_kb "$qemu")
 	used=$(ctr_ task exec --exec-id m "$id" awk '/^MemTotal/ {t = $2} /^MemAvailable/ {a = $2} END {print t - a}' /proc/meminfo 2>/dev/null)
 	kill_and_remove "$id"
