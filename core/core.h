@@ -51,7 +51,26 @@ struct core_vm_opts {
 	bool			 ram_shared;
 	bool			 incoming;	/* -incoming defer */
 	bool			 vmgenid;	/* -device vmgenid,guid=auto */
+	/*
+	 * What the shim opened for QEMU, inherited across its exec (> 2;
+	 * 0: none, QEMU opens the path above itself): the agent's and
+	 * QMP's listening sockets, the console log (write-only), the
+	 * rootfs image (read-only). Passed as fds, a jailed QEMU needs no
+	 * view of the run directory (issue 16).
+	 */
+	int			 agent_fd;
+	int			 qmp_fd;
+	int			 console_fd;
+	int			 rootfs_fd;
 };
+
+/*
+ * QEMU fd sets (-add-fd / QMP add-fd) of the files the shim opens for it:
+ * the console, the rootfs, and from CORE_FDSET_DISK0 on a pod's disks.
+ */
+#define CORE_FDSET_CONSOLE	1
+#define CORE_FDSET_ROOTFS	2
+#define CORE_FDSET_DISK0	16
 
 /*
  * The QEMU argv for opts: a NULL-terminated array of malloc'd strings,

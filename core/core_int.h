@@ -82,7 +82,6 @@ void	core_config_fini(struct core_config *);
 
 struct core_jail {
 	const struct core_config *cfg;		/* borrowed */
-	char		*run_dir;
 	char		*root;		/* run_dir/root, the empty root */
 	uid_t		 uid;		/* uid and gid; 0: jail_user off */
 	char		*uid_lock;	/* SHIM_RUN_DIR/uids/<uid> */

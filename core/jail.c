@@ -5,8 +5,9 @@
  * range, the VM's cgroup, an empty root directory), and the forked child
  * confines itself before it execs QEMU: the VM's cgroup, new mount, IPC and
  * UTS namespaces, a tmpfs root holding only QEMU's files, the kernel, the
- * initrd, the 9p share and the run dir, then pivot_root, the uid, rlimits,
- * no_new_privs and an empty capability set. QEMU's seccomp filter is its
+ * initrd and the 9p share (its sockets, console log and rootfs image are
+ * fds it inherits), then pivot_root, the uid, rlimits, no_new_privs and an
+ * empty capability set. QEMU's seccomp filter is its
  * own -sandbox option (vm_qemu.c).
  *
  * The jail's mounts live only in the child's mount namespace: they vanish
@@ -194,15 +195,9 @@ core_jail_new(const struct core_config *cfg, const char *id,
 
 	jail_warn_loose(cfg, id);
 	j->cfg = cfg;
-	j->run_dir = xstrdup(run_dir);
 	j->root = xasprintf("%s/root", run_dir);
 	if (cfg->jail_user && jail_uid_take(j, cfg, run_dir, err) < 0)
 		goto fail;
-	if (cfg->jail_user && chown(run_dir, j->uid, j->uid) < 0) {
-		/* XXX: QEMU makes its sockets there; fds would be tighter. */
-		err_set(err, errno, "jail: chown %s: %m", run_dir);
-		goto fail;
-	}
 	if (cfg->jail_namespaces && mkdir(j->root, 0755) < 0 &&
 	    errno != EEXIST) {
 		err_set(err, errno, "jail: mkdir %s: %m", j->root);
@@ -242,7 +237,6 @@ core_jail_free(struct core_jail *j)
 	free(j->cg[1]);
 	free(j->uid_lock);
 	free(j->root);
-	free(j->run_dir);
 	free(j);
 }
 
@@ -380,13 +374,10 @@ jail_enter_root(const struct core_jail *j, const struct core_jail_paths *p)
 	if (p->ram != NULL)
 		jail_bind(r, p->ram, JAIL_RW);
 	/*
-	 * Sockets and logs at the same absolute paths inside the jail; not
-	 * recursive, or the jail's own root would show up inside it.
-	 */
-	jail_bind(r, j->run_dir, JAIL_RW);
-	/*
-	 * 9p's mapped-xattr sets xattrs through /proc/self/fd/N/name. This
-	 * process's own fd dir is all of /proc it sees (no PID namespace).
+	 * No run directory: QEMU's sockets, console log and rootfs image
+	 * are fds the shim opened (vm.c), so nothing of the shim's is in
+	 * reach. 9p's mapped-xattr sets xattrs through /proc/self/fd/N/name:
+	 * this process's own fd dir is all of /proc it sees.
 	 */
 	jail_bind(r, "/proc/self/fd", 0);
 	if (mount(NULL, r, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
@@ -447,6 +438,13 @@ jail_drop(const struct core_jail *j, bool kvm_wanted)
 	if (j->cfg->jail_user && (setresgid(j->uid, j->uid, j->uid) < 0 ||
 	    setresuid(j->uid, j->uid, j->uid) < 0))
 		JAIL_FAIL("setresuid %u: %m\n", (unsigned)j->uid);
+	/*
+	 * A new uid clears the parent-death signal vm.c set (prctl(2)):
+	 * set it again, or QEMU would outlive a killed shim until
+	 * containerd's `delete`.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		JAIL_FAIL("parent-death signal: %m\n");
 	memset(d, 0, sizeof d);
 	if (syscall(SYS_capset, &h, d) < 0)
 		JAIL_FAIL("capset: %m\n");

@@ -131,30 +131,6 @@ metrics_http_cb(struct reactor_http_req *req, const char *path, void *arg)
 	scrape_start(srv, req);
 }
 
-/* Bind path afresh: what a killed shim left there is ours to replace. */
-static int
-metrics_listen(const char *path, struct err *err)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof sun.sun_path)
-		return err_set(err, ENAMETOOLONG, "%s: too long", path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_set(err, errno, "socket: %m");
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
-		err_set(err, errno, "bind %s: %m", path);
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	return fd;
-}
-
 struct core_metrics_srv *
 core_metrics_srv_new(struct task *t, const char *run_dir, struct err *err)
 {
@@ -164,7 +140,7 @@ core_metrics_srv_new(struct task *t, const char *run_dir, struct err *err)
 	srv->t = t;
 	TAILQ_INIT(&srv->scrapes);
 	srv->path = xasprintf("%s/%s", run_dir, CORE_METRICS_SOCK);
-	if ((fd = metrics_listen(srv->path, err)) < 0)
+	if ((fd = unix_listen(srv->path, 16, err)) < 0)
 		goto fail;
 	srv->http = reactor_http_new(t->shim->r, fd, metrics_http_cb, srv, err);
 	if (srv->http == NULL) {

@@ -405,18 +405,57 @@ disk_qmp_call(struct disk *d, const char *cmd, json_t *args, struct err *err)
 	return d->qmp_id < 0 ? -1 : 0;
 }
 
+/*
+ * add-fd and remove-fd: what matters is blockdev-add's answer. No disk
+ * is passed: the disk may be gone before QEMU answers.
+ */
+static void
+disk_fdset_cb(const json_t *ret, const struct err *e, void *arg)
+{
+	(void)ret;
+	(void)arg;
+	if (e != NULL && e->code != 0)
+		log_debug("pod disk fd set: %s", e->msg);
+}
+
+/*
+ * The image goes to QEMU as an fd (QMP add-fd into the disk's own fd
+ * set): a jailed QEMU cannot open the shim's run directory. QMP runs
+ * commands in order, so blockdev-add opens "/dev/fdset/N" after add-fd
+ * made it, and remove-fd right behind it lets the set go once the block
+ * node closes its dup (QEMU keeps a set while a dup is open).
+ */
 int
 disk_do_blockdev(struct disk *d, struct err *err)
 {
-	char node[24];
+	struct qmp *q = vm_qmp_live(d->t->vm, err);
+	int set = CORE_FDSET_DISK0 + d->index, id;
+	_cleanup_close_ int fd = -1;
+	char node[24], file[32];
+	struct err rm_err;
 
+	if (q == NULL)
+		return -1;
+	if ((fd = open(d->t->rootfs_image, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(err, errno, "disk %s: %s: %m", d->id,
+		    d->t->rootfs_image);
+	id = qmp_call_fd(q, "add-fd", json_pack("{si}", "fdset-id", set), fd,
+	    AGENT_MS(d->t), disk_fdset_cb, NULL, err);
+	if (id < 0)
+		return -1;
 	snprintf(node, sizeof node, "%s-blk", d->id);
-	fsm_detail(&d->fsm, "image=%s", d->t->rootfs_image);
+	snprintf(file, sizeof file, "/dev/fdset/%d", set);
+	fsm_detail(&d->fsm, "image=%s fdset=%d", d->t->rootfs_image, set);
 	d->added = true;
-	return disk_qmp_call(d, "blockdev-add", json_pack("{sssssbs{sssssb}}",
+	if (disk_qmp_call(d, "blockdev-add", json_pack("{sssssbs{sssssb}}",
 	    "driver", "raw", "node-name", node, "read-only", 1, "file",
-	    "driver", "file", "filename", d->t->rootfs_image, "read-only", 1),
-	    err);
+	    "driver", "file", "filename", file, "read-only", 1), err) < 0)
+		return -1;
+	/* Not sent: the set stays in QEMU until it ends, no worse. */
+	if (qmp_call(q, "remove-fd", json_pack("{si}", "fdset-id", set),
+	    AGENT_MS(d->t), disk_fdset_cb, NULL, &rm_err) < 0)
+		log_warnx("disk=%s %s", d->id, rm_err.msg);
+	return 0;
 }
 
 int

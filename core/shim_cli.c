@@ -240,10 +240,16 @@ shim_start(const struct shim_args *a, char **argv)
 
 /* ---- delete ---------------------------------------------------------- */
 
-/* Is pid a QEMU of ours (its command line names our run dir)? */
+/*
+ * Is pid a QEMU of ours? The state file's pid may have been reused: its
+ * command line must be QEMU's and name our bundle (-name, vm_qemu.c; the
+ * run dir is not in it, QEMU's files are fds).
+ */
 static bool
-delete_is_our_qemu(pid_t pid, const char *run_dir)
+delete_is_our_qemu(pid_t pid, const char *bundle)
 {
+	_cleanup_free_ char *e = core_qemu_opt_escape(bundle);
+	_cleanup_free_ char *name = xasprintf(" -name %s ", e);
 	char path[64], buf[8192];
 	ssize_t n, i;
 	int fd;
@@ -255,24 +261,25 @@ delete_is_our_qemu(pid_t pid, const char *run_dir)
 	close(fd);
 	if (n <= 0)
 		return false;
+	/* Arguments end in NUL: each becomes a space, the last one too. */
 	for (i = 0; i < n; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	buf[n] = '\0';
-	return strstr(buf, "qemu") != NULL && strstr(buf, run_dir) != NULL;
+	return strstr(buf, "qemu") != NULL && strstr(buf, name) != NULL;
 }
 
 static void
-delete_kill_qemu(pid_t pid, const char *run_dir)
+delete_kill_qemu(pid_t pid, const char *bundle)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	int i;
 
-	if (pid <= 1 || !delete_is_our_qemu(pid, run_dir))
+	if (pid <= 1 || !delete_is_our_qemu(pid, bundle))
 		return;
 	kill(pid, SIGKILL);
 	/* Not our child: watch /proc until it is gone (bounded). */
-	for (i = 0; i < 300 && delete_is_our_qemu(pid, run_dir); i++)
+	for (i = 0; i < 300 && delete_is_our_qemu(pid, bundle); i++)
 		nanosleep(&ts, NULL);
 }
 
@@ -337,7 +344,7 @@ shim_delete(const struct shim_args *a)
 	const char *bundle = a->bundle != NULL ? a->bundle : ".";
 	_cleanup_free_ char *state = xasprintf("%s/%s", bundle, SHIM_STATE_FILE);
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", bundle);
-	_cleanup_free_ char *sock = NULL, *run_dir = NULL;
+	_cleanup_free_ char *sock = NULL, *run_dir = NULL, *bundle_abs = NULL;
 	Google__Protobuf__Timestamp ts;
 	json_t *j = json_load_file(state, 0, NULL);
 	uint8_t out[128];
@@ -347,7 +354,13 @@ shim_delete(const struct shim_args *a)
 		qemu = (pid_t)json_integer_value(json_object_get(j,
 		    "qemu_pid"));
 	run_dir = core_run_dir(a->namespace, a->id != NULL ? a->id : "");
-	delete_kill_qemu(qemu, run_dir);
+	/*
+	 * containerd names the bundle as it did at Create (-bundle) and runs
+	 * delete in it: a relative one is made absolute from there.
+	 */
+	if (bundle[0] != '/')
+		bundle_abs = realpath(bundle, NULL);
+	delete_kill_qemu(qemu, bundle_abs != NULL ? bundle_abs : bundle);
 	/* QEMU is gone (or was never ours): its cgroup, uid and root too. */
 	core_jail_cleanup(run_dir);
 	json_decref(j);

@@ -297,9 +297,72 @@ vm_agent_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
  * it runs in the VM's network namespace, never the runtime's, and in its
  * jail (joined last: setns needs the capabilities the jail drops).
  */
+/*
+ * What the shim opens for QEMU before the fork (core_vm_opts' *_fd): the
+ * agent's and QMP's listening sockets, the console log and the rootfs
+ * image. QEMU inherits them; -1: not opened.
+ */
+struct vm_qemu_fds {
+	int	agent;
+	int	qmp;
+	int	console;
+	int	rootfs;
+};
+
+static void
+vm_qemu_fds_close(struct vm_qemu_fds *f)
+{
+	close_fd(&f->agent);
+	close_fd(&f->qmp);
+	close_fd(&f->console);
+	close_fd(&f->rootfs);
+}
+
+/* Open them all, or none (err). */
+static int
+vm_qemu_fds_open(struct vm_qemu_fds *f, const struct core_vm_opts *o,
+    struct err *err)
+{
+	*f = (struct vm_qemu_fds){ -1, -1, -1, -1 };
+	/* A backlog of one: the shim is QEMU's only peer. */
+	if ((f->agent = unix_listen(o->agent_sock, 1, err)) < 0 ||
+	    (f->qmp = unix_listen(o->qmp_sock, 1, err)) < 0)
+		goto fail;
+	f->console = open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600);
+	if (f->console < 0) {
+		err_set(err, errno, "%s: %m", o->console_log);
+		goto fail;
+	}
+	if (o->rootfs_image != NULL && (f->rootfs = open(o->rootfs_image,
+	    O_RDONLY | O_CLOEXEC)) < 0) {
+		err_set(err, errno, "rootfs image %s: %m", o->rootfs_image);
+		goto fail;
+	}
+	return 0;
+fail:
+	vm_qemu_fds_close(f);
+	return -1;
+}
+
+/* In the child: the fds QEMU inherits lose close-on-exec. */
+static void
+vm_qemu_fds_inherit(const struct vm_qemu_fds *f)
+{
+	const int fds[] = { f->agent, f->qmp, f->console, f->rootfs };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0 && fcntl(fds[i], F_SETFD, 0) < 0) {
+			dprintf(2, "kiln: keep fd %d for QEMU: %m\n", fds[i]);
+			_exit(126);
+		}
+}
+
 static void __attribute__((noreturn))
 vm_exec_qemu(char **argv, const char *log, int netns_fd,
-    const struct core_jail *jail, const struct core_jail_paths *jp)
+    const struct vm_qemu_fds *fds, const struct core_jail *jail,
+    const struct core_jail_paths *jp)
 {
 	int null = open("/dev/null", O_RDWR), lfd;
 	sigset_t none;
@@ -322,6 +385,7 @@ vm_exec_qemu(char **argv, const char *log, int netns_fd,
 	dup2(null, 0);
 	dup2(null, 1);
 	dup2(lfd >= 0 ? lfd : null, 2);
+	vm_qemu_fds_inherit(fds);
 	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
 		dprintf(2, "kiln: setns to the VM's network namespace: %m\n");
 		_exit(126);
@@ -436,6 +500,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 		.share = vm->rootfs_image == NULL ? vm->share_dir : NULL,
 		.kvm = strcmp(vm->accel, "kvm") == 0,
 	};
+	struct vm_qemu_fds fds;
 	char **argv;
 
 	o.qemu = qemu_path;
@@ -444,19 +509,27 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 	o.tb_mib = cfg->tcg_tb_mib;
 	if (vm_snap_files(vm, mode, &o, &jp, err) < 0)
 		return -1;
-	unlink(agent);
-	unlink(qmp);
 	vm->t_spawn_ns = time_mono_ns();
 	vm->jail = core_jail_new(cfg, vm->fsm.id, vm->run_dir, err);
 	if (vm->jail == NULL) {
 		snprintf(vm->why, sizeof vm->why, "%s", err->msg);
 		return -1;
 	}
+	if (vm_qemu_fds_open(&fds, &o, err) < 0) {
+		snprintf(vm->why, sizeof vm->why, "%s", err->msg);
+		return -1;
+	}
+	o.agent_fd = fds.agent;
+	o.qmp_fd = fds.qmp;
+	o.console_fd = fds.console;
+	o.rootfs_fd = fds.rootfs;
 	argv = core_qemu_argv(&o);
 	vm->qemu_pid = core_jail_fork(vm->jail);
 	if (vm->qemu_pid == 0)
-		vm_exec_qemu(argv, qlog, vm->opts.netns_fd, vm->jail, &jp);
+		vm_exec_qemu(argv, qlog, vm->opts.netns_fd, &fds, vm->jail,
+		    &jp);
 	core_argv_free(argv);
+	vm_qemu_fds_close(&fds);
 	if (vm->qemu_pid < 0)
 		return err_set(err, errno, "fork qemu: %m");
 	vm->qemu_watch = reactor_child_new(vm->r, vm->qemu_pid,

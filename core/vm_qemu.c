@@ -5,8 +5,10 @@
  * booted through PVH (saves the 2.4 s decompression under TCG), a quiet
  * kernel command line, no default devices, the agent on a virtio-serial
  * port backed by a unix socket, the rootfs as a read-only image on
- * virtio-blk or shared over virtio-9p, QMP on a
- * unix socket. QEMU never reboots the guest: a guest reboot is its end.
+ * virtio-blk or shared over virtio-9p, QMP on a unix socket. The shim
+ * opens the sockets and files itself and QEMU inherits them (fd=, -add-fd),
+ * so a jailed QEMU sees none of the shim's paths. QEMU never reboots the
+ * guest: a guest reboot is its end.
  *
  * Every value spliced into a QEMU option string (QemuOpts: "key=value,...")
  * goes through core_qemu_opt_escape(): paths come from the bundle, and an
@@ -61,15 +63,38 @@ core_qemu_opt_escape(const char *s)
 	return out;
 }
 
-/* A unix socket chardev QEMU listens on, without waiting for a peer. */
+/*
+ * A unix socket chardev QEMU listens on, without waiting for a peer: the
+ * listening socket the shim made (fd > 0), or one QEMU binds at path.
+ */
 static void
 core_qemu_sock_chardev(struct argv_builder *b, const char *id,
-    const char *path)
+    const char *path, int fd)
 {
-	_cleanup_free_ char *e = core_qemu_opt_escape(path);
+	_cleanup_free_ char *e = NULL;
 
+	if (fd > 0) {
+		argv_pair(b, "-chardev", xasprintf("socket,id=%s,fd=%d,"
+		    "server=on,wait=off", id, fd));
+		return;
+	}
+	e = core_qemu_opt_escape(path);
 	argv_pair(b, "-chardev", xasprintf("socket,id=%s,path=%s,"
 	    "server=on,wait=off", id, e));
+}
+
+/*
+ * The file QEMU opens for a path option: fd > 0 goes into fd set `set`
+ * and QEMU opens "/dev/fdset/<set>" (qemu_open() takes a dup of the set's
+ * fd with the same access mode); else the path itself, escaped.
+ */
+static char *
+core_qemu_file(struct argv_builder *b, const char *path, int fd, int set)
+{
+	if (fd <= 0)
+		return core_qemu_opt_escape(path);
+	argv_pair(b, "-add-fd", xasprintf("fd=%d,set=%d", fd, set));
+	return xasprintf("/dev/fdset/%d", set);
 }
 
 /*
@@ -98,9 +123,10 @@ core_qemu_share(struct argv_builder *b, int i, const struct core_share *sh,
  * serial ("kiln-rootfs", core_int.h's CORE_ROOTFS_SERIAL).
  */
 static void
-core_qemu_rootfs_image(struct argv_builder *b, const char *image)
+core_qemu_rootfs_image(struct argv_builder *b, const char *image, int fd)
 {
-	_cleanup_free_ char *e = core_qemu_opt_escape(image);
+	_cleanup_free_ char *e = core_qemu_file(b, image, fd,
+	    CORE_FDSET_ROOTFS);
 
 	argv_pair(b, "-blockdev", xasprintf("driver=file,node-name=rootfs-file,"
 	    "filename=%s,read-only=on", e));
@@ -116,16 +142,16 @@ core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 	int i;
 
 	argv_pair(b, "-device", xstrdup("virtio-serial-pci,id=vser0"));
-	core_qemu_sock_chardev(b, "agent", o->agent_sock);
+	core_qemu_sock_chardev(b, "agent", o->agent_sock, o->agent_fd);
 	argv_pair(b, "-device", xstrdup("virtserialport,bus=vser0.0,"
 	    "chardev=agent,name=kiln.agent"));
 	for (i = 0; i < o->nshares; i++)
 		core_qemu_share(b, i, &o->shares[i], o->share_model);
 	if (o->rootfs_image != NULL)
-		core_qemu_rootfs_image(b, o->rootfs_image);
-	if (o->qmp_sock != NULL) {
+		core_qemu_rootfs_image(b, o->rootfs_image, o->rootfs_fd);
+	if (o->qmp_sock != NULL || o->qmp_fd > 0) {
 		/* Same as "-qmp unix:...", but the path is QemuOpts-escaped. */
-		core_qemu_sock_chardev(b, "qmp", o->qmp_sock);
+		core_qemu_sock_chardev(b, "qmp", o->qmp_sock, o->qmp_fd);
 		argv_pair(b, "-mon", xstrdup("chardev=qmp,mode=control"));
 	}
 	/* q35 hot-adds PCIe devices only below a root port. */
@@ -136,15 +162,15 @@ core_qemu_devices(struct argv_builder *b, const struct core_vm_opts *o)
 
 /* The guest's serial console: a log file, or nowhere. */
 static void
-core_qemu_console(struct argv_builder *b, const char *log)
+core_qemu_console(struct argv_builder *b, const char *log, int fd)
 {
 	_cleanup_free_ char *e = NULL;
 
-	if (log == NULL) {
+	if (log == NULL && fd <= 0) {
 		argv_pair(b, "-serial", xstrdup("null"));
 		return;
 	}
-	e = core_qemu_opt_escape(log);
+	e = core_qemu_file(b, log, fd, CORE_FDSET_CONSOLE);
 	argv_pair(b, "-chardev", xasprintf("file,id=console,path=%s", e));
 	argv_pair(b, "-serial", xstrdup("chardev:console"));
 }
@@ -228,7 +254,7 @@ core_qemu_argv(const struct core_vm_opts *o)
 	argv_add(&b, xstrdup("-no-user-config"));
 	argv_add(&b, xstrdup("-no-reboot"));
 	argv_pair(&b, "-display", xstrdup("none"));
-	core_qemu_console(&b, o->console_log);
+	core_qemu_console(&b, o->console_log, o->console_fd);
 	argv_pair(&b, "-kernel", xstrdup(o->kernel));
 	argv_pair(&b, "-initrd", xstrdup(o->initrd));
 	argv_pair(&b, "-append", xasprintf("%s%s%s", CORE_CMDLINE,

@@ -46,20 +46,6 @@ struct fake {
 
 static struct fake F;
 
-static int
-listen_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-	unlink(path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
-	    listen(fd, 4) < 0)
-		fatal("listen %s", path);
-	return fd;
-}
-
 /* The value of key=... in a QEMU option string. */
 static char *
 opt_value(const char *opts, const char *key)
@@ -80,6 +66,37 @@ opt_value(const char *opts, const char *key)
 	}
 	*q = '\0';
 	return v;
+}
+
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+	    listen(fd, 4) < 0)
+		fatal("listen %s", path);
+	return fd;
+}
+
+/*
+ * A socket chardev's listener: the socket the shim made and passed as
+ * fd=N (kiln's way), or one bound at path= (tests that run QEMU alone).
+ */
+static int
+chardev_listener(const char *opts)
+{
+	_cleanup_free_ char *fd = opt_value(opts, ",fd=");
+	_cleanup_free_ char *path = NULL;
+
+	if (fd != NULL)
+		return atoi(fd);
+	if ((path = opt_value(opts, "path=")) == NULL)
+		fatalx("fake-qemu: %s: neither fd= nor path=", opts);
+	return listen_unix(path);
 }
 
 static void
@@ -369,7 +386,7 @@ read_mode(void)
 int
 main(int argc, char **argv)
 {
-	char *agent = NULL, *qmp = NULL;
+	const char *agent = NULL, *qmp = NULL;
 	struct err err = { 0 };
 	int i;
 
@@ -378,10 +395,10 @@ main(int argc, char **argv)
 	for (i = 1; i + 1 < argc; i++) {
 		if (strcmp(argv[i], "-chardev") == 0 &&
 		    strstr(argv[i + 1], "id=agent,") != NULL)
-			agent = opt_value(argv[i + 1], "path=");
+			agent = argv[i + 1];
 		if (strcmp(argv[i], "-chardev") == 0 &&
 		    strstr(argv[i + 1], "id=qmp,") != NULL)
-			qmp = opt_value(argv[i + 1], "path=");
+			qmp = argv[i + 1];
 	}
 	if (agent == NULL || qmp == NULL)
 		fatalx("fake-qemu: no agent chardev or QMP socket");
@@ -389,10 +406,10 @@ main(int argc, char **argv)
 	F.env = fsm_env_new();
 	F.server = proto_server_new(F.r, F.env, fake_services, 1);
 	buf_init(&F.qmp_in);
-	reactor_io_new(F.r, listen_unix(qmp), REACTOR_READ, qmp_accept_cb,
-	    NULL);
-	reactor_io_new(F.r, listen_unix(agent), REACTOR_READ, agent_accept_cb,
-	    NULL);
+	reactor_io_new(F.r, chardev_listener(qmp), REACTOR_READ,
+	    qmp_accept_cb, NULL);
+	reactor_io_new(F.r, chardev_listener(agent), REACTOR_READ,
+	    agent_accept_cb, NULL);
 	reactor_run(F.r);
 	return 0;
 }

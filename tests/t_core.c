@@ -147,6 +147,25 @@ test_qemu(void)
 	ok(argv_has(argv, "-chardev", "socket,id=qmp,path=/run/kiln/x/qmp.sock,")
 	    && argv_has(argv, "-mon", "chardev=qmp,mode=control"), "qemu: QMP");
 	core_argv_free(argv);
+	/* What the shim opened is passed as fds: no path of its in argv. */
+	o.agent_fd = 5;
+	o.qmp_fd = 6;
+	o.console_fd = 7;
+	o.console_log = "/run/kiln/x/console.log";
+	o.rootfs_fd = 8;
+	o.rootfs_image = "/run/kiln/x/rootfs.erofs";
+	o.nshares = 0;
+	argv = core_qemu_argv(&o);
+	ok(argv_has(argv, "-chardev", "socket,id=agent,fd=5,server=on") &&
+	    argv_has(argv, "-chardev", "socket,id=qmp,fd=6,server=on") &&
+	    argv_has(argv, "-add-fd", "fd=7,set=1") &&
+	    argv_has(argv, "-chardev", "file,id=console,path=/dev/fdset/1") &&
+	    argv_has(argv, "-add-fd", "fd=8,set=2") &&
+	    argv_has(argv, "-blockdev", "filename=/dev/fdset/2,read-only=on") &&
+	    !argv_has(argv, "-chardev", "/run/kiln") &&
+	    !argv_has(argv, "-blockdev", "/run/kiln"), "qemu: sockets, "
+	    "console and rootfs image as inherited fds, no run-dir path");
+	core_argv_free(argv);
 	ok(strcmp(core_accel_resolve("kvm", "/nowhere"), "kvm") == 0 &&
 	    strcmp(core_accel_resolve("auto", "/nowhere"), "tcg") == 0,
 	    "accel: explicit choice passes, auto without a probe is tcg");
@@ -410,6 +429,62 @@ test_qemu_escape_real(void)
 	unlink(pidf);
 	rmdir(share);
 	rmdir(d);
+	rmdir(tmp);
+}
+
+/*
+ * The real QEMU takes what the shim opens as fds: listening sockets for
+ * the agent and QMP, the console log and a rootfs image in fd sets.
+ */
+static void
+test_qemu_fds_real(void)
+{
+	char tmp[] = "/tmp/t_core-fds.XXXXXX";
+	_cleanup_free_ char *qmp = NULL, *agent = NULL, *log = NULL;
+	_cleanup_free_ char *img = NULL, *pidf = NULL;
+	struct core_vm_opts o = { .accel = "tcg", .kernel = "-", .initrd = "-" };
+	struct err err;
+	char **argv, **v;
+	int rc, fds[4], i;
+
+	if (system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0 ||
+	    mkdtemp(tmp) == NULL) {
+		skip(1, "no qemu-system-x86_64");
+		return;
+	}
+	qmp = xasprintf("%s/qmp.sock", tmp);
+	agent = xasprintf("%s/agent.sock", tmp);
+	log = xasprintf("%s/console.log", tmp);
+	img = xasprintf("%s/rootfs.img", tmp);
+	pidf = xasprintf("%s/qemu.pid", tmp);
+	fds[0] = unix_listen(agent, 1, &err);
+	fds[1] = unix_listen(qmp, 1, &err);
+	fds[2] = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	close(open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+	(void)truncate(img, 1 << 20);
+	fds[3] = open(img, O_RDONLY);
+	for (i = 0; i < 4; i++)
+		(void)fcntl(fds[i], F_SETFD, 0);
+	o.agent_fd = fds[0];
+	o.qmp_fd = fds[1];
+	o.console_fd = fds[2];
+	o.rootfs_fd = fds[3];
+	o.rootfs_image = img;
+	argv = core_qemu_argv(&o);
+	v = qemu_parse_only_argv(argv, pidf);
+	rc = qemu_daemonize(v);
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
+	ok(rc == 0 && qmp_quit(qmp), "qemu fds: real QEMU serves QMP on the "
+	    "socket it inherited, with the console and rootfs in fd sets "
+	    "(exit %d)", rc);
+	free(v);
+	core_argv_free(argv);
+	unlink(qmp);
+	unlink(agent);
+	unlink(log);
+	unlink(img);
+	unlink(pidf);
 	rmdir(tmp);
 }
 
@@ -762,6 +837,7 @@ main(void)
 	test_tmpl();
 	test_qemu_escape();
 	test_qemu_escape_real();
+	test_qemu_fds_real();
 	test_metrics();
 	test_scaler_policy();
 	test_stats_fill();

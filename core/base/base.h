@@ -148,5 +148,11 @@ size_t	 str_copy(char *dst, const char *src, size_t n);
 int	 write_all(int fd, const void *, size_t);
 /* Set O_NONBLOCK and FD_CLOEXEC on fd. */
 int	 fd_set_nonblock_cloexec(int fd);
+/*
+ * A unix stream socket listening at path, bound afresh (whatever was at
+ * path is removed first), mode 0600, non-blocking and close-on-exec.
+ * Returns the fd, or -1 and err (nothing left at path).
+ */
+int	 unix_listen(const char *path, int backlog, struct err *);
 
 #endif

@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base.h"
 
@@ -117,6 +121,30 @@ fd_set_nonblock_cloexec(int fd)
 	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
 		return -1;
 	return 0;
+}
+
+int
+unix_listen(const char *path, int backlog, struct err *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		return err_set(err, ENAMETOOLONG, "%s: too long for a unix "
+		    "socket", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(err, errno, "socket: %m");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, backlog) < 0) {
+		err_set(err, errno, "listen on %s: %m", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
 }
 
 size_t

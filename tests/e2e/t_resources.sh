@@ -49,8 +49,7 @@ ok $? "nproc in the container is 2 ($n)"
 m=$(memtotal_mib sized)
 between "$m" 448 640
 ok $? "MemTotal is near 512 MiB ($m MiB)"
-qemu=$(pgrep -f "qemu-system.*/run/kiln/" | while read -r p; do
-	grep -q sized "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done | head -1)
+qemu=$(pgrep -f "qemu-system.* -name [^ ]*/sized( |$)" | head -1)
 kiln_ctr task kill -s KILL sized >/dev/null 2>&1
 wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^sized .*STOPPED'"
 kiln_ctr task delete sized >/dev/null 2>&1

@@ -114,10 +114,16 @@ leftovers
 
 ctr_ run -d --runtime "$RT" "$IMAGE" t-skill sleep 1000 >/dev/null
 spid=$(pgrep -f "containerd-shim-kiln-v1.*-id t-skill -address $KILN_CTR_SOCK" | head -1)
+# containerd stopped: no `delete` action can kill QEMU for the shim, so
+# QEMU must go by its parent-death signal (set again after the jail's
+# uid change, which clears it).
+kill -STOP "$KILN_CTR_PID"
 kill -9 "$spid"
 no_qemu() { [[ $(qemus) == 0 ]]; }
 wait_for 60 no_qemu
-ok $? "shim killed with SIGKILL: its QEMU dies with it"
+rc=$?
+kill -CONT "$KILN_CTR_PID"
+ok $rc "shim killed with SIGKILL (containerd stopped): its QEMU dies with it"
 ctr_ task delete t-skill >/dev/null 2>&1
 ctr_ task ls | grep -q '^t-skill ' && rc=1 || rc=0
 ok $rc "ctr task delete leaves no task behind"
