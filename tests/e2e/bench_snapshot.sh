@@ -16,6 +16,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname -- "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 source "$HERE/lib/containerd.sh"
+source "$HERE/lib/bench_rows.sh"
 BUILD=${KILN_BUILD:-$ROOT/build/release}
 export KILN_GUEST_DIR=${KILN_GUEST_DIR:-$ROOT/build/guest}
 IMAGE=docker.io/kiln/busybox:latest
@@ -162,6 +163,9 @@ printf '                   snapshot on:  min %5d / median %5d / max %5d ms (%.1f
 printf '                   runc:         min %5d / median %5d / max %5d ms\n' "$rmin" "$rmed" "$rmax"
 printf 'QEMU spawn -> agent ready, min / median / max: off %s ms, on %s ms\n' \
 	"$(boot_ms off | tr ' ' /)" "$(boot_ms on | tr ' ' /)"
+bench_row "ctr run --rm true, median, snapshot on" "$smed ms" "$rmed ms" \
+	"$(awk -v a="$smed" -v b="$rmed" 'BEGIN {printf "%.1fx", a / b}')" "<= 5x runc"
+bench_row "QEMU spawn -> agent ready, median, snapshot" "$(boot_ms on | cut -d' ' -f2) ms" "-" "-" "<= 400 ms"
 fi
 if [[ $PARTS == *" pss "* ]]; then
 mode '"snapshot": false'
@@ -171,6 +175,14 @@ read -r pon ton < <(sleepers_pss "$KRT" pon)
 read -r prunc trunc < <(sleepers_pss "$RRT" prunc)
 printf 'PSS per container, %d sleeping: off %d kB, on %d kB, runc %d kB\n' "$K" "$poff" "$pon" "$prunc"
 printf '%d sequential sleeping starts:  off %d ms, on %d ms, runc %d ms\n' "$K" "$toff" "$ton" "$trunc"
+bench_row "PSS of shim + VM per container, $K sleeping" \
+	"$(awk -v k="$pon" 'BEGIN {printf "%.1f MiB", k / 1024}')" \
+	"$(awk -v k="$prunc" 'BEGIN {printf "%.1f MiB", k / 1024}')" \
+	"$(awk -v a="$pon" -v b="$prunc" 'BEGIN {printf "%.0fx", a / b}')" "<= 48 MiB"
+bench_row "$K sequential starts while the earlier run" \
+	"$(awk -v t="$ton" 'BEGIN {printf "%.1f s", t / 1000}')" \
+	"$(awk -v t="$trunc" 'BEGIN {printf "%.1f s", t / 1000}')" \
+	"$(awk -v a="$ton" -v b="$trunc" 'BEGIN {printf "%.1fx", a / b}')" "<= 10 s"
 fi
 if [[ $PARTS == *" thp "* ]]; then
 for thp in true false; do
