@@ -272,8 +272,11 @@ int		 fsm_promela_trail(FILE *in, FILE *out, struct err *);
 
 /*
  * The table as the TLA+ module <Name>Rows (fsm_tla.c): States, Events,
- * Waiting, Terminal, Rows in table order and HasRow. The module name is
- * written to out (len bytes).
+ * Waiting, Terminal, Initial, FailEvent, TimeoutEvent, Actions and Guards
+ * (the names used), Rows in table order and HasRow, with the engine's rules
+ * over them (Match, CanSelect, Select, Target, PostsFail) and
+ * WaitingStatesTimeout. fsm_tla_module_name writes the module name to out
+ * (len bytes).
  */
 void		 fsm_tla(const struct fsm_def *, FILE *);
 void		 fsm_tla_module_name(const struct fsm_def *, char *out,

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A table's rows as a TLA+ module (kiln-fsm tla, tla/gen/<Machine>Rows.tla),
- * so that the specs EXTEND the rows instead of copying them and can never
- * drift from the C: t_spin.sh compares the checked-in modules with a fresh
- * generation.
+ * so that the specs EXTEND (or INSTANCE) the rows instead of copying them and
+ * can never drift from the C: t_spin.sh compares the checked-in modules with
+ * a fresh generation. Besides the table (States, Events, Waiting, Terminal,
+ * Initial, FailEvent, TimeoutEvent, Actions, Guards, Rows, HasRow) the
+ * module carries the engine's selection and failure rules (Match,
+ * CanSelect, Select, Target, PostsFail) and fsm_check's
+ * WaitingStatesTimeout, so every spec interprets its rows one way.
  */
 #include <ctype.h>
 #include <string.h>
@@ -46,6 +50,72 @@ tla_set(const struct fsm_def *def, const char *name, uint64_t bits,
 	fprintf(f, "}\n");
 }
 
+/*
+ * A set of the row's guard (which == 0) or action (which == 1) names, each
+ * once, in table order; rows without one add nothing.
+ */
+static void
+tla_names(const struct fsm_def *def, const char *name, int which, FILE *f)
+{
+	const char *sep = "";
+	int i, j;
+
+	fprintf(f, "%s == {", name);
+	for (i = 0; i < def->nrows; i++) {
+		const struct fsm_row *r = &def->rows[i];
+		const char *n = which == 0 ? r->guard_name : r->action_name;
+		bool set = which == 0 ? r->guard != NULL : r->action != NULL;
+		bool seen = false;
+
+		if (!set)
+			continue;
+		for (j = 0; j < i && !seen; j++) {
+			const struct fsm_row *q = &def->rows[j];
+
+			if (which == 0 && q->guard != NULL)
+				seen = strcmp(q->guard_name, n) == 0;
+			else if (which == 1 && q->action != NULL)
+				seen = strcmp(q->action_name, n) == 0;
+		}
+		if (seen)
+			continue;
+		fprintf(f, "%s\"%s\"", sep, n);
+		sep = ", ";
+	}
+	fprintf(f, "}\n");
+}
+
+/*
+ * The engine's rules (fsm.c) over Rows, so that every spec interprets its
+ * table the same way: fsm_select (the first row whose from and event match
+ * and whose guard, if any, holds; gs is the set of guard names that hold
+ * now), fsm_row_target, and fsm_step's failure rule (a failed action keeps
+ * the state and posts FailEvent unless it ran for FailEvent itself).
+ */
+static const char tla_engine[] =
+    "(* The engine (fsm/fsm.c), the same for every table.  gs: the guards "
+    "that *)\n"
+    "(* hold now.  Select is fsm_select: the first row whose from and event "
+    "*)\n"
+    "(* match and whose guard, if any, is in gs; no such row: rejected.  A "
+    "*)\n"
+    "(* failed action keeps the state and posts FailEvent at the tail of "
+    "the *)\n"
+    "(* run queue, unless it ran for FailEvent (PostsFail). *)\n"
+    "Match(i, s, e, gs) ==\n"
+    "  /\\ Rows[i].ev = e\n"
+    "  /\\ Rows[i].from \\in {s, \"ANY\"}\n"
+    "  /\\ (Rows[i].guard = \"\" \\/ Rows[i].guard \\in gs)\n"
+    "CanSelect(s, e, gs) == \\E i \\in DOMAIN Rows : Match(i, s, e, gs)\n"
+    "Select(s, e, gs) ==\n"
+    "  CHOOSE i \\in DOMAIN Rows :\n"
+    "    /\\ Match(i, s, e, gs)\n"
+    "    /\\ \\A j \\in 1..(i - 1) : ~Match(j, s, e, gs)\n"
+    "Target(i, s) == IF Rows[i].to = \"SAME\" THEN s ELSE Rows[i].to\n"
+    "PostsFail(e) == FailEvent # \"\" /\\ e # FailEvent\n"
+    "(* fsm_check: every waiting state has a TimeoutEvent row. *)\n"
+    "WaitingStatesTimeout == \\A s \\in Waiting : HasRow(s, TimeoutEvent)\n";
+
 void
 fsm_tla(const struct fsm_def *def, FILE *f)
 {
@@ -58,7 +128,7 @@ fsm_tla(const struct fsm_def *def, FILE *f)
 	    " Do not edit. *)\n(* Rows in table order: the first match wins; "
 	    "\"ANY\" is FSM_ANY, \"SAME\" FSM_SAME, *)\n(* \"\" no guard or no "
 	    "action. *)\n", def->name, def->name, def->version);
-	fprintf(f, "EXTENDS Sequences\n\n");
+	fprintf(f, "EXTENDS Naturals, Sequences\n\n");
 	tla_set(def, "States", FSM_BIT(def->nstates) - 1, f);
 	fprintf(f, "Events == {");
 	for (i = 0; i < def->nevents; i++)
@@ -67,11 +137,13 @@ fsm_tla(const struct fsm_def *def, FILE *f)
 	tla_set(def, "Waiting", def->waiting, f);
 	tla_set(def, "Terminal", def->terminal, f);
 	fprintf(f, "Initial == \"%s\"\n", def->state_names[def->initial]);
-	fprintf(f, "FailEvent == \"%s\"\nTimeoutEvent == \"%s\"\n\n",
+	fprintf(f, "FailEvent == \"%s\"\nTimeoutEvent == \"%s\"\n",
 	    def->fail_event != FSM_NONE ? def->event_names[def->fail_event] :
 	    "", def->timeout_event != FSM_NONE ?
 	    def->event_names[def->timeout_event] : "");
-	fprintf(f, "R(f, e, g, a, t) == [from |-> f, ev |-> e, guard |-> g, "
+	tla_names(def, "Actions", 1, f);
+	tla_names(def, "Guards", 0, f);
+	fprintf(f, "\nR(f, e, g, a, t) == [from |-> f, ev |-> e, guard |-> g, "
 	    "act |-> a, to |-> t]\nRows == <<\n");
 	for (i = 0; i < def->nrows; i++) {
 		const struct fsm_row *r = &def->rows[i];
@@ -82,6 +154,8 @@ fsm_tla(const struct fsm_def *def, FILE *f)
 		    r->action != NULL ? r->action_name : "",
 		    fsm_state_name(def, r->to), i + 1 < def->nrows ? "," : "");
 	}
-	fprintf(f, ">>\nHasRow(s, e) == \\E i \\in DOMAIN Rows :\n"
-	    "  Rows[i].ev = e /\\ Rows[i].from \\in {s, \"ANY\"}\n====\n");
+	fprintf(f, ">>\n(* Any row for (s, e), whatever its guard. *)\n"
+	    "HasRow(s, e) == \\E i \\in DOMAIN Rows :\n"
+	    "  Rows[i].ev = e /\\ Rows[i].from \\in {s, \"ANY\"}\n\n%s====\n",
+	    tla_engine);
 }

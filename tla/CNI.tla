@@ -1,61 +1,39 @@
 --------------------------------- MODULE CNI ---------------------------------
 (***************************************************************************)
-(* The CNI attachment machine (cni/cni_fsm.c, "cni" v1): ADD chain,        *)
-(* rollback of a failed ADD, CHECK, DEL, idempotent DEL.  One TLA+ action  *)
-(* per table row, named CNI_<FROM>_<EVENT>, a guarded row with its guard's *)
-(* name (cni_guard_more: _more, cni_guard_has_config: _has_config) before  *)
-(* the unguarded row it pairs with; CNI_Reject: an event with no row.      *)
-(* Guards are free choices.  Fallible actions (cni_act_begin_add/check/    *)
-(* del, cni_act_add_done, cni_act_del_done) may fail: the state stays and  *)
-(* FAIL is posted.  cached is the cache entry; notified counts on_done.    *)
+(* The CNI attachment machine (cni/cni_fsm.c, "cni"): ADD chain, rollback  *)
+(* of a failed ADD, CHECK, DEL, idempotent DEL.  The table is generated    *)
+(* from the C by `kiln-fsm tla cni` into tla/gen/CNIRows.tla; this module  *)
+(* interprets it with the engine's rules from that module (Select: the     *)
+(* first matching row whose guard holds; Target: "SAME" keeps the state)   *)
+(* and adds the environment and the properties.                            *)
+(*                                                                         *)
+(* Guards: cni_guard_has_config reads hasConfig (a conflist given or found *)
+(* in the cache, fixed when the attachment is made); cni_guard_more says   *)
+(* whether plugins of the chain are left, a free choice at each dispatch.  *)
+(* Fallible actions (begin_add/check/del, add_done, del_done) may fail:    *)
+(* the state stays and FAIL is posted.  cached is the cache entry;         *)
+(* started counts operations a row accepted (failed ones too: the FAIL row *)
+(* answers them), notified the on_done calls.                              *)
 (***************************************************************************)
-EXTENDS Naturals, Sequences
+EXTENDS Naturals, Sequences, CNIRows
 
-States == {"IDLE", "ADDING", "ATTACHED", "CHECKING", "ROLLING_BACK",
-           "DELETING", "DETACHED", "FAILED"}
-Events == {"ADD", "CHECK", "DEL", "PLUGIN_OK", "PLUGIN_FAILED", "TIMEOUT",
-           "FAIL"}
-Waiting == {"ADDING", "CHECKING", "ROLLING_BACK", "DELETING"}
+Begins == {"cni_act_begin_add", "cni_act_begin_check", "cni_act_begin_del",
+           "cni_act_nothing_to_delete"}      \* an operation is accepted
+Answers == {"cni_act_add_done", "cni_act_rolled_back", "cni_act_check_done",
+            "cni_act_check_failed", "cni_act_del_done", "cni_act_del_failed",
+            "cni_act_nothing_to_delete", "cni_act_report"}  \* on_done
+Caches == {"cni_act_add_done"}                  \* the cache entry written
+Uncaches == {"cni_act_rolled_back", "cni_act_del_done"}  \* ... removed
+Quiet == {"cni_act_next", "cni_act_rollback"}
+Fallible == {"cni_act_begin_add", "cni_act_begin_check", "cni_act_begin_del",
+             "cni_act_add_done", "cni_act_del_done"}
+
+ASSUME Actions = Begins \union Answers \union Quiet
+ASSUME Fallible \subseteq Actions
+ASSUME Guards = {"cni_guard_has_config", "cni_guard_more"}
+ASSUME WaitingStatesTimeout
+
 Caller == {"ADD", "CHECK", "DEL"}
-
-R(f, e, a, t) == [from |-> f, ev |-> e, act |-> a, to |-> t]
-Rows == <<
-  R("IDLE", "ADD", "cni_act_begin_add", "ADDING"),
-  R("IDLE", "CHECK", "cni_act_begin_check", "CHECKING"),
-  R("IDLE", "DEL", "cni_act_begin_del", "DELETING"),
-  R("IDLE", "DEL", "cni_act_nothing_to_delete", "DETACHED"),
-  R("IDLE", "FAIL", "cni_act_report", "SAME"),
-  R("ADDING", "PLUGIN_OK", "cni_act_next", "SAME"),
-  R("ADDING", "PLUGIN_OK", "cni_act_add_done", "ATTACHED"),
-  R("ADDING", "PLUGIN_FAILED", "cni_act_rollback", "ROLLING_BACK"),
-  R("ADDING", "TIMEOUT", "cni_act_rollback", "ROLLING_BACK"),
-  R("ADDING", "FAIL", "cni_act_rollback", "ROLLING_BACK"),
-  R("ROLLING_BACK", "PLUGIN_OK", "cni_act_next", "SAME"),
-  R("ROLLING_BACK", "PLUGIN_OK", "cni_act_rolled_back", "FAILED"),
-  R("ROLLING_BACK", "PLUGIN_FAILED", "cni_act_next", "SAME"),
-  R("ROLLING_BACK", "PLUGIN_FAILED", "cni_act_rolled_back", "FAILED"),
-  R("ROLLING_BACK", "TIMEOUT", "cni_act_next", "SAME"),
-  R("ROLLING_BACK", "TIMEOUT", "cni_act_rolled_back", "FAILED"),
-  R("ROLLING_BACK", "FAIL", "cni_act_rolled_back", "FAILED"),
-  R("ATTACHED", "CHECK", "cni_act_begin_check", "CHECKING"),
-  R("ATTACHED", "DEL", "cni_act_begin_del", "DELETING"),
-  R("ATTACHED", "FAIL", "cni_act_report", "SAME"),
-  R("CHECKING", "PLUGIN_OK", "cni_act_next", "SAME"),
-  R("CHECKING", "PLUGIN_OK", "cni_act_check_done", "ATTACHED"),
-  R("CHECKING", "PLUGIN_FAILED", "cni_act_check_failed", "ATTACHED"),
-  R("CHECKING", "TIMEOUT", "cni_act_check_failed", "ATTACHED"),
-  R("CHECKING", "FAIL", "cni_act_check_failed", "ATTACHED"),
-  R("DELETING", "PLUGIN_OK", "cni_act_next", "SAME"),
-  R("DELETING", "PLUGIN_OK", "cni_act_del_done", "DETACHED"),
-  R("DELETING", "PLUGIN_FAILED", "cni_act_del_failed", "FAILED"),
-  R("DELETING", "TIMEOUT", "cni_act_del_failed", "FAILED"),
-  R("DELETING", "FAIL", "cni_act_del_failed", "FAILED"),
-  R("FAILED", "DEL", "cni_act_begin_del", "DELETING"),
-  R("FAILED", "FAIL", "cni_act_report", "SAME"),
-  R("DETACHED", "DEL", "cni_act_nothing_to_delete", "SAME"),
-  R("DETACHED", "FAIL", "", "SAME")
->>
-HasRow(s, e) == \E i \in DOMAIN Rows : Rows[i].ev = e /\ Rows[i].from = s
 
 VARIABLES
   cniState,   \* fsm.state
@@ -75,93 +53,56 @@ TypeOK ==
   /\ queue \in Seq(Events)
 
 Init ==
-  /\ cniState = "IDLE"
+  /\ cniState = Initial
   /\ hasConfig \in BOOLEAN
   /\ cached = FALSE
   /\ started = 0 /\ notified = 0
   /\ queue = << >>
 
 ----------------------------------------------------------------------------
-Recv(e) == queue # << >> /\ Head(queue) = e
-To(s, t) == cniState' = (IF t = "SAME" THEN s ELSE t)
+(* The guards that may hold at a dispatch: has_config as read, more free.  *)
+GSChoices ==
+  { (IF hasConfig THEN {"cni_guard_has_config"} ELSE {}) \union m :
+      m \in {{}, {"cni_guard_more"}} }
 
-(* A row that cannot fail: st starts an operation, nt tells the owner.    *)
-Row(s, e, t, st, nt, c) ==
-  /\ Recv(e) /\ cniState = s /\ To(s, t)
-  /\ queue' = Tail(queue)
-  /\ started' = started + st /\ notified' = notified + nt
-  /\ cached' = c
+One(b) == IF b THEN 1 ELSE 0
+AfterFail(e) == IF PostsFail(e) THEN << FailEvent >> ELSE << >>
+
+Fire ==
+  /\ queue # << >>
+  /\ \E gs \in GSChoices :
+       /\ CanSelect(cniState, Head(queue), gs)
+       /\ LET i == Select(cniState, Head(queue), gs)
+              a == Rows[i].act
+          IN /\ cniState' = Target(i, cniState)
+             /\ started' = started + One(a \in Begins)
+             /\ notified' = notified + One(a \in Answers)
+             /\ cached' = IF a \in Caches THEN TRUE
+                          ELSE IF a \in Uncaches THEN FALSE ELSE cached
+             /\ queue' = Tail(queue)
   /\ UNCHANGED hasConfig
 
-(* A fallible row: as Row, or the state stays and FAIL follows.           *)
-Fallible(s, e, t, st, nt, c) ==
-  \/ Row(s, e, t, st, nt, c)
-  \/ /\ Recv(e) /\ cniState = s
-     /\ queue' = Append(Tail(queue), "FAIL")
-     /\ started' = started + st
-     /\ UNCHANGED <<cniState, hasConfig, cached, notified>>
-
-CNI_IDLE_ADD_has_config   == hasConfig /\ Fallible("IDLE", "ADD", "ADDING", 1, 0, cached)
-CNI_IDLE_CHECK_has_config == hasConfig /\ Fallible("IDLE", "CHECK", "CHECKING", 1, 0, cached)
-CNI_IDLE_DEL_has_config   == hasConfig /\ Fallible("IDLE", "DEL", "DELETING", 1, 0, cached)
-CNI_IDLE_DEL              == ~hasConfig /\ Row("IDLE", "DEL", "DETACHED", 1, 1, cached)
-CNI_IDLE_FAIL             == Row("IDLE", "FAIL", "SAME", 0, 1, cached)
-CNI_ADDING_PLUGIN_OK_more == Row("ADDING", "PLUGIN_OK", "SAME", 0, 0, cached)
-CNI_ADDING_PLUGIN_OK      == Fallible("ADDING", "PLUGIN_OK", "ATTACHED", 0, 1, TRUE)
-CNI_ADDING_PLUGIN_FAILED  == Row("ADDING", "PLUGIN_FAILED", "ROLLING_BACK", 0, 0, cached)
-CNI_ADDING_TIMEOUT        == Row("ADDING", "TIMEOUT", "ROLLING_BACK", 0, 0, cached)
-CNI_ADDING_FAIL           == Row("ADDING", "FAIL", "ROLLING_BACK", 0, 0, cached)
-CNI_ROLLING_BACK_PLUGIN_OK_more     == Row("ROLLING_BACK", "PLUGIN_OK", "SAME", 0, 0, cached)
-CNI_ROLLING_BACK_PLUGIN_OK          == Row("ROLLING_BACK", "PLUGIN_OK", "FAILED", 0, 1, FALSE)
-CNI_ROLLING_BACK_PLUGIN_FAILED_more == Row("ROLLING_BACK", "PLUGIN_FAILED", "SAME", 0, 0, cached)
-CNI_ROLLING_BACK_PLUGIN_FAILED      == Row("ROLLING_BACK", "PLUGIN_FAILED", "FAILED", 0, 1, FALSE)
-CNI_ROLLING_BACK_TIMEOUT_more       == Row("ROLLING_BACK", "TIMEOUT", "SAME", 0, 0, cached)
-CNI_ROLLING_BACK_TIMEOUT            == Row("ROLLING_BACK", "TIMEOUT", "FAILED", 0, 1, FALSE)
-CNI_ROLLING_BACK_FAIL               == Row("ROLLING_BACK", "FAIL", "FAILED", 0, 1, FALSE)
-CNI_ATTACHED_CHECK        == Fallible("ATTACHED", "CHECK", "CHECKING", 1, 0, cached)
-CNI_ATTACHED_DEL          == Fallible("ATTACHED", "DEL", "DELETING", 1, 0, cached)
-CNI_ATTACHED_FAIL         == Row("ATTACHED", "FAIL", "SAME", 0, 1, cached)
-CNI_CHECKING_PLUGIN_OK_more == Row("CHECKING", "PLUGIN_OK", "SAME", 0, 0, cached)
-CNI_CHECKING_PLUGIN_OK    == Row("CHECKING", "PLUGIN_OK", "ATTACHED", 0, 1, cached)
-CNI_CHECKING_PLUGIN_FAILED == Row("CHECKING", "PLUGIN_FAILED", "ATTACHED", 0, 1, cached)
-CNI_CHECKING_TIMEOUT      == Row("CHECKING", "TIMEOUT", "ATTACHED", 0, 1, cached)
-CNI_CHECKING_FAIL         == Row("CHECKING", "FAIL", "ATTACHED", 0, 1, cached)
-CNI_DELETING_PLUGIN_OK_more == Row("DELETING", "PLUGIN_OK", "SAME", 0, 0, cached)
-CNI_DELETING_PLUGIN_OK    == Fallible("DELETING", "PLUGIN_OK", "DETACHED", 0, 1, FALSE)
-CNI_DELETING_PLUGIN_FAILED == Row("DELETING", "PLUGIN_FAILED", "FAILED", 0, 1, cached)
-CNI_DELETING_TIMEOUT      == Row("DELETING", "TIMEOUT", "FAILED", 0, 1, cached)
-CNI_DELETING_FAIL         == Row("DELETING", "FAIL", "FAILED", 0, 1, cached)
-CNI_FAILED_DEL            == Fallible("FAILED", "DEL", "DELETING", 1, 0, cached)
-CNI_FAILED_FAIL           == Row("FAILED", "FAIL", "SAME", 0, 1, cached)
-CNI_DETACHED_DEL          == Row("DETACHED", "DEL", "SAME", 1, 1, cached)
-CNI_DETACHED_FAIL         == Row("DETACHED", "FAIL", "SAME", 0, 0, cached)
-
-CNI_Reject ==
+(* A failed operation was still accepted: its FAIL row answers it.        *)
+FireFails ==
   /\ queue # << >>
-  /\ ~HasRow(cniState, Head(queue))
+  /\ \E gs \in GSChoices :
+       /\ CanSelect(cniState, Head(queue), gs)
+       /\ LET a == Rows[Select(cniState, Head(queue), gs)].act
+          IN /\ a \in Fallible
+             /\ started' = started + One(a \in Begins)
+  /\ queue' = Tail(queue) \o AfterFail(Head(queue))
+  /\ UNCHANGED <<cniState, hasConfig, cached, notified>>
+
+Reject ==
+  /\ queue # << >>
+  /\ \E gs \in GSChoices : ~CanSelect(cniState, Head(queue), gs)
   /\ queue' = Tail(queue)
   /\ UNCHANGED <<cniState, hasConfig, cached, started, notified>>
 
-Dispatch ==
-  \/ CNI_IDLE_ADD_has_config \/ CNI_IDLE_CHECK_has_config
-  \/ CNI_IDLE_DEL_has_config \/ CNI_IDLE_DEL \/ CNI_IDLE_FAIL
-  \/ CNI_ADDING_PLUGIN_OK_more \/ CNI_ADDING_PLUGIN_OK
-  \/ CNI_ADDING_PLUGIN_FAILED \/ CNI_ADDING_TIMEOUT \/ CNI_ADDING_FAIL
-  \/ CNI_ROLLING_BACK_PLUGIN_OK_more \/ CNI_ROLLING_BACK_PLUGIN_OK
-  \/ CNI_ROLLING_BACK_PLUGIN_FAILED_more \/ CNI_ROLLING_BACK_PLUGIN_FAILED
-  \/ CNI_ROLLING_BACK_TIMEOUT_more \/ CNI_ROLLING_BACK_TIMEOUT
-  \/ CNI_ROLLING_BACK_FAIL
-  \/ CNI_ATTACHED_CHECK \/ CNI_ATTACHED_DEL \/ CNI_ATTACHED_FAIL
-  \/ CNI_CHECKING_PLUGIN_OK_more \/ CNI_CHECKING_PLUGIN_OK
-  \/ CNI_CHECKING_PLUGIN_FAILED \/ CNI_CHECKING_TIMEOUT \/ CNI_CHECKING_FAIL
-  \/ CNI_DELETING_PLUGIN_OK_more \/ CNI_DELETING_PLUGIN_OK
-  \/ CNI_DELETING_PLUGIN_FAILED \/ CNI_DELETING_TIMEOUT \/ CNI_DELETING_FAIL
-  \/ CNI_FAILED_DEL \/ CNI_FAILED_FAIL
-  \/ CNI_DETACHED_DEL \/ CNI_DETACHED_FAIL
-  \/ CNI_Reject
+Dispatch == Fire \/ FireFails \/ Reject
 
 (* The caller asks between operations; a plugin ends while one runs; the  *)
-(* deadline fires only in a waiting state.                                *)
+(* deadline fires only in a waiting state, between drains.                *)
 World ==
   /\ queue = << >>
   /\ \/ /\ cniState \notin Waiting
@@ -173,22 +114,20 @@ World ==
 Timer ==
   /\ cniState \in Waiting
   /\ queue = << >>
-  /\ queue' = << "TIMEOUT" >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<cniState, hasConfig, cached, started, notified>>
 
 Next == Dispatch \/ World \/ Timer
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ WF_vars(Timer)
+Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ SF_vars(Timer)
 
 ----------------------------------------------------------------------------
-WaitingStatesTimeout ==
-  \A s \in Waiting : \E i \in DOMAIN Rows :
-    Rows[i].ev = "TIMEOUT" /\ Rows[i].from = s
+(* WaitingStatesTimeout (CNIRows) is an ASSUME above: a constant formula. *)
 
 (* Nothing left half-done: no cache entry once rolled back or detached.   *)
-NoCacheAfterRollback == cniState \in {"ROLLING_BACK", "DETACHED"} => ~cached
+NoCacheAfterRollback == (cniState \in {"ROLLING_BACK", "DETACHED"}) => ~cached
 (* Each accepted operation tells its owner at most once.                  *)
 AnswerPerOperation == notified <= started
-DetachedIsFinal == [][cniState = "DETACHED" => cniState' = "DETACHED"]_vars
+DetachedIsFinal == [][(cniState = "DETACHED") => (cniState' = "DETACHED")]_vars
 EveryWaitingStateLeft == \A s \in Waiting : (cniState = s) ~> (cniState # s)
 ===============================================================================

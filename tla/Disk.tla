@@ -5,16 +5,22 @@
 (* taken out when the container is deleted (device_del, QEMU's             *)
 (* DEVICE_DELETED, blockdev-del).  The table is generated from the C by    *)
 (* `kiln-fsm tla disk` into tla/gen/DiskRows.tla; this module interprets   *)
-(* it generically, as NIC.tla does (first matching row whose guard holds,  *)
-(* "ANY" and "SAME" as the engine has them), and adds the environment and  *)
+(* it with the engine's rules from that module, as NIC.tla does (Select:   *)
+(* first matching row whose guard holds), and adds the environment and    *)
 (* the properties.  The one guard, disk_guard_unplugging, reads the        *)
 (* owner's flag, which core_pod_unplug sets before it posts UNPLUG.  The   *)
-(* four QMP steps may fail: the state is kept and FAIL is dispatched next. *)
+(* four QMP steps may fail: the state is kept and FAIL is posted at the    *)
+(* tail of the run queue, as fsm.c does.                                   *)
 (***************************************************************************)
 EXTENDS Naturals, Sequences, DiskRows
 
 Fallible == {"disk_act_blockdev", "disk_act_device", "disk_act_unplug",
              "disk_act_blockdel"}
+Tellers == {"disk_act_plugged", "disk_act_unplugged", "disk_act_failed"}
+
+ASSUME Actions = Fallible \union Tellers
+ASSUME Guards = {"disk_guard_unplugging"}
+ASSUME WaitingStatesTimeout
 
 VARIABLES
   diskState,  \* fsm.state
@@ -38,13 +44,8 @@ Init ==
   /\ toldPlug = 0 /\ toldEnd = 0
   /\ queue = << >>
 
-Unplugging(g) == g = "disk_guard_unplugging" /\ unplugging
-Guard(i) == Rows[i].guard = "" \/ Unplugging(Rows[i].guard)
-Match(i, s, e) == Rows[i].ev = e /\ Rows[i].from \in {s, "ANY"} /\ Guard(i)
-Matches(s, e) == \E i \in DOMAIN Rows : Match(i, s, e)
-First(s, e) == CHOOSE i \in DOMAIN Rows :
-                 Match(i, s, e) /\ \A j \in 1..(i - 1) : ~Match(j, s, e)
-Target(i, s) == IF Rows[i].to = "SAME" THEN s ELSE Rows[i].to
+(* The guards that hold now.                                                *)
+GS == IF unplugging THEN {"disk_guard_unplugging"} ELSE {}
 
 (* What each action tells the task (the disk_do_ functions of pod.c).      *)
 Tell(act) ==
@@ -61,8 +62,8 @@ Tell(act) ==
 
 Fire ==
   /\ queue # << >>
-  /\ Matches(diskState, Head(queue))
-  /\ LET i == First(diskState, Head(queue)) IN
+  /\ CanSelect(diskState, Head(queue), GS)
+  /\ LET i == Select(diskState, Head(queue), GS) IN
        /\ diskState' = Target(i, diskState)
        /\ Tell(Rows[i].act)
        /\ queue' = Tail(queue)
@@ -70,14 +71,15 @@ Fire ==
 
 FireFails ==
   /\ queue # << >>
-  /\ Matches(diskState, Head(queue))
-  /\ Rows[First(diskState, Head(queue))].act \in Fallible
-  /\ queue' = << FailEvent >> \o Tail(queue)
+  /\ CanSelect(diskState, Head(queue), GS)
+  /\ Rows[Select(diskState, Head(queue), GS)].act \in Fallible
+  /\ queue' = Tail(queue) \o
+       (IF PostsFail(Head(queue)) THEN << FailEvent >> ELSE << >>)
   /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
 
 Reject ==
   /\ queue # << >>
-  /\ ~Matches(diskState, Head(queue))
+  /\ ~CanSelect(diskState, Head(queue), GS)
   /\ queue' = Tail(queue)
   /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
 
@@ -101,15 +103,19 @@ World ==
        queue' = << e >>
   /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
 
+(* The timer fires between drains (a reactor callback).                   *)
 Timer ==
   /\ diskState \in Waiting
-  /\ \A i \in DOMAIN queue : queue[i] # TimeoutEvent
-  /\ queue' = Append(queue, TimeoutEvent)
+  /\ queue = << >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<diskState, plugged, unplugging, toldPlug, toldEnd>>
 
-Next == Fire \/ FireFails \/ Reject \/ Plug \/ Unplug \/ World \/ Timer
+Dispatch == Fire \/ FireFails \/ Reject
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Fire \/ Reject) /\ WF_vars(Timer)
+Next == Dispatch \/ Plug \/ Unplug \/ World \/ Timer
+
+(* Strong fairness for the timer: it can fire only between drains.        *)
+Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ SF_vars(Timer)
         /\ WF_vars(Plug)
 
 (* Bounded for TLC: the queue never holds more than two events.           *)

@@ -1,11 +1,13 @@
 -------------------------------- MODULE Exec --------------------------------
 (***************************************************************************)
-(* The exec machine (core/exec_fsm.c, "exec", fsm_def.version 1): one      *)
-(* process started in a running container (ctr task exec); its actions    *)
-(* are in core/exec.c.  One TLA+ action per table row, named               *)
-(* Exec_<FROM>_<EVENT>[_<guard>] (FROM is ANY for an FSM_ANY row; the      *)
-(* guard suffix is the C guard minus "exec_guard_").  Exec_Reject is the   *)
-(* engine refusing an event with no row.                                   *)
+(* The exec machine (core/exec_fsm.c, "exec"): one process started in a   *)
+(* running container (ctr task exec); its actions are in core/exec.c.     *)
+(* The rows are generated from the C (`kiln-fsm tla exec`,                *)
+(* tla/gen/ExecRows.tla) and interpreted with the engine's rules from     *)
+(* that module (Select: the first matching row whose guard holds; a       *)
+(* failed action keeps the state and posts FAIL at the tail of the run    *)
+(* queue); this module adds what each action does, the world and the      *)
+(* properties.                                                             *)
 (*                                                                         *)
 (* The world is open (containerd and the agent may send what they like),   *)
 (* with the coupling to the VM made explicit:                              *)
@@ -23,69 +25,28 @@
 (*    in STOPPED or DELETING, which never lead back: after the callback no *)
 (*    exec is made.  An exec made before it is in t->execs and told.       *)
 (*                                                                         *)
-(* fsm semantics as in Task.tla: first matching row wins, a failed action  *)
-(* keeps the state and posts FAIL, posted events drain first.              *)
 (***************************************************************************)
-EXTENDS Naturals, Sequences
+EXTENDS Naturals, Sequences, ExecRows
 
-(* Mirrors core/exec_fsm.c at fsm_def.version 1 (core/core_int.h          *)
-(* EXEC_STATES/EXEC_EVENTS).                                               *)
-States == {"NEW", "ADDING", "CREATED", "STARTING", "RUNNING", "EXITING",
-           "STOPPED", "DELETED"}
-Events == {"ADD", "AGENT_ADDED", "AGENT_FAILED", "START", "AGENT_STARTED",
-           "KILL", "EXITED", "IO_DRAINED", "VM_DIED", "DELETE", "TIMEOUT",
-           "FAIL"}
-Waiting  == {"ADDING", "STARTING", "EXITING"}
-Terminal == {"DELETED"}
+(* What the actions do, in the model's terms.                              *)
+Publishing == {"exec_act_stopped", "exec_act_vm_died"}   \* TaskExit (exec id)
+Records == {"exec_act_start_failed", "exec_act_record_exit", "exec_act_exited",
+            "exec_act_stopped", "exec_act_vm_died"}      \* the exit is known
+Drains == {"exec_act_exited"}            \* exec_do_drain: IO_DRAINED follows
+(* Fallible: exec_act_start (no channel), exec_act_kill (bad signal, no    *)
+(* channel), exec_act_kill_unstarted and exec_act_kill_finished (always:  *)
+(* FAILED_PRECONDITION / NOT_FOUND).  exec_act_add never fails: with no   *)
+(* channel it posts AGENT_FAILED.                                          *)
+Fallible == {"exec_act_start", "exec_act_kill", "exec_act_kill_unstarted",
+             "exec_act_kill_finished"}
+AlwaysFails == {"exec_act_kill_unstarted", "exec_act_kill_finished"}
+Quiet == {"exec_act_add", "exec_act_add_failed", "exec_act_added",
+          "exec_act_deleted", "exec_act_started"}
 
-(* The table, row by row ("ANY" = FSM_ANY, "SAME" = FSM_SAME, "" = NULL). *)
-R(f, e, g, a, t) == [from |-> f, ev |-> e, guard |-> g, act |-> a, to |-> t]
-Rows == <<
-  R("NEW", "ADD", "", "exec_act_add", "ADDING"),
-  R("NEW", "FAIL", "", "exec_act_add_failed", "DELETED"),
-  R("ADDING", "AGENT_ADDED", "", "exec_act_added", "CREATED"),
-  R("ADDING", "AGENT_FAILED", "", "exec_act_add_failed", "DELETED"),
-  R("ADDING", "TIMEOUT", "", "exec_act_add_failed", "DELETED"),
-  R("ADDING", "VM_DIED", "", "exec_act_add_failed", "DELETED"),
-  R("CREATED", "START", "", "exec_act_start", "STARTING"),
-  R("CREATED", "KILL", "", "exec_act_kill_unstarted", "SAME"),
-  R("CREATED", "DELETE", "", "exec_act_deleted", "DELETED"),
-  R("CREATED", "VM_DIED", "", "exec_act_vm_died", "STOPPED"),
-  R("STARTING", "AGENT_STARTED", "exec_guard_exited", "exec_act_started", "EXITING"),
-  R("STARTING", "AGENT_STARTED", "", "exec_act_started", "RUNNING"),
-  R("STARTING", "AGENT_FAILED", "", "exec_act_start_failed", "STOPPED"),
-  R("STARTING", "TIMEOUT", "", "exec_act_start_failed", "STOPPED"),
-  R("STARTING", "EXITED", "", "exec_act_record_exit", "SAME"),
-  R("STARTING", "KILL", "", "exec_act_kill", "SAME"),
-  R("STARTING", "VM_DIED", "", "exec_act_vm_died", "STOPPED"),
-  R("RUNNING", "KILL", "", "exec_act_kill", "SAME"),
-  R("RUNNING", "EXITED", "", "exec_act_exited", "EXITING"),
-  R("RUNNING", "VM_DIED", "", "exec_act_vm_died", "STOPPED"),
-  R("EXITING", "IO_DRAINED", "", "exec_act_stopped", "STOPPED"),
-  R("EXITING", "TIMEOUT", "", "exec_act_stopped", "STOPPED"),
-  R("EXITING", "VM_DIED", "", "exec_act_stopped", "STOPPED"),
-  R("EXITING", "KILL", "", "exec_act_kill_finished", "SAME"),
-  R("STOPPED", "KILL", "", "exec_act_kill_finished", "SAME"),
-  R("STOPPED", "DELETE", "", "exec_act_deleted", "DELETED"),
-  R("STOPPED", "VM_DIED", "", "", "SAME"),
-  R("STOPPED", "EXITED", "", "", "SAME"),
-  R("STOPPED", "TIMEOUT", "", "", "SAME"),
-  R("DELETED", "VM_DIED", "", "", "SAME"),
-  R("DELETED", "EXITED", "", "", "SAME"),
-  R("DELETED", "AGENT_FAILED", "", "", "SAME"),
-  R("ANY", "FAIL", "", "", "SAME")
->>
-
-HasRow(s, e) == \E i \in DOMAIN Rows : Rows[i].ev = e /\ Rows[i].from \in {s, "ANY"}
-
-(* The actions that publish /tasks/exit with the exec id (exec_do_stopped; *)
-(* exec_do_vm_died calls it).                                              *)
-PublishingActions == {"exec_act_stopped", "exec_act_vm_died"}
-
-(* Fallible actions: exec_act_start (no channel), exec_act_kill (bad       *)
-(* signal, no channel), exec_act_kill_unstarted and exec_act_kill_finished *)
-(* (always: FAILED_PRECONDITION / NOT_FOUND).  exec_act_add never fails:   *)
-(* with no channel it posts AGENT_FAILED.                                  *)
+ASSUME Actions = Publishing \union Records \union Drains \union Fallible \union Quiet
+ASSUME AlwaysFails \subseteq Fallible
+ASSUME Guards = {"exec_guard_exited"}
+ASSUME WaitingStatesTimeout
 
 VARIABLES
   execState,      \* fsm.state
@@ -108,7 +69,7 @@ TypeOK ==
   /\ vmNotified \in BOOLEAN
 
 Init ==
-  /\ execState = "NEW"
+  /\ execState = Initial
   /\ exited = FALSE
   /\ exitPublished = 0
   /\ drainPending = FALSE
@@ -117,166 +78,54 @@ Init ==
   /\ vmNotified = FALSE
 
 ----------------------------------------------------------------------------
-(* Helpers.                                                                *)
-Recv(e) == queue # << >> /\ Head(queue) = e
-Goto(s, posted) == execState' = s /\ queue' = Tail(queue) \o posted
-Same(posted) == Goto(execState, posted)
-Fail == Same(<< "FAIL" >>)
-World == <<vmGone, vmNotified>>
+(* The engine over the generated rows.                                     *)
+GS == IF exited THEN {"exec_guard_exited"} ELSE {}
+One(b) == IF b THEN 1 ELSE 0
+AfterFail(e) == IF PostsFail(e) THEN << FailEvent >> ELSE << >>
 
-(* A row whose action neither publishes nor records an exit.               *)
-Move(s, e, to) ==
-  /\ Recv(e)
-  /\ execState = s
-  /\ Goto(IF to = "SAME" THEN s ELSE to, << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
+(* exec_act_add with the channel closed posts AGENT_FAILED; exec_act_start *)
+(* fails exactly when it is closed (the VM gone), else succeeds.           *)
+Posts(a) == IF a = "exec_act_add" /\ vmGone THEN << "AGENT_FAILED" >> ELSE << >>
+CanSucceed(a) == a \notin AlwaysFails /\ (a = "exec_act_start" => ~vmGone)
+CanFail(a) == a \in Fallible /\ (a = "exec_act_start" => vmGone)
 
-(* A fallible action: it succeeds (state `to`) or fails (FAIL posted).     *)
-MayFail(s, e, to) ==
-  /\ Recv(e)
-  /\ execState = s
-  /\ \/ Goto(IF to = "SAME" THEN s ELSE to, << >>)
-     \/ Fail
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-(* An action that always fails (the caller gets the error).                *)
-AlwaysFails(s, e) ==
-  /\ Recv(e)
-  /\ execState = s
-  /\ Fail
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-(* exec_act_stopped / exec_act_vm_died: Waits answered, TaskExit with the *)
-(* exec id published; exec_act_vm_died first records 137 if no exit is     *)
-(* known.                                                                  *)
-Publish(s, e) ==
-  /\ Recv(e)
-  /\ execState = s
-  /\ Goto("STOPPED", << >>)
-  /\ exited' = TRUE
-  /\ exitPublished' = exitPublished + 1
-  /\ UNCHANGED <<drainPending, World>>
-
-----------------------------------------------------------------------------
-(* The rows, in table order.                                               *)
-
-Exec_NEW_ADD ==                            \* exec_act_add: ExecProcess sent
-  /\ Recv("ADD")
-  /\ execState = "NEW"
-  /\ IF vmGone
-     THEN Goto("ADDING", << "AGENT_FAILED" >>)   \* channel closed
-     ELSE Goto("ADDING", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-Exec_NEW_FAIL             == Move("NEW", "FAIL", "DELETED")        \* exec_act_add_failed
-Exec_ADDING_AGENT_ADDED   == Move("ADDING", "AGENT_ADDED", "CREATED")  \* exec_act_added: WaitProcess sent
-Exec_ADDING_AGENT_FAILED  == Move("ADDING", "AGENT_FAILED", "DELETED") \* exec_act_add_failed
-Exec_ADDING_TIMEOUT       == Move("ADDING", "TIMEOUT", "DELETED")
-Exec_ADDING_VM_DIED       == Move("ADDING", "VM_DIED", "DELETED")
-
-Exec_CREATED_START ==                      \* exec_act_start: StartProcess sent
-  /\ Recv("START")
-  /\ execState = "CREATED"
-  /\ IF vmGone THEN Fail ELSE Goto("STARTING", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-Exec_CREATED_KILL    == AlwaysFails("CREATED", "KILL")             \* exec_act_kill_unstarted
-Exec_CREATED_DELETE  == Move("CREATED", "DELETE", "DELETED")       \* exec_act_deleted
-Exec_CREATED_VM_DIED == Publish("CREATED", "VM_DIED")              \* exec_act_vm_died
-
-Exec_STARTING_AGENT_STARTED_exited ==      \* exec_act_started, then the drain
-  /\ Recv("AGENT_STARTED")
-  /\ execState = "STARTING"
-  /\ exited
-  /\ Goto("EXITING", << >>)
-  /\ drainPending' = TRUE
-  /\ UNCHANGED <<exited, exitPublished, World>>
-
-Exec_STARTING_AGENT_STARTED ==
-  /\ Recv("AGENT_STARTED")
-  /\ execState = "STARTING"
-  /\ ~exited
-  /\ Goto("RUNNING", << >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-StartFailed(e) ==                          \* exec_act_start_failed: 255, Waits
-  /\ Recv(e)
-  /\ execState = "STARTING"
-  /\ Goto("STOPPED", << >>)
-  /\ exited' = TRUE
-  /\ UNCHANGED <<exitPublished, drainPending, World>>
-
-Exec_STARTING_AGENT_FAILED == StartFailed("AGENT_FAILED")
-Exec_STARTING_TIMEOUT      == StartFailed("TIMEOUT")
-
-Exec_STARTING_EXITED ==                    \* exec_act_record_exit
-  /\ Recv("EXITED")
-  /\ execState = "STARTING"
-  /\ Same(<< >>)
-  /\ exited' = TRUE
-  /\ UNCHANGED <<exitPublished, drainPending, World>>
-
-Exec_STARTING_KILL    == MayFail("STARTING", "KILL", "SAME")       \* exec_act_kill
-Exec_STARTING_VM_DIED == Publish("STARTING", "VM_DIED")            \* exec_act_vm_died
-Exec_RUNNING_KILL     == MayFail("RUNNING", "KILL", "SAME")
-
-Exec_RUNNING_EXITED ==                     \* exec_act_exited: record, drain
-  /\ Recv("EXITED")
-  /\ execState = "RUNNING"
-  /\ Goto("EXITING", << >>)
-  /\ exited' = TRUE
-  /\ drainPending' = TRUE
-  /\ UNCHANGED <<exitPublished, World>>
-
-Exec_RUNNING_VM_DIED    == Publish("RUNNING", "VM_DIED")           \* exec_act_vm_died
-Exec_EXITING_IO_DRAINED == Publish("EXITING", "IO_DRAINED")        \* exec_act_stopped
-Exec_EXITING_TIMEOUT    == Publish("EXITING", "TIMEOUT")           \* exec_act_stopped
-Exec_EXITING_VM_DIED    == Publish("EXITING", "VM_DIED")           \* exec_act_stopped
-Exec_EXITING_KILL       == AlwaysFails("EXITING", "KILL")          \* exec_act_kill_finished
-Exec_STOPPED_KILL       == AlwaysFails("STOPPED", "KILL")          \* exec_act_kill_finished
-Exec_STOPPED_DELETE     == Move("STOPPED", "DELETE", "DELETED")    \* exec_act_deleted
-Exec_STOPPED_VM_DIED    == Move("STOPPED", "VM_DIED", "SAME")
-Exec_STOPPED_EXITED     == Move("STOPPED", "EXITED", "SAME")
-Exec_STOPPED_TIMEOUT    == Move("STOPPED", "TIMEOUT", "SAME")
-Exec_DELETED_VM_DIED    == Move("DELETED", "VM_DIED", "SAME")
-Exec_DELETED_EXITED     == Move("DELETED", "EXITED", "SAME")
-Exec_DELETED_AGENT_FAILED == Move("DELETED", "AGENT_FAILED", "SAME")
-
-Exec_ANY_FAIL ==
-  /\ Recv("FAIL")
-  /\ execState # "NEW"
-  /\ Same(<< >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
-
-Exec_Reject ==
+Fire ==
   /\ queue # << >>
-  /\ ~HasRow(execState, Head(queue))
-  /\ Same(<< >>)
-  /\ UNCHANGED <<exited, exitPublished, drainPending, World>>
+  /\ CanSelect(execState, Head(queue), GS)
+  /\ LET i == Select(execState, Head(queue), GS)
+         a == Rows[i].act
+     IN /\ CanSucceed(a)
+        /\ execState' = Target(i, execState)
+        /\ exited' = (exited \/ a \in Records)
+        /\ exitPublished' = exitPublished + One(a \in Publishing)
+        \* exec_act_started drains at once if the exit came first
+        /\ drainPending' = (drainPending \/ a \in Drains
+                             \/ (a = "exec_act_started" /\ exited))
+        /\ queue' = Tail(queue) \o Posts(a)
+  /\ UNCHANGED <<vmGone, vmNotified>>
 
-Dispatch ==
-  \/ Exec_NEW_ADD \/ Exec_NEW_FAIL
-  \/ Exec_ADDING_AGENT_ADDED \/ Exec_ADDING_AGENT_FAILED \/ Exec_ADDING_TIMEOUT
-  \/ Exec_ADDING_VM_DIED
-  \/ Exec_CREATED_START \/ Exec_CREATED_KILL \/ Exec_CREATED_DELETE
-  \/ Exec_CREATED_VM_DIED
-  \/ Exec_STARTING_AGENT_STARTED_exited \/ Exec_STARTING_AGENT_STARTED
-  \/ Exec_STARTING_AGENT_FAILED \/ Exec_STARTING_TIMEOUT \/ Exec_STARTING_EXITED
-  \/ Exec_STARTING_KILL \/ Exec_STARTING_VM_DIED
-  \/ Exec_RUNNING_KILL \/ Exec_RUNNING_EXITED \/ Exec_RUNNING_VM_DIED
-  \/ Exec_EXITING_IO_DRAINED \/ Exec_EXITING_TIMEOUT \/ Exec_EXITING_VM_DIED
-  \/ Exec_EXITING_KILL
-  \/ Exec_STOPPED_KILL \/ Exec_STOPPED_DELETE \/ Exec_STOPPED_VM_DIED
-  \/ Exec_STOPPED_EXITED \/ Exec_STOPPED_TIMEOUT
-  \/ Exec_DELETED_VM_DIED \/ Exec_DELETED_EXITED \/ Exec_DELETED_AGENT_FAILED
-  \/ Exec_ANY_FAIL
-  \/ Exec_Reject
+FireFails ==
+  /\ queue # << >>
+  /\ CanSelect(execState, Head(queue), GS)
+  /\ CanFail(Rows[Select(execState, Head(queue), GS)].act)
+  /\ queue' = Tail(queue) \o AfterFail(Head(queue))
+  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, vmGone, vmNotified>>
+
+Reject ==
+  /\ queue # << >>
+  /\ ~CanSelect(execState, Head(queue), GS)
+  /\ queue' = Tail(queue)
+  /\ UNCHANGED <<execState, exited, exitPublished, drainPending, vmGone, vmNotified>>
+
+Dispatch == Fire \/ FireFails \/ Reject
+World == <<vmGone, vmNotified>>
 
 ----------------------------------------------------------------------------
 (* The world.  containerd may call anything between drains (ADD comes     *)
 (* first: h_exec creates the exec and sends it ADD at once); the agent    *)
 (* answers only while its channel is up; the drain ends in IO_DRAINED;    *)
-(* the timer is armed exactly in the waiting states.                      *)
+(* the timer is armed exactly in the waiting states.  External news and  *)
+(* timers are reactor callbacks: they arrive between drains.              *)
 Containerd ==
   /\ queue = << >>
   /\ \E e \in {"START", "KILL", "DELETE"} : queue' = << e >>
@@ -291,16 +140,15 @@ ContainerdAdds ==                          \* h_exec: only while the task is
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
 (* The agent answers the calls in flight (AddProcess, StartProcess,       *)
-(* WaitProcess); with the timer and the VM's death that is never more     *)
-(* than MaxQueue messages behind a dispatch, so the queue is bounded      *)
-(* (unbounded, TLC's state space was infinite).                           *)
-MaxQueue == 4
-
+(* WaitProcess) while its channel is up: a reply is a reactor callback,   *)
+(* so it comes between drains.  That bounds the queue (an Agent that      *)
+(* appended behind a drain made TLC's state space infinite).              *)
 Agent ==
   /\ ~vmGone
-  /\ Len(queue) < MaxQueue
+  /\ queue = << >>
+  /\ execState # "NEW"
   /\ \E e \in {"AGENT_ADDED", "AGENT_FAILED", "AGENT_STARTED", "EXITED"} :
-       queue' = Append(queue, e)
+       queue' = << e >>
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
 Drained ==
@@ -309,10 +157,10 @@ Drained ==
   /\ queue' = Append(queue, "IO_DRAINED")
   /\ UNCHANGED <<execState, exited, exitPublished, World>>
 
-Timer ==
+Timer ==                                   \* between drains (a reactor callback)
   /\ execState \in Waiting
-  /\ \A i \in DOMAIN queue : queue[i] # "TIMEOUT"
-  /\ queue' = Append(queue, "TIMEOUT")
+  /\ queue = << >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, World>>
 
 (* QEMU is gone (crashed, killed or shut down: the VM is STOPPED, the      *)
@@ -324,12 +172,12 @@ VMDies ==
 
 (* The deferred on_stopped callback, task_vm_stopped_cb: VM_DIED to every *)
 (* exec of the task, i.e. to this one once h_exec made it (ADD sent).      *)
-VMStoppedCb ==
+VMStoppedCb ==                             \* a deferred call: between drains
   /\ vmGone
   /\ ~vmNotified
+  /\ queue = << >>
   /\ vmNotified' = TRUE
-  /\ queue' = IF execState # "NEW" \/ Recv("ADD")
-              THEN Append(queue, "VM_DIED") ELSE queue
+  /\ queue' = IF execState # "NEW" THEN << "VM_DIED" >> ELSE << >>
   /\ UNCHANGED <<execState, exited, exitPublished, drainPending, vmGone>>
 
 (* The end: the exec is deleted, or the VM went before h_exec made it    *)
@@ -349,15 +197,13 @@ Next ==
 (* The loop runs (dispatch and deferred callbacks) and timers fire.       *)
 Spec ==
   /\ Init /\ [][Next]_vars
-  /\ WF_vars(Dispatch) /\ WF_vars(Timer) /\ WF_vars(VMStoppedCb)
+  /\ WF_vars(Dispatch) /\ SF_vars(Timer) /\ SF_vars(VMStoppedCb)
 
 ----------------------------------------------------------------------------
 (* Properties (names shared with kiln-fsmcheck where it checks them).     *)
 
-(* Every waiting state has a TIMEOUT row (static: over the constant table). *)
-WaitingStatesTimeout ==
-  \A s \in Waiting : \E i \in DOMAIN Rows :
-    Rows[i].ev = "TIMEOUT" /\ Rows[i].from \in {s, "ANY"}
+(* WaitingStatesTimeout (ExecRows, over the generated rows) is an ASSUME *)
+(* above: a constant formula, not an invariant.                           *)
 
 (* The exec's TaskExit is published at most once: every publishing row   *)
 (* (exec_act_stopped, exec_act_vm_died) ends in STOPPED, no publishing   *)
@@ -367,7 +213,7 @@ ExecExitPublishedOnce == exitPublished <= 1
 
 (* Nothing is published before the process is known to have ended.        *)
 ExecPublishedOnlyWhenStopped ==
-  exitPublished > 0 => (execState \in {"STOPPED", "DELETED"} /\ exited)
+  (exitPublished > 0) => (execState \in {"STOPPED", "DELETED"} /\ exited)
 
 TerminalIsFinal == [][(execState \in Terminal) => execState' = execState]_vars
 

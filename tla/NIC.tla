@@ -4,16 +4,21 @@
 (* wired into the guest (TAP + tc, QMP getfd, netdev_add, device_add, the  *)
 (* agent's ConfigureNetwork).  The table (States, Events, Rows, ...) is    *)
 (* generated from the C by `kiln-fsm tla nic` into tla/gen/NICRows.tla;    *)
-(* this module interprets it generically (first matching row wins, "ANY"  *)
-(* and "SAME" as the engine has them) and adds the environment and the     *)
-(* properties.  The table has no guards.  The four step actions may fail: *)
-(* the state is kept and FAIL is dispatched next, as fsm.c does.           *)
+(* this module interprets it with the engine's rules from that module     *)
+(* (Select: first matching row; Target: "SAME" keeps the state) and adds  *)
+(* the environment and the properties.  The table has no guards.  The    *)
+(* four step actions may fail: the state is kept and FAIL is posted at    *)
+(* the tail of the run queue, as fsm.c does.                               *)
 (***************************************************************************)
 EXTENDS Naturals, Sequences, NICRows
 
 Fallible == {"nic_act_plug", "nic_act_netdev", "nic_act_device",
              "nic_act_configure"}
 Tells == {"nic_act_up", "nic_act_failed"}   \* the task hears of the NIC
+
+ASSUME Actions = Fallible \union Tells
+ASSUME Guards = {}
+ASSUME WaitingStatesTimeout
 
 VARIABLES
   nicState,   \* fsm.state
@@ -32,36 +37,35 @@ Init ==
   /\ told = 0
   /\ queue = << >>
 
-Match(i, s, e) == Rows[i].ev = e /\ Rows[i].from \in {s, "ANY"}
-First(s, e) == CHOOSE i \in DOMAIN Rows :
-                 Match(i, s, e) /\ \A j \in 1..(i - 1) : ~Match(j, s, e)
-Target(i, s) == IF Rows[i].to = "SAME" THEN s ELSE Rows[i].to
+GS == {}                                   \* no guards
 
-(* The first row runs its action, which succeeds ...                      *)
+(* The selected row runs its action, which succeeds ...                   *)
 Fire ==
   /\ queue # << >>
-  /\ HasRow(nicState, Head(queue))
-  /\ LET i == First(nicState, Head(queue)) IN
+  /\ CanSelect(nicState, Head(queue), GS)
+  /\ LET i == Select(nicState, Head(queue), GS) IN
        /\ nicState' = Target(i, nicState)
        /\ told' = told + (IF Rows[i].act \in Tells THEN 1 ELSE 0)
        /\ queue' = Tail(queue)
 
-(* ... or fails: the state holds and FAIL goes first.                     *)
+(* ... or fails: the state holds and FAIL is posted behind the queue.     *)
 FireFails ==
   /\ queue # << >>
-  /\ HasRow(nicState, Head(queue))
-  /\ Rows[First(nicState, Head(queue))].act \in Fallible
-  /\ queue' = << FailEvent >> \o Tail(queue)
+  /\ CanSelect(nicState, Head(queue), GS)
+  /\ Rows[Select(nicState, Head(queue), GS)].act \in Fallible
+  /\ queue' = Tail(queue) \o
+       (IF PostsFail(Head(queue)) THEN << FailEvent >> ELSE << >>)
   /\ UNCHANGED <<nicState, told>>
 
 Reject ==
   /\ queue # << >>
-  /\ ~HasRow(nicState, Head(queue))
+  /\ ~CanSelect(nicState, Head(queue), GS)
   /\ queue' = Tail(queue)
   /\ UNCHANGED <<nicState, told>>
 
 (* The owner plugs once; QMP, the agent and the VM answer anything, one   *)
-(* event at a time; the timer runs in the waiting states.                 *)
+(* event at a time, between drains; the timer runs in the waiting states *)
+(* and fires between drains too (a reactor callback).                      *)
 Plug ==
   /\ nicState = Initial /\ queue = << >>
   /\ queue' = << "PLUG" >>
@@ -74,13 +78,17 @@ World ==
 
 Timer ==
   /\ nicState \in Waiting
-  /\ \A i \in DOMAIN queue : queue[i] # TimeoutEvent
-  /\ queue' = Append(queue, TimeoutEvent)
+  /\ queue = << >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<nicState, told>>
 
-Next == Fire \/ FireFails \/ Reject \/ Plug \/ World \/ Timer
+Dispatch == Fire \/ FireFails \/ Reject
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Fire \/ Reject) /\ WF_vars(Timer)
+Next == Dispatch \/ Plug \/ World \/ Timer
+
+(* The loop runs; an armed timer that gets a turn between drains again    *)
+(* and again fires (strong fairness: it can fire only between drains).    *)
+Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ SF_vars(Timer)
         /\ WF_vars(Plug)
 
 (* Bounded for TLC: the queue never holds more than two events.           *)

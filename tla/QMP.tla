@@ -2,15 +2,27 @@
 (***************************************************************************)
 (* The QMP client machine (qmp/qmp_fsm.c, "qmp"): dial QEMU's monitor      *)
 (* socket (retrying), read the greeting, negotiate capabilities, serve.    *)
-(* One TLA+ action per table row, named QMP_<FROM>_<EVENT> (FROM is ANY    *)
-(* for an FSM_ANY row); QMP_Reject: an event with no row.  No action of    *)
-(* this table can fail today, so FAIL only comes from the world (a bug).   *)
-(* qmp_act_ready tells the owner (the vm: QMP_READY); every teardown tells *)
-(* it on_closed.                                                           *)
+(* The table (States, Events, Rows, ...) is generated from the C by        *)
+(* `kiln-fsm tla qmp` into tla/gen/QMPRows.tla; this module interprets it  *)
+(* with the engine's rules from that module (Select: the first matching    *)
+(* row; Target: "SAME" keeps the state) and adds the environment and the   *)
+(* properties.  No action of this table can fail and it has no guards, so *)
+(* FAIL only comes from the world (a bug elsewhere).  qmp_act_ready tells  *)
+(* the owner (the vm: QMP_READY); every teardown tells it on_closed.       *)
 (***************************************************************************)
-(* The table itself (States, Events, Waiting, Rows, HasRow) is generated   *)
-(* from qmp/qmp_fsm.c by `kiln-fsm tla qmp` into tla/gen/QMPRows.tla.      *)
 EXTENDS Naturals, Sequences, QMPRows
+
+(* The actions, by what the owner sees of them.                            *)
+Readies == {"qmp_act_ready"}
+Closes == {"qmp_act_teardown", "qmp_act_timeout", "qmp_act_unexpected"}
+Quiet == {"qmp_act_start", "qmp_act_dial", "qmp_act_connected",
+          "qmp_act_negotiate"}
+Fallible == {}
+
+ASSUME Actions = Readies \union Closes \union Quiet
+ASSUME Fallible \subseteq Actions
+ASSUME Guards = {}
+ASSUME WaitingStatesTimeout
 
 VARIABLES
   qmpState,   \* fsm.state
@@ -27,95 +39,64 @@ TypeOK ==
   /\ queue \in Seq(Events)
 
 Init ==
-  /\ qmpState = "CONNECTING"
+  /\ qmpState = Initial
   /\ readied = 0
   /\ closed = 0
   /\ queue = << >>
 
 ----------------------------------------------------------------------------
-Recv(e) == queue # << >> /\ Head(queue) = e
+(* The engine: one shape for every row.                                    *)
+GS == {}                                   \* no guards
 
-(* One row: from s on e, to t; the action's effect on the counters.        *)
-Row(s, e, t, r, c) ==
-  /\ Recv(e)
-  /\ qmpState = s
-  /\ qmpState' = (IF t = "SAME" THEN s ELSE t)
-  /\ queue' = Tail(queue)
-  /\ readied' = readied + r
-  /\ closed' = closed + c
-
-Step(s, e, t) == Row(s, e, t, 0, 0)        \* no owner-visible effect
-Down(s, e) == Row(s, e, "CLOSED", 0, 1)    \* qmp_act_teardown/_timeout/_unexpected
-
-QMP_CONNECTING_START          == Step("CONNECTING", "START", "SAME")
-QMP_CONNECTING_RETRY          == Step("CONNECTING", "RETRY", "SAME")
-QMP_CONNECTING_CONNECTED      == Step("CONNECTING", "CONNECTED", "GREETING")
-QMP_CONNECTING_CONNECT_FAILED == Down("CONNECTING", "CONNECT_FAILED")
-QMP_CONNECTING_TIMEOUT        == Down("CONNECTING", "TIMEOUT")
-QMP_GREETING_GREETING_RX      == Step("GREETING", "GREETING_RX", "NEGOTIATING")
-QMP_GREETING_CAPS_OK          == Down("GREETING", "CAPS_OK")
-QMP_GREETING_CAPS_FAILED      == Down("GREETING", "CAPS_FAILED")
-QMP_GREETING_PEER_CLOSED      == Down("GREETING", "PEER_CLOSED")
-QMP_GREETING_PROTOCOL_ERROR   == Down("GREETING", "PROTOCOL_ERROR")
-QMP_GREETING_TIMEOUT          == Down("GREETING", "TIMEOUT")
-QMP_NEGOTIATING_CAPS_OK       == Row("NEGOTIATING", "CAPS_OK", "READY", 1, 0)
-QMP_NEGOTIATING_CAPS_FAILED   == Down("NEGOTIATING", "CAPS_FAILED")
-QMP_NEGOTIATING_GREETING_RX   == Down("NEGOTIATING", "GREETING_RX")
-QMP_NEGOTIATING_PEER_CLOSED   == Down("NEGOTIATING", "PEER_CLOSED")
-QMP_NEGOTIATING_PROTOCOL_ERROR == Down("NEGOTIATING", "PROTOCOL_ERROR")
-QMP_NEGOTIATING_TIMEOUT       == Down("NEGOTIATING", "TIMEOUT")
-QMP_READY_GREETING_RX         == Down("READY", "GREETING_RX")
-QMP_READY_CAPS_OK             == Step("READY", "CAPS_OK", "SAME")
-QMP_READY_CAPS_FAILED         == Step("READY", "CAPS_FAILED", "SAME")
-QMP_READY_PEER_CLOSED         == Down("READY", "PEER_CLOSED")
-QMP_READY_PROTOCOL_ERROR      == Down("READY", "PROTOCOL_ERROR")
-QMP_CLOSED_FAIL               == Step("CLOSED", "FAIL", "SAME")
-QMP_ANY_FAIL == qmpState # "CLOSED" /\ Down(qmpState, "FAIL")
-
-QMP_Reject ==
+Fire ==
   /\ queue # << >>
-  /\ ~HasRow(qmpState, Head(queue))
+  /\ CanSelect(qmpState, Head(queue), GS)
+  /\ LET i == Select(qmpState, Head(queue), GS)
+         a == Rows[i].act
+     IN /\ qmpState' = Target(i, qmpState)
+        /\ readied' = readied + (IF a \in Readies THEN 1 ELSE 0)
+        /\ closed' = closed + (IF a \in Closes THEN 1 ELSE 0)
+        /\ queue' = Tail(queue)
+
+FireFails ==
+  /\ queue # << >>
+  /\ CanSelect(qmpState, Head(queue), GS)
+  /\ Rows[Select(qmpState, Head(queue), GS)].act \in Fallible
+  /\ queue' = Tail(queue) \o
+       (IF PostsFail(Head(queue)) THEN << FailEvent >> ELSE << >>)
+  /\ UNCHANGED <<qmpState, readied, closed>>
+
+Reject ==
+  /\ queue # << >>
+  /\ ~CanSelect(qmpState, Head(queue), GS)
   /\ queue' = Tail(queue)
   /\ UNCHANGED <<qmpState, readied, closed>>
 
-Dispatch ==
-  \/ QMP_CONNECTING_START \/ QMP_CONNECTING_RETRY \/ QMP_CONNECTING_CONNECTED
-  \/ QMP_CONNECTING_CONNECT_FAILED \/ QMP_CONNECTING_TIMEOUT
-  \/ QMP_GREETING_GREETING_RX \/ QMP_GREETING_CAPS_OK \/ QMP_GREETING_CAPS_FAILED
-  \/ QMP_GREETING_PEER_CLOSED \/ QMP_GREETING_PROTOCOL_ERROR \/ QMP_GREETING_TIMEOUT
-  \/ QMP_NEGOTIATING_CAPS_OK \/ QMP_NEGOTIATING_CAPS_FAILED
-  \/ QMP_NEGOTIATING_GREETING_RX \/ QMP_NEGOTIATING_PEER_CLOSED
-  \/ QMP_NEGOTIATING_PROTOCOL_ERROR \/ QMP_NEGOTIATING_TIMEOUT
-  \/ QMP_READY_GREETING_RX \/ QMP_READY_CAPS_OK \/ QMP_READY_CAPS_FAILED
-  \/ QMP_READY_PEER_CLOSED \/ QMP_READY_PROTOCOL_ERROR
-  \/ QMP_CLOSED_FAIL \/ QMP_ANY_FAIL
-  \/ QMP_Reject
+Dispatch == Fire \/ FireFails \/ Reject
 
 (* The open world: QEMU and the socket say anything, between drains; the  *)
-(* timer is armed in the waiting states.                                  *)
+(* timer is armed in the waiting states and fires between drains too.     *)
 World ==
   /\ queue = << >>
-  /\ \E e \in Events \ {"TIMEOUT"} : queue' = << e >>
+  /\ \E e \in Events \ {TimeoutEvent} : queue' = << e >>
   /\ UNCHANGED <<qmpState, readied, closed>>
 
 Timer ==
   /\ qmpState \in Waiting
-  /\ \A i \in DOMAIN queue : queue[i] # "TIMEOUT"
-  /\ queue' = Append(queue, "TIMEOUT")
+  /\ queue = << >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<qmpState, readied, closed>>
 
 Next == Dispatch \/ World \/ Timer
 
-Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ WF_vars(Timer)
+Spec == Init /\ [][Next]_vars /\ WF_vars(Dispatch) /\ SF_vars(Timer)
 
 ----------------------------------------------------------------------------
-WaitingStatesTimeout ==
-  \A s \in Waiting : \E i \in DOMAIN Rows :
-    Rows[i].ev = "TIMEOUT" /\ Rows[i].from \in {s, "ANY"}
-
+(* WaitingStatesTimeout (QMPRows, over the generated rows) is an ASSUME   *)
+(* above, not an invariant: it is a constant formula.                     *)
 ReadyOnce == readied <= 1
 ClosedOnce == closed <= 1
-ClosedIsFinal == [][qmpState = "CLOSED" => qmpState' = "CLOSED"]_vars
+ClosedIsFinal == [][(qmpState = "CLOSED") => (qmpState' = "CLOSED")]_vars
 
 EveryWaitingStateLeft == \A s \in Waiting : (qmpState = s) ~> (qmpState # s)
 ===============================================================================

@@ -9,8 +9,35 @@
 (* device_add / device_del, or the guest plugging blocks) at a time       *)
 (* toward the target; any step may fail, after which the previous size is *)
 (* the target once (restore).                                              *)
+(*                                                                         *)
+(* Why abstract: the two machines step through QMP and the agent one unit  *)
+(* at a time with guards that read the guest (cpu_guard_more/fewer/        *)
+(* ejecting/online, mem_guard_reached); interpreting their rows here would *)
+(* need the guest's CPU and memory-block state and the resize queue of     *)
+(* core/resize.c, a spec many times this size for what SPIN already checks *)
+(* on the generated tables (t_spin.sh).  What this spec relies on of the   *)
+(* rows is tied to the generated modules by the ASSUMEs below: every step  *)
+(* can fail into IDLE (the failure row of each machine runs its _failed   *)
+(* action from any state), and a request starts only from IDLE.            *)
 (***************************************************************************)
 EXTENDS Naturals, Sequences
+
+Cpu == INSTANCE CpuResizeRows
+Mem == INSTANCE MemResizeRows
+
+(* "Any step may fail": QMP_FAILED, AGENT_FAILED, TIMEOUT, VM_GONE and     *)
+(* FAIL have an FSM_ANY row into IDLE through the machine's _failed        *)
+(* action, and RESIZE is taken in IDLE only.                               *)
+StepFails(rows, failed) ==
+  \A e \in {"QMP_FAILED", "AGENT_FAILED", "TIMEOUT", "VM_GONE", "FAIL"} :
+    \E i \in DOMAIN rows :
+      /\ rows[i].from = "ANY" /\ rows[i].ev = e
+      /\ rows[i].act = failed /\ rows[i].to = "IDLE"
+StartsIdle(rows) ==
+  \A i \in DOMAIN rows : (rows[i].ev = "RESIZE") => (rows[i].from = "IDLE")
+ASSUME StepFails(Cpu!Rows, "cpu_act_failed") /\ StepFails(Mem!Rows, "mem_act_failed")
+ASSUME StartsIdle(Cpu!Rows) /\ StartsIdle(Mem!Rows)
+ASSUME Cpu!WaitingStatesTimeout /\ Mem!WaitingStatesTimeout
 
 CONSTANTS Boot, Max, MaxQueue
 ASSUME Boot \in Nat /\ Max \in Nat /\ 0 < Boot /\ Boot <= Max

@@ -1,26 +1,29 @@
 ------------------------------ MODULE Template ------------------------------
 (***************************************************************************)
 (* The template machine (core/tmpl_fsm.c, "template"): one VM's view of   *)
-(* the snapshot template of its key.  One TLA+ action per table row, named *)
-(* Tmpl_<FROM>_<EVENT>[_<guard>] (the guard suffix is the C guard minus   *)
-(* "tmpl_guard_"); the rows themselves are tla/gen/TemplateRows.tla.      *)
+(* the snapshot template of its key.  The rows are generated from the C   *)
+(* (`kiln-fsm tla template`, tla/gen/TemplateRows.tla) and interpreted    *)
+(* with the engine's rules from that module; the guards read the probe's  *)
+(* result, the two fallible actions may fail (state kept, FAIL posted).   *)
 (*                                                                         *)
 (* The world: the probe saw the template ready on disk, took the flock, or *)
 (* neither (another shim builds it); the VM reports SAVED, RESTORED or     *)
 (* FAILED; the build's timer fires.  What matters: the lock is held only   *)
 (* while BUILDING, and nothing ends with it held or a build dir left.     *)
 (***************************************************************************)
-EXTENDS Naturals, Sequences
+EXTENDS Naturals, Sequences, TemplateRows
 
-States == {"NEW", "BUILDING", "READY", "USED", "STALE", "NONE"}
-Events == {"LOOKUP", "SAVED", "RESTORED", "FAILED", "TIMEOUT", "FAIL"}
-Waiting  == {"BUILDING"}
-Terminal == {"USED", "STALE", "NONE"}
+Fallible == {"tmpl_act_build", "tmpl_act_commit"}
+Quiet == {"tmpl_act_use", "tmpl_act_cold"}
+ASSUME Actions = Fallible \union Quiet \union {"tmpl_act_discard", "tmpl_act_stale"}
+ASSUME Guards = {"tmpl_guard_found", "tmpl_guard_locked"}
+ASSUME WaitingStatesTimeout
+
 Disk == {"absent", "building", "ready"}   \* this key's directory
 
 VARIABLES
   tState,     \* fsm.state
-  found,      \* probe: a complete template was on disk
+  found,      \* probe: a complete template was on disk (tmpl_guard_found)
   locked,     \* probe: the flock was ours (tmpl_guard_locked)
   lockHeld,   \* the flock is held now (lock_fd >= 0)
   disk,       \* what this VM's actions left on disk
@@ -38,7 +41,7 @@ TypeOK ==
 
 (* The probe ran before LOOKUP was posted (tmpl_probe).                    *)
 Init ==
-  /\ tState = "NEW"
+  /\ tState = Initial
   /\ \/ /\ found = TRUE /\ locked = FALSE /\ lockHeld = FALSE
         /\ disk = "ready"
      \/ /\ found = FALSE /\ locked = TRUE /\ lockHeld = TRUE
@@ -48,87 +51,62 @@ Init ==
   /\ queue = << "LOOKUP" >>
 
 ----------------------------------------------------------------------------
-Recv(e) == queue # << >> /\ Head(queue) = e
-Goto(s, posted) == tState' = s /\ queue' = Tail(queue) \o posted
-Same == Goto(tState, << >>)
+(* The engine over the generated rows.                                     *)
+GS == (IF found THEN {"tmpl_guard_found"} ELSE {})
+        \union (IF locked THEN {"tmpl_guard_locked"} ELSE {})
+AfterFail(e) == IF PostsFail(e) THEN << FailEvent >> ELSE << >>
 
-Tmpl_NEW_LOOKUP_found ==
-  /\ Recv("LOOKUP") /\ tState = "NEW" /\ found
-  /\ Goto("READY", << >>)
-  /\ UNCHANGED <<found, locked, lockHeld, disk>>
+(* What each action leaves on disk and of the flock (core/tmpl.c):        *)
+(* build makes the build dir; commit renames it into place and unlocks;   *)
+(* discard removes the build dir and unlocks; stale removes the template. *)
+DiskAfter(a) ==
+  CASE a = "tmpl_act_build" -> "building"
+    [] a = "tmpl_act_commit" -> "ready"
+    [] a = "tmpl_act_discard" -> (IF disk = "building" THEN "absent" ELSE disk)
+    [] a = "tmpl_act_stale" -> "absent"
+    [] OTHER -> disk
+LockAfter(a) ==
+  IF a \in {"tmpl_act_commit", "tmpl_act_discard"} THEN FALSE ELSE lockHeld
 
-Tmpl_NEW_LOOKUP_locked ==
-  /\ Recv("LOOKUP") /\ tState = "NEW" /\ ~found /\ locked
-  /\ \/ /\ Goto("BUILDING", << >>)        \* tmpl_act_build: the build dir
-        /\ disk' = "building"
-     \/ /\ Goto("NEW", << "FAIL" >>)      \* mkdir or open failed
-        /\ UNCHANGED disk
-  /\ UNCHANGED <<found, locked, lockHeld>>
-
-Tmpl_NEW_LOOKUP ==
-  /\ Recv("LOOKUP") /\ tState = "NEW" /\ ~found /\ ~locked
-  /\ Goto("NONE", << >>)                  \* tmpl_act_cold: logged, traced
-  /\ UNCHANGED <<found, locked, lockHeld, disk>>
-
-(* tmpl_act_discard: the build dir removed, the flock dropped.             *)
-Discard(e, from) ==
-  /\ Recv(e) /\ tState = from
-  /\ Goto("NONE", << >>)
-  /\ lockHeld' = FALSE
-  /\ disk' = IF disk = "building" THEN "absent" ELSE disk
-  /\ UNCHANGED <<found, locked>>
-
-Tmpl_NEW_FAIL          == Discard("FAIL", "NEW")
-Tmpl_BUILDING_FAILED   == Discard("FAILED", "BUILDING")
-Tmpl_BUILDING_TIMEOUT  == Discard("TIMEOUT", "BUILDING")
-Tmpl_BUILDING_FAIL     == Discard("FAIL", "BUILDING")
-
-Tmpl_BUILDING_SAVED ==
-  /\ Recv("SAVED") /\ tState = "BUILDING"
-  /\ \/ /\ Goto("READY", << >>)           \* tmpl_act_commit: rename, unlock
-        /\ disk' = "ready"
-        /\ lockHeld' = FALSE
-     \/ /\ Goto("BUILDING", << "FAIL" >>) \* write or rename failed
-        /\ UNCHANGED <<disk, lockHeld>>
-  /\ UNCHANGED <<found, locked>>
-
-Tmpl_READY_RESTORED ==
-  /\ Recv("RESTORED") /\ tState = "READY"
-  /\ Goto("USED", << >>)
-  /\ UNCHANGED <<found, locked, lockHeld, disk>>
-
-Tmpl_READY_FAILED ==
-  /\ Recv("FAILED") /\ tState = "READY"
-  /\ Goto("STALE", << >>)                 \* tmpl_act_stale: renamed, removed
-  /\ disk' = "absent"
-  /\ UNCHANGED <<found, locked, lockHeld>>
-
-(* The FSM_ANY rows: late news, ignored.                                    *)
-Tmpl_ANY_Late ==
+Fire ==
   /\ queue # << >>
-  /\ ~(tState = "NEW" /\ Head(queue) \in {"LOOKUP", "FAIL"})
-  /\ ~(tState = "BUILDING" /\ Head(queue) \in {"SAVED", "FAILED", "TIMEOUT", "FAIL"})
-  /\ ~(tState = "READY" /\ Head(queue) \in {"RESTORED", "FAILED"})
-  /\ Head(queue) # "LOOKUP"
-  /\ Same
-  /\ UNCHANGED <<found, locked, lockHeld, disk>>
+  /\ CanSelect(tState, Head(queue), GS)
+  /\ LET i == Select(tState, Head(queue), GS)
+         a == Rows[i].act
+     IN /\ tState' = Target(i, tState)
+        /\ disk' = DiskAfter(a)
+        /\ lockHeld' = LockAfter(a)
+        /\ queue' = Tail(queue)
+  /\ UNCHANGED <<found, locked>>
 
-Dispatch ==
-  \/ Tmpl_NEW_LOOKUP_found \/ Tmpl_NEW_LOOKUP_locked \/ Tmpl_NEW_LOOKUP
-  \/ Tmpl_NEW_FAIL \/ Tmpl_BUILDING_SAVED \/ Tmpl_BUILDING_FAILED
-  \/ Tmpl_BUILDING_TIMEOUT \/ Tmpl_BUILDING_FAIL \/ Tmpl_READY_RESTORED
-  \/ Tmpl_READY_FAILED \/ Tmpl_ANY_Late
+(* mkdir/open, or the write/rename of the commit, failed: nothing moved.  *)
+FireFails ==
+  /\ queue # << >>
+  /\ CanSelect(tState, Head(queue), GS)
+  /\ Rows[Select(tState, Head(queue), GS)].act \in Fallible
+  /\ queue' = Tail(queue) \o AfterFail(Head(queue))
+  /\ UNCHANGED <<tState, found, locked, lockHeld, disk>>
 
-(* The VM's news, at most a few in flight.                                  *)
+Reject ==
+  /\ queue # << >>
+  /\ ~CanSelect(tState, Head(queue), GS)
+  /\ queue' = Tail(queue)
+  /\ UNCHANGED <<tState, found, locked, lockHeld, disk>>
+
+Dispatch == Fire \/ FireFails \/ Reject
+
+(* The VM's news (posted by the vm machine's actions), at most a few in   *)
+(* flight.                                                                  *)
 World_Vm ==
   /\ Len(queue) < 2
   /\ \E e \in {"SAVED", "RESTORED", "FAILED"} : queue' = Append(queue, e)
   /\ UNCHANGED <<tState, found, locked, lockHeld, disk>>
 
+(* The build's timer fires between drains (a reactor callback).           *)
 World_Timer ==
   /\ tState \in Waiting
-  /\ \A i \in DOMAIN queue : queue[i] # "TIMEOUT"
-  /\ queue' = Append(queue, "TIMEOUT")
+  /\ queue = << >>
+  /\ queue' = << TimeoutEvent >>
   /\ UNCHANGED <<tState, found, locked, lockHeld, disk>>
 
 Next == Dispatch \/ World_Vm \/ World_Timer
@@ -137,14 +115,14 @@ Spec ==
   /\ Init
   /\ [][Next]_vars
   /\ WF_vars(Dispatch)
-  /\ WF_vars(World_Timer)
+  /\ SF_vars(World_Timer)
 
 ----------------------------------------------------------------------------
 (* The flock is held only while this VM builds: no shim waits on a dead one. *)
-LockOnlyWhileBuilding == lockHeld => tState \in {"NEW", "BUILDING"}
+LockOnlyWhileBuilding == lockHeld => (tState \in {"NEW", "BUILDING"})
 
 (* A terminal state leaves no build directory behind.                       *)
-NoBuildLeft == tState \in Terminal => disk # "building"
+NoBuildLeft == (tState \in Terminal) => (disk # "building")
 
 TerminalIsFinal == [][(tState \in Terminal) => tState' = tState]_vars
 

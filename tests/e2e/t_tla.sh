@@ -12,10 +12,16 @@
 # `npm ci --ignore-scripts` into $KILN_BUILD/tla-parse (default build/tla-parse,
 # git-ignored) when that install is missing or stale.
 #
-# Checks: each tla/*.tla parses with no ERROR or MISSING node (tla/parse-check.js
-# walks the tree); each has a .cfg whose SPECIFICATION/INIT/NEXT/INVARIANTS/
-# PROPERTIES names are defined in it; TaskVM.tla defines the names kiln-fsmcheck
-# shares; and a deliberately broken spec is rejected (the check can fail).
+# Checks: each tla/*.tla and tla/gen/*.tla parses with no ERROR or MISSING node
+# (tla/parse-check.js walks the tree); no spec writes the temporal form SANY
+# reads as a function constructor, `[][x \in S => ...]_vars` (set membership
+# right after `[][`, unparenthesised); each spec has a .cfg whose
+# SPECIFICATION/INIT/NEXT/INVARIANTS/PROPERTIES/CONSTRAINT names are defined in
+# it or in a module of tla/ it EXTENDS (an MC_X.tla wrapper: X.tla); each spec
+# but the MC_ wrappers takes its rows from tla/gen (EXTENDS or INSTANCE of a
+# <Machine>Rows module) and copies no `Rows ==` of its own; TaskVM.tla defines
+# the names kiln-fsmcheck shares; and a deliberately broken spec, and a
+# deliberately SANY-breaking line, are rejected (the checks can fail).
 set -euo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
@@ -81,14 +87,37 @@ for f in "${specs[@]}"; do
 	fi
 done
 
+# ---- no `[][x \in S => ...]_vars` -------------------------------------------
+# tree-sitter accepts it; SANY reads `[x \in S` as the start of a function
+# constructor and fails. Parenthesise: `[][(x \in S) => ...]_vars`.
+sany_form() { # FILE...: the offending lines, FILE:LINE:TEXT
+	grep -nHE '\[\]\[[[:space:]]*[A-Za-z_][A-Za-z0-9_!]*(\[[^]]*\])?[[:space:]]*\\(in|notin)([^A-Za-z]|$)' "$@" || true
+}
+bad=$(sany_form "$TLA"/*.tla "$TLA"/gen/*.tla)
+ok "$([[ -z $bad ]] && echo 0 || echo 1)" "no spec writes [][x \\in S => ...]_vars (SANY reads a function constructor)"
+[[ -z $bad ]] || diag "$bad"
+printf '%s\n' 'P == [][x \in S => x'"'"' = x]_vars' \
+    'Q == [][(x \in S) => x'"'"' = x]_vars' >"$SCRATCH/sany.tla"
+caught=$(sany_form "$SCRATCH/sany.tla" | cut -d: -f2 | tr '\n' ' ')
+ok "$([[ $caught == "1 " ]] && echo 0 || echo 1)" "the [][x \\in S form is caught, the parenthesised one is not (lines: ${caught:-none})"
+
 # ---- each spec has a TLC model whose names it defines -------------------------
 cfg_names() { # CFG: the operator names a TLC config refers to
 	sed 's/\\\*.*//' "$1" | awk '
-	    /^[[:space:]]*(SPECIFICATION|INIT|NEXT|INVARIANTS?|PROPERTY|PROPERTIES)([[:space:]]|$)/ {
-		kw = 1; sub(/^[[:space:]]*[A-Z]+/, "") }
-	    /^[[:space:]]*(CONSTANTS?|SYMMETRY|VIEW|CHECK_DEADLOCK|CONSTRAINTS?|ACTION_CONSTRAINTS?)([[:space:]]|$)/ {
+	    /^[[:space:]]*(SPECIFICATION|INIT|NEXT|INVARIANTS?|PROPERTY|PROPERTIES|CONSTRAINTS?|ACTION_CONSTRAINTS?)([[:space:]]|$)/ {
+		kw = 1; sub(/^[[:space:]]*[A-Z_]+/, "") }
+	    /^[[:space:]]*(CONSTANTS?|SYMMETRY|VIEW|CHECK_DEADLOCK)([[:space:]]|$)/ {
 		kw = 0 }
 	    kw { for (i = 1; i <= NF; i++) print $i }'
+}
+modules_of() { # SPEC: the spec and the modules of tla/ and tla/gen it EXTENDS
+	local m
+	echo "$1"
+	for m in $(sed -n 's/^EXTENDS[[:space:]]*//p' "$1" | tr ',' ' '); do
+		[[ -f $TLA/$m.tla ]] && echo "$TLA/$m.tla"
+		[[ -f $TLA/gen/$m.tla ]] && echo "$TLA/gen/$m.tla"
+	done
+	return 0
 }
 for f in "$TLA"/*.tla; do
 	rel=${f#"$ROOT"/}
@@ -97,24 +126,52 @@ for f in "$TLA"/*.tla; do
 		ok 1 "${rel%.tla}.cfg exists"
 		continue
 	fi
+	mapfile -t mods < <(modules_of "$f")
 	missing=
 	for n in $(cfg_names "$cfg"); do
-		grep -Eq "^${n}[[:space:]]*==" "$f" || missing+=" $n"
+		grep -Eq "^${n}[[:space:]]*==" "${mods[@]}" || missing+=" $n"
 	done
 	if [[ -z $missing ]] && [[ -n $(cfg_names "$cfg") ]]; then
-		ok 0 "${rel%.tla}.cfg names are defined in $rel"
+		ok 0 "${rel%.tla}.cfg names (constraints included) are defined in $rel"
 	else
-		ok 1 "${rel%.tla}.cfg names are defined in $rel"
+		ok 1 "${rel%.tla}.cfg names (constraints included) are defined in $rel"
 		diag "undefined:${missing:- (no names at all)}"
 	fi
 done
 
+# ---- every spec interprets generated rows --------------------------------------
+for f in "$TLA"/*.tla; do
+	rel=${f#"$ROOT"/}
+	[[ ${f##*/} == MC_* ]] && continue
+	uses=$(grep -ohE '(EXTENDS.*|INSTANCE[[:space:]]+)[A-Za-z]+Rows' "$f" |
+	    grep -oE '[A-Za-z]+Rows$' | sort -u | tr '\n' ' ' || true)
+	gone=
+	for m in $uses; do
+		[[ -f $TLA/gen/$m.tla ]] || gone+=" $m"
+	done
+	if [[ -n $uses ]] && [[ -z $gone ]] && ! grep -Eq '^Rows[[:space:]]*==' "$f"; then
+		ok 0 "$rel takes its rows from tla/gen (${uses% })"
+	else
+		ok 1 "$rel takes its rows from tla/gen"
+		diag "uses: ${uses:-none}${gone:+; missing:$gone}; own Rows: $(grep -c '^Rows[[:space:]]*==' "$f" || true)"
+	fi
+done
+
 # ---- the names kiln-fsmcheck shares with TaskVM.tla ---------------------------
+# Defined in TaskVM.tla; checked by TaskVM.cfg or its bounded MC_TaskVM.cfg;
+# WaitingStatesTimeout, a constant formula over the generated rows, is an
+# ASSUME of the spec instead.
 missing=
 for n in TypeOK ExitPublishedOnce NoRunningTaskWithStoppedVM DeleteStopsVM \
     WaitingStatesTimeout EventuallyDeletedOrLive; do
 	grep -Eq "^${n}[[:space:]]*==" "$TLA/TaskVM.tla" || missing+=" $n"
-	grep -Eq "^[[:space:]]+${n}[[:space:]]*$" "$TLA/TaskVM.cfg" || missing+=" $n(cfg)"
+	if [[ $n == WaitingStatesTimeout ]]; then
+		grep -Eq "^ASSUME[[:space:]]+${n}[[:space:]]*$" "$TLA/TaskVM.tla" ||
+		    missing+=" $n(ASSUME)"
+	else
+		grep -Eq "^[[:space:]]+${n}[[:space:]]*$" "$TLA/TaskVM.cfg" \
+		    "$TLA/MC_TaskVM.cfg" || missing+=" $n(cfg)"
+	fi
 done
 ok "$([[ -z $missing ]] && echo 0 || echo 1)" "TaskVM defines and checks the shared property names"
 [[ -z $missing ]] || diag "missing:$missing"
