@@ -6,7 +6,8 @@
  * closes mid-call, oversized frames, garbage, even stream ids, unknown
  * services and methods, malformed payloads, and the connection machine's
  * trace; a listening server under bursts of connects, half-frame stallers
- * and a client that never reads. Also the vsock channel that adopts such a connection, where the
+ * and a client that never reads; the 1024-calls-in-flight limit and the
+ * server's count of held calls. Also the vsock channel that adopts such a connection, where the
  * greeting and teardown race.
  */
 #include <errno.h>
@@ -14,7 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "proto/proto.h"
+#include "proto/proto_int.h"
 #include "containerd/task.pb-c.h"
 #include "tests/tap.h"
 #include "vsock/vsock_int.h"
@@ -74,11 +75,27 @@ h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proto_conn_close(proto_call_conn(call));
 }
 
+/* Hold keeps every call, up to the server's limit (test_in_flight). */
+static struct proto_call	*hold[PROTO_MAX_SERVER_CALLS];
+static int			 nhold;
+
+static void
+h_hold(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (nhold < PROTO_MAX_SERVER_CALLS)
+		hold[nhold++] = call;
+	else
+		proto_call_fail(call, PROTO_INTERNAL, "held too many");
+}
+
 static const struct proto_method test_methods[] = {
 	{ "Connect", &containerd__task__v2__connect_request__descriptor,
 	  h_connect },
 	{ "Wait", &containerd__task__v2__wait_request__descriptor, h_wait },
 	{ "Kill", &containerd__task__v2__kill_request__descriptor, h_kill },
+	{ "Hold", &containerd__task__v2__wait_request__descriptor, h_hold },
 };
 static const struct proto_service test_services[] = {
 	{ SVC, test_methods, ARRAY_SIZE(test_methods), NULL },
@@ -504,6 +521,55 @@ test_hostile(void)
 	proto_conn_free(pair());
 	ok(proto_server_conns(W.server) <= before + 1, "ttrpc: closed server "
 	    "connections are freed (%zu left)", proto_server_conns(W.server));
+}
+
+/*
+ * The server holds at most 1024 calls per connection: the next one is
+ * refused at once, and proto_server_calls() counts what is held.
+ */
+static void
+test_in_flight(void)
+{
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	struct proto_hdr h = { 0, 0, PROTO_FT_REQUEST, 0 };
+	size_t before = proto_server_calls(W.server);
+	uint8_t body[64], hdr[PROTO_HDR_LEN];
+	uint32_t i, stream = 0;
+	struct buf wire;
+	char msg[256] = "";
+	struct raw raw;
+	size_t len;
+	int code;
+
+	raw_open(&raw);
+	rq.service = (char *)(uintptr_t)SVC;
+	rq.method = (char *)(uintptr_t)"Hold";
+	len = protobuf_c_message_pack(&rq.base, body);
+	/* One write: a frame a write would fill the socket with skbs. */
+	buf_init(&wire);
+	for (i = 0; i <= PROTO_MAX_SERVER_CALLS; i++) {
+		h.len = (uint32_t)len;
+		h.stream = 2 * i + 1;
+		proto_hdr_encode(hdr, &h);
+		buf_append(&wire, hdr, sizeof hdr);
+		buf_append(&wire, body, len);
+	}
+	ok(write(raw.fd, buf_head(&wire), buf_used(&wire)) ==
+	    (ssize_t)buf_used(&wire), "ttrpc: 1025 calls written");
+	buf_fini(&wire);
+	code = raw_response(&raw, &stream, msg, sizeof msg);
+	ok(code == PROTO_RESOURCE_EXHAUSTED &&
+	    stream == 2 * PROTO_MAX_SERVER_CALLS + 1, "ttrpc: call 1025 in "
+	    "flight refused RESOURCE_EXHAUSTED (%s)", msg);
+	is_int((int)(proto_server_calls(W.server) - before),
+	    PROTO_MAX_SERVER_CALLS, "ttrpc: the server counts 1024 calls "
+	    "held");
+	for (i = 0; i < (uint32_t)nhold; i++)
+		proto_call_reply_empty(hold[i]);
+	nhold = 0;
+	is_int((int)proto_server_calls(W.server), (int)before, "ttrpc: "
+	    "answered calls are no longer counted");
+	close(raw.fd);
 }
 
 static void
@@ -978,6 +1044,7 @@ main(void)
 	test_roundtrips();
 	test_errors();
 	test_hostile();
+	test_in_flight();
 	test_unix_socket();
 	test_trace();
 	test_burst();
