@@ -1684,16 +1684,6 @@ fz_check(void)
 }
 
 static void
-fz_trace_hook(const struct fsm_trace_rec *rec, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "fsm %s/%s: %s --%s--> %s %s\n", rec->def->name,
-	    rec->id, fsm_state_name(rec->def, rec->from),
-	    fsm_event_name(rec->def, rec->event),
-	    fsm_state_name(rec->def, rec->to), fsm_result_name(rec->result));
-}
-
-static void
 fz_world_new(uint8_t flags)
 {
 	struct err err;

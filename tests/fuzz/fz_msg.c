@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/base/base.h"
+#include "fsm/fsm.h"
 #include "tests/fuzz/fz_msg.h"
 
 #define FZ_MAX_REPEATED	300	/* above the shim's 256-pid bound */
@@ -244,4 +245,14 @@ fz_msg_pack(const ProtobufCMessage *m, size_t *len)
 	out = xmalloc(*len + 1);
 	protobuf_c_message_pack(m, out);
 	return out;
+}
+
+void
+fz_trace_hook(const struct fsm_trace_rec *rec, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "fsm %s/%s: %s --%s--> %s %s\n", rec->def->name,
+	    rec->id, fsm_state_name(rec->def, rec->from),
+	    fsm_event_name(rec->def, rec->event),
+	    fsm_state_name(rec->def, rec->to), fsm_result_name(rec->result));
 }
