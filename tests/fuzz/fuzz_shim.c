@@ -92,7 +92,8 @@ fz_ctrd_call(struct fz_tape *t)
 		fprintf(stderr, "containerd: %s (%zu bytes)\n", m->name,
 		    req.payload.len);
 	frame = fz_msg_pack(&req.base, &len);
-	fz_world_send(fz_run.cfd, fz_run.next_stream, PROTO_FT_REQUEST, frame, len);
+	fz_world_send(fz_run.cfd, fz_run.next_stream, PROTO_FT_REQUEST, frame,
+	    len);
 	fz_run.next_stream += 2;
 	free(frame);
 	free(payload);
@@ -147,7 +148,7 @@ fz_agent_reply(struct fz_tape *t)
 		resp.payload.data = (uint8_t *)(uintptr_t)fz_bytes(t, fz_u8(t),
 		    &resp.payload.len);
 	else {
-		msg = fz_msg_new(fz_world_reply_type(r.method), t, 3,
+		msg = fz_msg_new(fz_agent_reply_type(r.method), t, 3,
 		    fz_shim_str, NULL);
 		if (strcmp(r.method, "GetMetrics") == 0)
 			fz_metrics_print(msg);

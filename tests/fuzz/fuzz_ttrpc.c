@@ -159,6 +159,17 @@ fz_model(const uint8_t *p, size_t n)
 	}
 }
 
+static void
+fz_trace_answer(uint32_t stream, const Ttrpc__Response *resp)
+{
+	const Google__Rpc__Status *st = resp->status;
+
+	fprintf(stderr, "containerd: stream %u answered %s%s%s\n", stream,
+	    proto_code_name(st != NULL ? st->code : 0),
+	    st != NULL && st->message[0] != '\0' ? ": " : "",
+	    st != NULL ? st->message : "");
+}
+
 /* containerd reads the shim's replies: each a decodable Response. */
 static void
 fz_ctrd_reply(const uint8_t *p, size_t n)
@@ -178,11 +189,7 @@ fz_ctrd_reply(const uint8_t *p, size_t n)
 		FZ_ASSERT(resp != NULL);
 		fz_ids_add(&fzt.answered, h.stream);
 		if (fzt.trace)
-			fprintf(stderr, "containerd: stream %u answered %s%s%s\n",
-			    h.stream, proto_code_name(resp->status != NULL ?
-			    resp->status->code : 0), resp->status != NULL &&
-			    resp->status->message[0] != '\0' ? ": " : "",
-			    resp->status != NULL ? resp->status->message : "");
+			fz_trace_answer(h.stream, resp);
 		if (fzt.oversize && h.stream == fzt.oversize_stream &&
 		    resp->status != NULL &&
 		    resp->status->code == PROTO_RESOURCE_EXHAUSTED)
@@ -340,7 +347,8 @@ fz_agent_signal(const Ttrpc__Request *req)
  * The shim called the agent. The fake answers at once with the method's
  * reply type (a pid for StartProcess, two pids for ListPids, empty but
  * valid metrics, defaults otherwise), holds WaitProcess and NextEvent, and
- * has QEMU exit after Shutdown. When the wire plays the agent, calls are only traced.
+ * has QEMU exit after Shutdown. When the wire plays the agent, calls are
+ * only traced.
  */
 static bool
 fz_agent_req(uint32_t stream, const Ttrpc__Request *req)
@@ -379,7 +387,7 @@ fz_agent_req(uint32_t stream, const Ttrpc__Request *req)
 		st.metrics = &cg;
 		fz_agent_answer(stream, &st.base);
 	} else {
-		d = fz_world_reply_type(req->method);
+		d = fz_agent_reply_type(req->method);
 		m = xcalloc(1, d->sizeof_message);
 		protobuf_c_message_init(d, m);
 		fz_agent_answer(stream, m);
@@ -538,8 +546,8 @@ fz_verify(bool client)
 	} else {
 		/* Still serving: all answered, or held. */
 		FZ_ASSERT(!gone && proto_server_conns(fz_run.s.server) == 1);
-		FZ_ASSERT(fzt.answered.n + proto_server_calls(fz_run.s.server) ==
-		    fzt.asked.n);
+		FZ_ASSERT(fzt.answered.n +
+		    proto_server_calls(fz_run.s.server) == fzt.asked.n);
 	}
 	if (client && vm != NULL && vm == fake_vm_current) {
 		/* An agent connection is serving, or the VM knows it's gone. */

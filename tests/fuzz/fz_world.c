@@ -136,7 +136,7 @@ __wrap_open(const char *path, int flags, ...)
 	mode_t mode = 0;
 	va_list ap;
 
-	if (flags & O_CREAT) {
+	if ((flags & O_CREAT) != 0) {
 		va_start(ap, flags);
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
@@ -504,35 +504,6 @@ fz_world_pump(int turns)
 	}
 }
 
-/* The reply type of one of the agent's methods (agent.proto). */
-const ProtobufCMessageDescriptor *
-fz_world_reply_type(const char *method)
-{
-	static const struct {
-		const char			*method;
-		const ProtobufCMessageDescriptor *d;
-	} types[] = {
-		{ "WaitProcess",
-		  &kiln__agent__v1__wait_process_response__descriptor },
-		{ "StartProcess",
-		  &kiln__agent__v1__start_process_response__descriptor },
-		{ "ListPids", &kiln__agent__v1__list_pids_response__descriptor },
-		{ "Stats", &kiln__agent__v1__stats_response__descriptor },
-		{ "NextEvent", &kiln__agent__v1__guest_event__descriptor },
-		{ "Ping", &kiln__agent__v1__ping_response__descriptor },
-		{ "GetMetrics",
-		  &kiln__agent__v1__metrics_response__descriptor },
-		{ "UpdateResources",
-		  &kiln__agent__v1__resources_response__descriptor },
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(types); i++)
-		if (strcmp(types[i].method, method) == 0)
-			return types[i].d;
-	return &google__protobuf__empty__descriptor;
-}
-
 /* ---- invariants -------------------------------------------------------- */
 
 /* A task past create whose VM is stopped must have heard of it. */
@@ -567,7 +538,8 @@ void
 fz_world_check(void)
 {
 	if (fz_live_on_dead_vm())
-		fz_world_pump(FZ_TURNS);	/* the news may be one turn away */
+		/* The news may be one turn away. */
+		fz_world_pump(FZ_TURNS);
 	FZ_ASSERT(!fz_live_on_dead_vm());
 	if (fz_run.s.task != NULL)
 		FZ_ASSERT(fz_run.s.task->fsm.state < TASK_ST__COUNT);

@@ -96,8 +96,6 @@ void	fz_world_send(int fd, uint32_t stream, uint8_t type,
 	    const uint8_t *body, size_t len);
 /* The agent's greeting: 0 right, 1 wrong body, 2 wrong type, 3 half. */
 void	fz_world_hello(int variant);
-/* The reply type of the agent's method (Empty for most). */
-const ProtobufCMessageDescriptor *fz_world_reply_type(const char *method);
 /* The invariants, after a step (abort on a broken one). */
 void	fz_world_check(void);
 /*
