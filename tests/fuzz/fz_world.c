@@ -13,6 +13,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,25 +203,66 @@ fz_unlink_in(const char *dir, const char *name)
 	char p[256];
 
 	snprintf(p, sizeof p, "%s/%s", dir, name);
-	unlink(p);
+	__real_unlink(p);
+}
+
+/* What a scratch directory holds, then the directory. */
+static void
+fz_remove_scratch(const char *dir)
+{
+	char p[256];
+
+	fz_unlink_in(dir, "agent.sock");
+	fz_unlink_in(dir, "shim.sock");
+	fz_unlink_in(dir, "bundle/config.json");
+	fz_unlink_in(dir, "bundle/" SHIM_STATE_FILE);
+	fz_unlink_in(dir, "stdout");
+	fz_unlink_in(dir, "pid");
+	snprintf(p, sizeof p, "%s/bundle/rootfs", dir);
+	__real_rmdir(p);
+	snprintf(p, sizeof p, "%s/bundle", dir);
+	__real_rmdir(p);
+	__real_rmdir(dir);
 }
 
 static void
 fz_cleanup(void)
 {
-	char p[256];
-
 	close_fd(&fz_host.lfd);
 	close_fd(&fz_host.cfd_listen);
-	fz_unlink_in(fz_host.dir, "agent.sock");
-	fz_unlink_in(fz_host.dir, "shim.sock");
-	fz_unlink_in(fz_host.bundle, "config.json");
-	fz_unlink_in(fz_host.bundle, SHIM_STATE_FILE);
-	snprintf(p, sizeof p, "%s/rootfs", fz_host.bundle);
-	rmdir(p);
-	rmdir(fz_host.bundle);
-	unlink(fz_host.out);
-	rmdir(fz_host.dir);
+	fz_remove_scratch(fz_host.dir);
+}
+
+/*
+ * libFuzzer ends a timed run without atexit, so a scratch directory can
+ * outlive its fuzzer: each names its process in "pid", and those of
+ * processes gone are removed when the next one starts.
+ */
+static void
+fz_sweep(void)
+{
+	char dir[sizeof FZ_DIR_TEMPLATE], pat[sizeof FZ_DIR_TEMPLATE + 4], *x;
+	glob_t g;
+	size_t i;
+	FILE *f;
+	int pid;
+
+	snprintf(pat, sizeof pat, "%s/pid", FZ_DIR_TEMPLATE);
+	for (x = pat; (x = strchr(x, 'X')) != NULL; x++)
+		*x = '?';
+	if (glob(pat, 0, NULL, &g) != 0)
+		return;
+	for (i = 0; i < g.gl_pathc; i++) {
+		if ((f = fopen(g.gl_pathv[i], "r")) == NULL)
+			continue;
+		if (fscanf(f, "%d", &pid) == 1 && pid > 0 && kill(pid, 0) < 0 &&
+		    errno == ESRCH) {
+			snprintf(dir, sizeof dir, "%s", g.gl_pathv[i]);
+			fz_remove_scratch(dir);
+		}
+		fclose(f);
+	}
+	globfree(&g);
 }
 
 /* A listening unix socket at dir/name. */
@@ -242,14 +285,18 @@ fz_listen(const char *name)
 void
 fz_world_setup(void)
 {
-	char p[256];
+	char p[256], pid[16];
 
 	if (fz_host.dir[0] != '\0')
 		return;
 	log_init("fuzz", LOG_LVL_ERROR, -1);
+	fz_sweep();
 	snprintf(fz_host.dir, sizeof fz_host.dir, "%s", FZ_DIR_TEMPLATE);
 	if (mkdtemp(fz_host.dir) == NULL)
 		abort();
+	snprintf(p, sizeof p, "%s/pid", fz_host.dir);
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	fz_write_file(p, pid);
 	snprintf(fz_host.bundle, sizeof fz_host.bundle, "%s/bundle",
 	    fz_host.dir);
 	snprintf(fz_host.out, sizeof fz_host.out, "%s/stdout", fz_host.dir);
