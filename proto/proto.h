@@ -241,6 +241,11 @@ size_t		 proto_server_conns(const struct proto_server *);
 uint64_t	 proto_server_refused(const struct proto_server *);
 /* Bytes the server's connections hold in their buffers (allocated). */
 size_t		 proto_server_buffered(const struct proto_server *);
+/*
+ * Calls the server's connections have handed to handlers and not yet
+ * seen answered (a connection refuses calls past 1024 in flight).
+ */
+size_t		 proto_server_calls(const struct proto_server *);
 
 /* Answer with resp (borrowed; packed at once) and free call. */
 void		 proto_call_reply(struct proto_call *,

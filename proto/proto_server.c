@@ -81,6 +81,17 @@ proto_server_buffered(const struct proto_server *s)
 	return n;
 }
 
+size_t
+proto_server_calls(const struct proto_server *s)
+{
+	const struct proto_conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &s->conns, entry)
+		n += c->ncalls;
+	return n;
+}
+
 void
 proto_server_free(struct proto_server *s)
 {

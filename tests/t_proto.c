@@ -6,15 +6,17 @@
  * closes mid-call, oversized frames, garbage, even stream ids, unknown
  * services and methods, malformed payloads, and the connection machine's
  * trace; a listening server under bursts of connects, half-frame stallers
- * and a client that never reads. Also the vsock channel that adopts such a connection, where the
- * greeting and teardown race.
+ * and a client that never reads; the 1024-calls-in-flight limit and the
+ * server's count of held calls. Also the vsock channel that adopts such a
+ * connection, where the greeting and teardown race, and whose connection
+ * stays one until its owner hears it closed.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "proto/proto.h"
+#include "proto/proto_int.h"
 #include "containerd/task.pb-c.h"
 #include "tests/tap.h"
 #include "vsock/vsock_int.h"
@@ -74,11 +76,27 @@ h_kill(struct proto_call *call, const ProtobufCMessage *m, void *arg)
 	proto_conn_close(proto_call_conn(call));
 }
 
+/* Hold keeps every call, up to the server's limit (test_in_flight). */
+static struct proto_call	*hold[PROTO_MAX_SERVER_CALLS];
+static int			 nhold;
+
+static void
+h_hold(struct proto_call *call, const ProtobufCMessage *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+	if (nhold < PROTO_MAX_SERVER_CALLS)
+		hold[nhold++] = call;
+	else
+		proto_call_fail(call, PROTO_INTERNAL, "held too many");
+}
+
 static const struct proto_method test_methods[] = {
 	{ "Connect", &containerd__task__v2__connect_request__descriptor,
 	  h_connect },
 	{ "Wait", &containerd__task__v2__wait_request__descriptor, h_wait },
 	{ "Kill", &containerd__task__v2__kill_request__descriptor, h_kill },
+	{ "Hold", &containerd__task__v2__wait_request__descriptor, h_hold },
 };
 static const struct proto_service test_services[] = {
 	{ SVC, test_methods, ARRAY_SIZE(test_methods), NULL },
@@ -504,6 +522,55 @@ test_hostile(void)
 	proto_conn_free(pair());
 	ok(proto_server_conns(W.server) <= before + 1, "ttrpc: closed server "
 	    "connections are freed (%zu left)", proto_server_conns(W.server));
+}
+
+/*
+ * The server holds at most 1024 calls per connection: the next one is
+ * refused at once, and proto_server_calls() counts what is held.
+ */
+static void
+test_in_flight(void)
+{
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	struct proto_hdr h = { 0, 0, PROTO_FT_REQUEST, 0 };
+	size_t before = proto_server_calls(W.server);
+	uint8_t body[64], hdr[PROTO_HDR_LEN];
+	uint32_t i, stream = 0;
+	struct buf wire;
+	char msg[256] = "";
+	struct raw raw;
+	size_t len;
+	int code;
+
+	raw_open(&raw);
+	rq.service = (char *)(uintptr_t)SVC;
+	rq.method = (char *)(uintptr_t)"Hold";
+	len = protobuf_c_message_pack(&rq.base, body);
+	/* One write: a frame a write would fill the socket with skbs. */
+	buf_init(&wire);
+	for (i = 0; i <= PROTO_MAX_SERVER_CALLS; i++) {
+		h.len = (uint32_t)len;
+		h.stream = 2 * i + 1;
+		proto_hdr_encode(hdr, &h);
+		buf_append(&wire, hdr, sizeof hdr);
+		buf_append(&wire, body, len);
+	}
+	ok(write(raw.fd, buf_head(&wire), buf_used(&wire)) ==
+	    (ssize_t)buf_used(&wire), "ttrpc: 1025 calls written");
+	buf_fini(&wire);
+	code = raw_response(&raw, &stream, msg, sizeof msg);
+	ok(code == PROTO_RESOURCE_EXHAUSTED &&
+	    stream == 2 * PROTO_MAX_SERVER_CALLS + 1, "ttrpc: call 1025 in "
+	    "flight refused RESOURCE_EXHAUSTED (%s)", msg);
+	is_int((int)(proto_server_calls(W.server) - before),
+	    PROTO_MAX_SERVER_CALLS, "ttrpc: the server counts 1024 calls "
+	    "held");
+	for (i = 0; i < (uint32_t)nhold; i++)
+		proto_call_reply_empty(hold[i]);
+	nhold = 0;
+	is_int((int)proto_server_calls(W.server), (int)before, "ttrpc: "
+	    "answered calls are no longer counted");
+	close(raw.fd);
 }
 
 static void
@@ -964,6 +1031,106 @@ test_vsock_ready(void)
 	unlink(path);
 }
 
+/* The owner's side of a channel (test_vsock_conn_outlives_close). */
+struct vo {
+	struct proto_conn	*conn;	/* from on_ready; NULL once told */
+	int			 replies;
+	int			 checks;
+	bool			 saw_closed;
+	int			 closed;
+};
+
+static void
+vo_ready_cb(struct vsock_chan *ch, struct proto_conn *c, void *arg)
+{
+	struct vo *vo = arg;
+
+	(void)ch;
+	vo->conn = c;
+}
+
+static void
+vo_closed_cb(struct vsock_chan *ch, const struct err *why, void *arg)
+{
+	struct vo *vo = arg;
+
+	(void)ch;
+	(void)why;
+	vo->conn = NULL;
+	vo->closed++;
+}
+
+/* Deferred by a failed call, as core's exec_free_cb is: uses the conn. */
+static void
+vo_check_cb(void *arg)
+{
+	struct vo *vo = arg;
+
+	if (vo->conn == NULL)
+		return;
+	vo->checks++;
+	vo->saw_closed = proto_conn_closed(vo->conn);
+	proto_conn_cancel(vo->conn, 12345);
+}
+
+static void
+vo_reply_cb(const struct proto_reply *rep, void *arg)
+{
+	struct vo *vo = arg;
+
+	(void)rep;
+	vo->replies++;
+	reactor_defer(W.r, vo_check_cb, vo);
+}
+
+/*
+ * The agent hangs up with a call pending: the call fails, and what its
+ * callback deferred runs before the channel's on_closed, with the
+ * connection the owner was given still in hand. It must still be a
+ * connection (closed), not freed memory (found by fuzz_ttrpc: exec_free
+ * cancelling its calls on a freed agent connection).
+ */
+static void
+test_vsock_conn_outlives_close(void)
+{
+	struct vo vo = { 0 };
+	struct vsock_opts o = { .name = "vt3", .on_ready = vo_ready_cb,
+	    .on_closed = vo_closed_cb, .arg = &vo };
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	struct proto_hdr h = { sizeof PROTO_AGENT_HELLO - 1, 0,
+	    PROTO_FT_KILN_HELLO, 0 };
+	uint8_t hello[PROTO_HDR_LEN + sizeof PROTO_AGENT_HELLO];
+	struct err err = { 0 };
+	struct vsock_chan *ch;
+	char path[108];
+	int lfd = vt_listen(path, sizeof path), afd = -1, i;
+
+	ch = vsock_dial_serial(W.r, W.env, path, &o, &err);
+	for (i = 0; i < 1000 && afd < 0; i++) {
+		reactor_run_once(W.r, false);
+		afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	proto_hdr_encode(hello, &h);
+	memcpy(hello + PROTO_HDR_LEN, PROTO_AGENT_HELLO, h.len);
+	ok(afd >= 0 && write(afd, hello, PROTO_HDR_LEN + h.len) ==
+	    (ssize_t)(PROTO_HDR_LEN + h.len), "vsock: the agent greets");
+	for (i = 0; i < 1000 && vo.conn == NULL; i++)
+		reactor_run_once(W.r, false);
+	ok(vo.conn != NULL && proto_conn_call(vo.conn, "kiln.agent.v1.Agent",
+	    "Ping", &e.base, &google__protobuf__empty__descriptor, NULL,
+	    vo_reply_cb, &vo, &err) != 0, "vsock: READY, a call pending");
+	close(afd);
+	for (i = 0; i < 1000 && vo.closed == 0; i++)
+		reactor_run_once(W.r, false);
+	ok(vo.replies == 1 && vo.checks == 1 && vo.saw_closed &&
+	    vo.closed == 1, "vsock: the owner's connection is still one "
+	    "(closed) until on_closed (replies %d, checks %d, closed %d)",
+	    vo.replies, vo.checks, vo.closed);
+	vsock_free(ch);
+	close(lfd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -978,6 +1145,7 @@ main(void)
 	test_roundtrips();
 	test_errors();
 	test_hostile();
+	test_in_flight();
 	test_unix_socket();
 	test_trace();
 	test_burst();
@@ -987,6 +1155,7 @@ main(void)
 	unlink(burst_path);
 	test_vsock_teardown_before_ready();
 	test_vsock_ready();
+	test_vsock_conn_outlives_close();
 	proto_server_free(W.server);
 	reactor_free(W.r);
 	fsm_env_free(W.env);

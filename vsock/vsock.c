@@ -297,13 +297,21 @@ vsock_do_adopt(struct vsock_chan *ch)
 	reactor_defer(ch->r, vsock_notify_ready_cb, ch);
 }
 
+/*
+ * Tell the owner, then free the connection it was given: until on_closed
+ * has run, the owner's pointer to it must stay a connection (closed).
+ * Calls deferred before this one (say, a failed call's cleanup) use it.
+ */
 static void
 vsock_notify_closed_cb(void *arg)
 {
 	struct vsock_chan *ch = arg;
+	/* Taken first: on_closed may free ch. */
+	struct proto_conn *c = TAKE_PTR(ch->old_conn);
 
 	if (ch->opts.on_closed != NULL)
 		ch->opts.on_closed(ch, &ch->why, ch->opts.arg);
+	proto_conn_free(c);
 }
 
 void
@@ -314,8 +322,12 @@ vsock_do_teardown(struct vsock_chan *ch)
 	reactor_io_free(ch->io);
 	ch->io = NULL;
 	close_fd(&ch->fd);
-	proto_conn_free(ch->conn);
-	ch->conn = NULL;
+	/*
+	 * Out of READY only by CONN_CLOSED (the connection is closed: its
+	 * fd is gone) or a bug; either way the owner may still hold it until
+	 * told, so it is kept for vsock_notify_closed_cb to free.
+	 */
+	ch->old_conn = TAKE_PTR(ch->conn);
 	/*
 	 * A ready notice still queued (READY left before it ran) must not
 	 * adopt the fd closed above nor call on_ready after teardown. It is
@@ -338,6 +350,7 @@ vsock_free(struct vsock_chan *ch)
 	reactor_io_free(ch->io);
 	close_fd(&ch->fd);
 	proto_conn_free(ch->conn);
+	proto_conn_free(ch->old_conn);
 	fsm_fini(&ch->fsm);
 	free(ch->path);
 	free(ch);

@@ -32,6 +32,11 @@ struct vsock_chan {
 	uint8_t			 hello[PROTO_HDR_LEN + 64];
 	size_t			 hello_len;
 	struct proto_conn	*conn;
+	/*
+	 * The connection after teardown: the owner still holds it (on_ready
+	 * gave it) until on_closed has run, so it is freed only then.
+	 */
+	struct proto_conn	*old_conn;
 	struct err		 why;		/* reason for CLOSED */
 };
 

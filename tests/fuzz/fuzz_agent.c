@@ -981,37 +981,6 @@ fz_setup(void)
 
 /* ---- the host's wire ------------------------------------------------- */
 
-static const ProtobufCMessageDescriptor *
-fz_reply_type(const char *method)
-{
-	static const struct {
-		const char			*method;
-		const ProtobufCMessageDescriptor *d;
-	} types[] = {
-		{ "Ping", &kiln__agent__v1__ping_response__descriptor },
-		{ "StartProcess",
-		  &kiln__agent__v1__start_process_response__descriptor },
-		{ "WaitProcess",
-		  &kiln__agent__v1__wait_process_response__descriptor },
-		{ "ProcessState",
-		  &kiln__agent__v1__process_state_response__descriptor },
-		{ "ListPids",
-		  &kiln__agent__v1__list_pids_response__descriptor },
-		{ "Stats", &kiln__agent__v1__stats_response__descriptor },
-		{ "GetMetrics",
-		  &kiln__agent__v1__metrics_response__descriptor },
-		{ "NextEvent", &kiln__agent__v1__guest_event__descriptor },
-		{ "UpdateResources",
-		  &kiln__agent__v1__resources_response__descriptor },
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(types); i++)
-		if (strcmp(types[i].method, method) == 0)
-			return types[i].d;
-	return &google__protobuf__empty__descriptor;
-}
-
 static struct fz_stream *
 fz_stream_get(const char *cid, const char *eid, uint32_t fd)
 {
@@ -1149,8 +1118,8 @@ fz_host_response(uint32_t stream, const uint8_t *body, size_t len)
 	q->answered = true;
 	method = agent_methods[q->method].name;
 	if (r->status == NULL || r->status->code == 0) {
-		msg = protobuf_c_message_unpack(fz_reply_type(method), NULL,
-		    r->payload.len, r->payload.data);
+		msg = protobuf_c_message_unpack(fz_agent_reply_type(method),
+		    NULL, r->payload.len, r->payload.data);
 		FZ_ASSERT(msg != NULL);
 		fz_check_reply(method, msg);
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -1681,16 +1650,6 @@ fz_check(void)
 	}
 	FZ_ASSERT(n == run.a.ncontainers && n <= AGENT_MAX_CONTAINERS);
 	FZ_ASSERT(run.a.nevents <= AGENT_MAX_EVENTS);
-}
-
-static void
-fz_trace_hook(const struct fsm_trace_rec *rec, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "fsm %s/%s: %s --%s--> %s %s\n", rec->def->name,
-	    rec->id, fsm_state_name(rec->def, rec->from),
-	    fsm_event_name(rec->def, rec->event),
-	    fsm_state_name(rec->def, rec->to), fsm_result_name(rec->result));
 }
 
 static void

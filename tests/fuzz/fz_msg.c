@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "core/base/base.h"
+#include "fsm/fsm.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "kiln/agent.pb-c.h"
 #include "tests/fuzz/fz_msg.h"
 
 #define FZ_MAX_REPEATED	300	/* above the shim's 256-pid bound */
@@ -244,4 +247,46 @@ fz_msg_pack(const ProtobufCMessage *m, size_t *len)
 	out = xmalloc(*len + 1);
 	protobuf_c_message_pack(m, out);
 	return out;
+}
+
+void
+fz_trace_hook(const struct fsm_trace_rec *rec, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "fsm %s/%s: %s --%s--> %s %s\n", rec->def->name,
+	    rec->id, fsm_state_name(rec->def, rec->from),
+	    fsm_event_name(rec->def, rec->event),
+	    fsm_state_name(rec->def, rec->to), fsm_result_name(rec->result));
+}
+
+/* agent.proto: the reply type of each method (Empty for the rest). */
+const ProtobufCMessageDescriptor *
+fz_agent_reply_type(const char *method)
+{
+	static const struct {
+		const char			*method;
+		const ProtobufCMessageDescriptor *d;
+	} types[] = {
+		{ "Ping", &kiln__agent__v1__ping_response__descriptor },
+		{ "StartProcess",
+		  &kiln__agent__v1__start_process_response__descriptor },
+		{ "WaitProcess",
+		  &kiln__agent__v1__wait_process_response__descriptor },
+		{ "ProcessState",
+		  &kiln__agent__v1__process_state_response__descriptor },
+		{ "ListPids",
+		  &kiln__agent__v1__list_pids_response__descriptor },
+		{ "Stats", &kiln__agent__v1__stats_response__descriptor },
+		{ "GetMetrics",
+		  &kiln__agent__v1__metrics_response__descriptor },
+		{ "NextEvent", &kiln__agent__v1__guest_event__descriptor },
+		{ "UpdateResources",
+		  &kiln__agent__v1__resources_response__descriptor },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(types); i++)
+		if (strcmp(types[i].method, method) == 0)
+			return types[i].d;
+	return &google__protobuf__empty__descriptor;
 }

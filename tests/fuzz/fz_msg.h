@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers the protocol-level fuzz harnesses share (fuzz_shim.c,
- * fuzz_agent.c): a tape that reads the fuzz input byte by byte (zeros past
- * its end), and a generic protobuf-c message builder that fills any
- * message type from the tape: scalars, strings, bytes, nested messages,
- * repeated fields and oneofs, so that valid messages with fuzzed contents
- * reach the handlers behind the decoder.
+ * fuzz_agent.c, fuzz_ttrpc.c): a tape that reads the fuzz input byte by
+ * byte (zeros past its end), a generic protobuf-c message builder that
+ * fills any message type from the tape: scalars, strings, bytes, nested
+ * messages, repeated fields and oneofs, so that valid messages with fuzzed
+ * contents reach the handlers behind the decoder; the agent's reply types;
+ * and a trace hook.
  */
 #ifndef KILN_TESTS_FUZZ_FZ_MSG_H
 #define KILN_TESTS_FUZZ_FZ_MSG_H
@@ -59,5 +60,12 @@ ProtobufCMessage *fz_msg_new(const ProtobufCMessageDescriptor *d,
 		    struct fz_tape *, int depth, fz_str_hook, void *arg);
 /* m packed into a malloc'd buffer; *len its size. */
 uint8_t		*fz_msg_pack(const ProtobufCMessage *m, size_t *len);
+
+/* The reply type of the agent's method (agent.proto; Empty for most). */
+const ProtobufCMessageDescriptor *fz_agent_reply_type(const char *method);
+
+/* FZ_TRACE=1: an fsm trace hook printing every transition on stderr. */
+struct fsm_trace_rec;
+void		 fz_trace_hook(const struct fsm_trace_rec *, void *arg);
 
 #endif

@@ -11,6 +11,8 @@
 # exit op names the child it means.
 import json, os, re, sys
 
+from fz_pb import ld, varint, vi
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 
@@ -21,26 +23,6 @@ METHODS = re.findall(r'\{ "(\w+)",', table[:table.index("};")])
 OP_REQ, OP_EXIT, OP_IO, OP_STDIO, OP_TIME, OP_CGROUP, OP_LINK, OP_RAW, \
     OP_RECONNECT, OP_PUMP = 0, 6, 8, 9, 10, 11, 12, 13, 14, 15
 MOUNT_FAIL, NL_FAIL, FORK_FAIL = 1, 2, 4
-
-def varint(n):
-    if n < 0:
-        n += 1 << 64
-    out = b""
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-def ld(num, data):                      # length-delimited field
-    if isinstance(data, str):
-        data = data.encode()
-    return varint(num << 3 | 2) + varint(len(data)) + data
-
-def vi(num, n):                         # varint field
-    return varint(num << 3) + varint(n)
 
 SPEC = json.dumps({"ociVersion": "1.0.2",
                    "process": {"args": ["sh"], "cwd": "/"},

@@ -7,6 +7,8 @@
 # from the .proto files so that the selector stays right.
 import json, os, re, sys
 
+from fz_pb import ld, varint, vi
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 
@@ -23,24 +25,6 @@ def sel_agent(name):
 
 def sel_task(name):
     return bytes([len(AGENT) + TASK.index(name)])
-
-def varint(n):
-    out = b""
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-def ld(num, data):                      # length-delimited field
-    if isinstance(data, str):
-        data = data.encode()
-    return varint(num << 3 | 2) + varint(len(data)) + data
-
-def vi(num, n):                         # varint field
-    return varint(num << 3) + varint(n)
 
 SPEC = json.dumps({"ociVersion": "1.0.2",
                    "process": {"args": ["sh"], "cwd": "/"}}).encode()

@@ -13,17 +13,23 @@ FUZZ_SECONDS ?= 60
 FUZZ_EXTRA_config := $(SHIM_OBJS)
 FUZZ_EXTRA_spec := $(AGENT_OBJS)
 FUZZ_EXTRA_machines := $(AGENT_OBJS) $(SHIM_OBJS)
-# The shim without QEMU: tests/fuzz/fake_vm.c stands in for core/vm.c.
+# The shim without QEMU: tests/fuzz/fake_vm.c stands in for core/vm.c,
+# tests/fuzz/fz_world.c sets the scene (shim: messages, ttrpc: raw bytes).
 FUZZ_EXTRA_shim := $(filter-out $(B)/core/vm.o,$(SHIM_OBJS)) \
-    $(B)/tests/fuzz/fake_vm.o $(B)/tests/fuzz/fz_msg.o
+    $(B)/tests/fuzz/fake_vm.o $(B)/tests/fuzz/fz_world.o \
+    $(B)/tests/fuzz/fz_msg.o
+FUZZ_EXTRA_ttrpc := $(FUZZ_EXTRA_shim)
 # The agent in process: its real objects, the tape helpers.
 FUZZ_EXTRA_agent := $(AGENT_OBJS) $(B)/tests/fuzz/fz_msg.o
 $(foreach n,$(FUZZ_NAMES),$(eval $(B)/tests/fuzz_replay_$(n) \
     $(B)/tests/fuzz_$(n): $(FUZZ_EXTRA_$(n))))
 
 # Calls a harness intercepts at link time (--wrap): what it counts, and
-# what must never touch the fuzzing host (mounts).
-FUZZ_WRAP_shim := core_events_publish mount umount2
+# what must never touch the fuzzing host (mounts; files outside the
+# scratch and run directories, tests/fuzz/fz_world.c).
+FUZZ_WRAP_shim := core_events_publish mount umount2 open mkdir unlink \
+    rmdir rename
+FUZZ_WRAP_ttrpc := $(FUZZ_WRAP_shim)
 # The agent (tests/fuzz/fuzz_agent.c): crun and every child are fake,
 # signals reach only fake pids, netlink answers from a table, the host's
 # clock, mounts and power stay untouched, timers are virtual.
