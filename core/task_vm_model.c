@@ -1,22 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The task x VM product, explored exhaustively on the real tables
+ * The task x VM x exec product, explored exhaustively on the real tables
  * (kiln-fsmcheck). Each machine's rows are used as they are; what the code
- * around them does is modelled here, by action name: which requests a
- * task action sends the VM (vm_start, vm_stop), what the VM tells the task
- * when it is ready or stopped, which actions publish a TaskExit. Events
- * from outside (containerd's calls, the agent's replies, QEMU's exit,
- * timers) arrive in any order the world allows; messages between the two
- * machines queue FIFO, as fsm_post and the deferred callbacks do. Guards
- * are free choices, and any action may fail.
+ * around them does is written here once, as data, by action name: which
+ * requests an action sends another machine or the agent (tvm_effects),
+ * which outside events the world may send and when (tvm_rules), and the
+ * guards that read what the model tracks (tvm_guards). task_vm_promela.c
+ * writes the same tables as Promela for SPIN, so the two cannot drift.
+ * Events from outside (containerd's calls, the agent's replies, QEMU's
+ * exit, timers) arrive in any order the world allows; messages between
+ * the machines queue FIFO, as fsm_post and the deferred callbacks do.
+ * Other guards are free choices, and the fallible actions may fail.
  *
- * Invariants, named as in tla/TaskVM.tla:
+ * One exec is enough: execs never touch one another (each has its own
+ * machine, agent calls, stdio and timer; none of its actions posts to the
+ * task, the VM or another exec), and every exec property is about one
+ * exec, so N execs are N interleaved copies of this one. The exec may be
+ * made whenever h_exec allows it (the task's status is RUNNING), so every
+ * moment of its life against the task's and the VM's is covered.
+ *
+ * Invariants, named as in tla/TaskVM.tla and tla/Exec.tla:
  *   ExitPublishedOnce           at most one TaskExit per task
- *   NoRunningTaskWithStoppedVM  a task is not CREATING..RUNNING while its
+ *   NoRunningTaskWithStoppedVM  a task is not CREATING..RESUMING while its
  *                               VM is STOPPED and no news is on the way
  *   DeleteStopsVM               a DELETED task's VM is stopped, told to
  *                               stop, or was never spawned
- *   NoLostMessage               no message between the two is rejected
+ *   NoLostMessage               no message between the machines is
+ *                               rejected, none overflows a queue
+ *   ExecExitPublishedOnce       at most one TaskExit for the exec
+ *   NoLiveExecWithStoppedVM     the exec is not ADDING..EXITING while the
+ *                               VM is STOPPED and no news is on the way
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,26 +39,142 @@
 #include "core/task_vm_model.h"
 
 #define QMAX	3
+#define QI_EV	0x3f	/* qi entries: machine << 6 | event */
+
+#define TVM_X_NAME(id, name)	#name,
+const char *const tvm_var_names[TVM__NVARS] = { NULL,
+	TVM_VARS(TVM_X_NAME) };
+#undef TVM_X_NAME
+
+#define V(x)	TVM_V_##x
+#define TE(x)	TASK_EV_##x
+#define VE(x)	VM_EV_##x
+#define XE(x)	EXEC_EV_##x
+
+/* What the code around the actions does (core/task.c, vm.c, exec.c). */
+const struct tvm_effect tvm_effects[] = {
+	/* Create builds the rootfs image (9p: ready at once); then boot. */
+	{ TVM_TASK, "task_act_create", TVM_SET, V(PEND_ROOTFS), 1, 0 },
+	{ TVM_TASK, "task_act_boot", TVM_POST, TVM_VM, VE(SPAWN), 0 },
+	{ TVM_TASK, "task_act_create_failed", TVM_STOP_VM, 0, 0, 0 },
+	{ TVM_TASK, "task_act_net_failed_create", TVM_STOP_VM, 0, 0, 0 },
+	{ TVM_TASK, "task_act_delete", TVM_STOP_VM, 0, 0, 0 },
+	{ TVM_TASK, "task_act_deleted", TVM_KILL_VM, 0, 0, 0 },
+	{ TVM_TASK, "task_act_stopped", TVM_INC, V(EXITS), 0, 0 },
+	{ TVM_TASK, "task_act_vm_died", TVM_INC, V(EXITS), 0, 0 },
+	/* CreateContainer and WaitProcess go out; StartProcess likewise. */
+	{ TVM_TASK, "task_act_agent_create", TVM_SET, V(PEND_CREATE), 1, 0 },
+	{ TVM_TASK, "task_act_agent_create", TVM_SET, V(PEND_WAIT), 1, 0 },
+	/* Wiring answers with NET_READY or NET_FAILED, once. */
+	{ TVM_TASK, "task_act_wire", TVM_SET, V(PEND_NET), 1, 0 },
+	{ TVM_TASK, "task_act_create_hooks", TVM_SET, V(PEND_HOOKS), 1, 0 },
+	{ TVM_TASK, "task_act_poststop", TVM_SET, V(PEND_HOOKS), 1, 0 },
+	{ TVM_TASK, "task_act_start", TVM_SET, V(PEND_START), 1, 0 },
+	{ TVM_TASK, "task_act_pause", TVM_SET, V(PEND_START), 1, 0 },
+	{ TVM_TASK, "task_act_resume", TVM_SET, V(PEND_START), 1, 0 },
+	/* The VM tells the task through deferred callbacks. */
+	{ TVM_VM, "vm_act_ready", TVM_DEFER, 0, TE(VM_READY), 0 },
+	{ TVM_VM, "vm_act_stopped", TVM_DEFER_STOPPED, 0, 0, 0 },
+	{ TVM_VM, "vm_act_kill", TVM_SET, V(KILLED), 1, 0 },
+	/* exec_do_add posts AGENT_FAILED itself when there is no channel. */
+	{ TVM_EXEC, "exec_act_add", TVM_CALL, V(EXEC_OP), 1, XE(AGENT_FAILED) },
+	{ TVM_EXEC, "exec_act_added", TVM_SET, V(EXEC_WAIT), 1, 0 },
+	{ TVM_EXEC, "exec_act_start", TVM_SET, V(EXEC_OP), 2, 0 },
+	{ TVM_EXEC, "exec_act_stopped", TVM_INC, V(EXEC_EXITS), 0, 0 },
+	{ TVM_EXEC, "exec_act_vm_died", TVM_INC, V(EXEC_EXITS), 0, 0 },
+	{ TVM_EXEC, "exec_act_add_failed", TVM_DEFER_FREE, 0, 0, 0 },
+	{ TVM_EXEC, "exec_act_deleted", TVM_DEFER_FREE, 0, 0, 0 },
+};
+const size_t tvm_neffects = ARRAY_SIZE(tvm_effects);
+
+#define TS(x)	FSM_BIT(TASK_ST_##x)
+#define XS(x)	FSM_BIT(EXEC_ST_##x)
+
+const uint64_t tvm_task_live = TS(CREATING) | TS(CREATED) | TS(STARTING) |
+    TS(RUNNING) | TS(PAUSING) | TS(PAUSED) | TS(RESUMING);
+/* task_status() RUNNING: the states in which h_exec makes an exec. */
+const uint64_t tvm_task_running = TS(STARTING) | TS(RUNNING) |
+    TS(EXITING);
+const uint64_t tvm_exec_live = XS(ADDING) | XS(CREATED) | XS(STARTING) |
+    XS(RUNNING) | XS(EXITING);
+
+/*
+ * The world. containerd may call anything (an exec's calls once it
+ * exists); the agent answers only what was asked, while its channel is
+ * open, and any call may fail (a closed channel fails them all); QEMU's
+ * news comes while it runs.
+ */
+#define CALL(e)		{ TVM_TASK, TE(e), .who = "containerd" }
+#define ANSWER(m, e, v, c) \
+	{ m, e, .var = V(v), .chan = c, .clear = V(v), .who = "agent" }
+#define QEMU(e)		{ TVM_VM, VE(e), .qemu = true, .who = "qemu" }
+#define XCALL(e)	{ TVM_EXEC, XE(e), .var = V(EXEC), .val = 1, \
+			  .who = "containerd" }
+const struct tvm_rule tvm_rules[] = {
+	CALL(CREATE), CALL(START), CALL(KILL), CALL(DELETE), CALL(PAUSE),
+	CALL(RESUME),
+	ANSWER(TVM_TASK, TE(AGENT_CREATED), PEND_CREATE, true),
+	ANSWER(TVM_TASK, TE(AGENT_STARTED), PEND_START, true),
+	ANSWER(TVM_TASK, TE(AGENT_PAUSED), PEND_START, true),
+	ANSWER(TVM_TASK, TE(AGENT_RESUMED), PEND_START, true),
+	ANSWER(TVM_TASK, TE(AGENT_FAILED), PEND_CREATE, false),
+	{ TVM_TASK, TE(AGENT_FAILED), .var = V(PEND_START),
+	  .unless = V(PEND_CREATE), .clear = V(PEND_START), .who = "agent" },
+	{ TVM_TASK, TE(EXITED), .var = V(PEND_WAIT), .chan = true,
+	  .clear = V(PEND_WAIT), .set = V(TEXITED), .setval = 1,
+	  .who = "agent" },
+	ANSWER(TVM_TASK, TE(NET_READY), PEND_NET, false),
+	ANSWER(TVM_TASK, TE(NET_FAILED), PEND_NET, false),
+	ANSWER(TVM_TASK, TE(HOOKS_DONE), PEND_HOOKS, false),
+	ANSWER(TVM_TASK, TE(HOOKS_FAILED), PEND_HOOKS, false),
+	ANSWER(TVM_TASK, TE(ROOTFS_READY), PEND_ROOTFS, false),
+	ANSWER(TVM_TASK, TE(ROOTFS_FAILED), PEND_ROOTFS, false),
+	{ TVM_TASK, TE(IO_DRAINED), .in = TVM_TASK, .mask = TS(EXITING),
+	  .who = "stdio" },
+	QEMU(QMP_READY), QEMU(AGENT_READY), QEMU(AGENT_LOST), QEMU(MIGRATED),
+	QEMU(MIGRATE_FAILED), QEMU(CLOCK_SET), QEMU(CLOCK_FAILED),
+	{ TVM_VM, VE(QEMU_EXITED), .qemu = true, .clear = V(KILLED),
+	  .who = "qemu" },
+	/* h_exec: only while task_status() is RUNNING; ADD at once. */
+	{ TVM_EXEC, XE(ADD), .unless = V(EXEC), .in = TVM_TASK,
+	  .mask = TS(STARTING) | TS(RUNNING) | TS(EXITING), .set = V(EXEC),
+	  .setval = 1, .who = "containerd" },
+	XCALL(START), XCALL(KILL), XCALL(DELETE),
+	{ TVM_EXEC, XE(AGENT_ADDED), .var = V(EXEC_OP), .val = 1,
+	  .chan = true, .clear = V(EXEC_OP), .who = "agent" },
+	{ TVM_EXEC, XE(AGENT_STARTED), .var = V(EXEC_OP), .val = 2,
+	  .chan = true, .clear = V(EXEC_OP), .who = "agent" },
+	ANSWER(TVM_EXEC, XE(AGENT_FAILED), EXEC_OP, false),
+	{ TVM_EXEC, XE(EXITED), .var = V(EXEC_WAIT), .chan = true,
+	  .clear = V(EXEC_WAIT), .set = V(EEXITED), .setval = 1,
+	  .who = "agent" },
+	{ TVM_EXEC, XE(IO_DRAINED), .var = V(EXEC), .val = 1,
+	  .in = TVM_EXEC, .mask = XS(EXITING), .who = "stdio" },
+};
+const size_t tvm_nrules = ARRAY_SIZE(tvm_rules);
+#undef CALL
+#undef ANSWER
+#undef QEMU
+#undef XCALL
+
+/* Both read exited_ns, which in STARTING is set iff EXITED came. */
+const struct tvm_guard tvm_guards[] = {
+	{ TVM_TASK, "task_guard_exited", V(TEXITED) },
+	{ TVM_EXEC, "exec_guard_exited", V(EEXITED) },
+};
+const size_t tvm_nguards = ARRAY_SIZE(tvm_guards);
 
 /* One product state; small and plain so it can be hashed and compared. */
 struct ms {
-	uint8_t	task, vm;
-	uint8_t	qt[QMAX], nqt;		/* events queued for the task */
-	uint8_t	qv[QMAX], nqv;		/* events queued for the VM */
+	uint8_t	st[TVM__COUNT];
+	uint8_t	qt[QMAX], nqt;		/* the deferred callbacks, FIFO */
 	/*
 	 * Posted inside a dispatch (fsm_post): they run before the outer
-	 * dispatch returns, before anything else. 0x80 marks the VM's.
+	 * dispatch returns, before anything else. machine << 6 | event.
 	 */
 	uint8_t	qi[QMAX], nqi;
-	uint8_t	exits;
-	uint8_t	stop_requested;
-	uint8_t	lost;			/* a queued message was rejected */
-	uint8_t	pend_create;		/* agent calls awaiting a reply */
-	uint8_t	pend_start;
-	uint8_t	pend_wait;
-	uint8_t	pend_net;		/* NICs being wired */
-	uint8_t	pend_hooks;		/* OCI hooks running */
-	uint8_t	pend_rootfs;		/* the rootfs image being built */
+	uint8_t	v[TVM__NVARS];
+	uint8_t	lost;			/* a posted message was rejected */
 };
 
 struct node {
@@ -66,6 +195,22 @@ struct model {
 	int			 bad;		/* node index of a violation */
 	const char		*violated;
 };
+
+const struct fsm_def *
+tvm_def(const struct model_defs *d, int m)
+{
+	switch ((enum tvm_machine)m) {
+	case TVM_TASK:
+		return d->task;
+	case TVM_VM:
+		return d->vm;
+	case TVM_EXEC:
+		return d->exec;
+	case TVM__COUNT:
+		break;
+	}
+	fatalx("%s: machine %d", __func__, m);
+}
 
 static uint64_t
 ms_hash(const struct ms *s)
@@ -131,13 +276,20 @@ model_add(struct model *m, const struct ms *s, int parent, const char *step)
 	return (int)m->n++;
 }
 
+/* More in flight than modelled is flagged, never dropped silently. */
 static void
 q_push(uint8_t *q, uint8_t *n, int ev, struct ms *s)
 {
 	if (*n < QMAX)
 		q[(*n)++] = (uint8_t)ev;
 	else
-		s->lost = 1;	/* more in flight than modelled: flag it */
+		s->lost = 1;
+}
+
+static void
+qi_push(struct ms *s, int m, int ev)
+{
+	q_push(s->qi, &s->nqi, m << 6 | ev, s);
 }
 
 static bool
@@ -155,7 +307,9 @@ task_vm_model_fallible(const struct fsm_row *r)
 {
 	static const char *const fallible[] = { "task_act_create",
 	    "task_act_start", "task_act_kill", "task_act_kill_finished",
-	    "task_act_pause", "task_act_resume", "vm_act_spawn" };
+	    "task_act_pause", "task_act_resume", "vm_act_spawn",
+	    "exec_act_start", "exec_act_kill", "exec_act_kill_unstarted",
+	    "exec_act_kill_finished" };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fallible); i++)
@@ -164,61 +318,90 @@ task_vm_model_fallible(const struct fsm_row *r)
 	return false;
 }
 
-#define QI_VM	0x80
-
-/*
- * What the code around the task's actions does: vm_start and vm_stop
- * post to the VM, task_stop_vm may post VM_STOPPED to the task itself; all
- * of it drains before the dispatch returns.
- */
-static void
-task_effects(const struct fsm_row *r, struct ms *s)
+/* The agent channel: up from READY until QEMU is gone. */
+static bool
+chan_open(const struct ms *s)
 {
-	/* Create builds the rootfs image (9p: ready at once); then boot. */
-	if (action_is(r, "task_act_create"))
-		s->pend_rootfs = 1;
-	if (action_is(r, "task_act_boot"))
-		q_push(s->qi, &s->nqi, QI_VM | VM_EV_SPAWN, s);
-	if (action_is(r, "task_act_create_failed") ||
-	    action_is(r, "task_act_net_failed_create") ||
-	    action_is(r, "task_act_delete")) {
-		if (s->vm == VM_ST_STOPPED)
-			q_push(s->qi, &s->nqi, TASK_EV_VM_STOPPED, s);
-		else {
-			s->stop_requested = 1;
-			q_push(s->qi, &s->nqi, QI_VM | VM_EV_STOP, s);
-		}
-	}
-	if (action_is(r, "task_act_deleted") && s->vm != VM_ST_STOPPED) {
-		s->stop_requested = 1;
-		q_push(s->qi, &s->nqi, QI_VM | VM_EV_STOP, s);
-	}
-	if (action_is(r, "task_act_stopped") ||
-	    action_is(r, "task_act_vm_died"))
-		s->exits++;
-	/* CreateContainer and WaitProcess go out; StartProcess likewise. */
-	if (action_is(r, "task_act_agent_create"))
-		s->pend_create = s->pend_wait = 1;
-	/* Wiring answers with NET_READY or NET_FAILED, once. */
-	if (action_is(r, "task_act_wire"))
-		s->pend_net = 1;
-	if (action_is(r, "task_act_create_hooks") ||
-	    action_is(r, "task_act_poststop"))
-		s->pend_hooks = 1;
-	if (action_is(r, "task_act_start") || action_is(r, "task_act_pause") ||
-	    action_is(r, "task_act_resume"))
-		s->pend_start = 1;
+	return s->st[TVM_VM] == VM_ST_READY || s->st[TVM_VM] == VM_ST_STOPPING;
 }
 
-/* The VM tells the task through deferred callbacks: a later loop turn. */
-static void
-vm_effects(const struct fsm_row *r, struct ms *s)
+static bool
+qemu_runs(const struct ms *s)
 {
-	if (action_is(r, "vm_act_ready"))
-		q_push(s->qt, &s->nqt, TASK_EV_VM_READY, s);
-	if (action_is(r, "vm_act_stopped"))
-		q_push(s->qt, &s->nqt, s->stop_requested ? TASK_EV_VM_STOPPED :
-		    TASK_EV_VM_DIED, s);
+	return s->st[TVM_VM] != VM_ST_NEW && s->st[TVM_VM] != VM_ST_STOPPED;
+}
+
+/* Row r of machine m fired: the effects tvm_effects lists for it. */
+static void
+tvm_apply(int m, const struct fsm_row *r, struct ms *s)
+{
+	const struct tvm_effect *e;
+	size_t i;
+
+	for (i = 0; i < tvm_neffects; i++) {
+		e = &tvm_effects[i];
+		if ((int)e->m != m || !action_is(r, e->action))
+			continue;
+		switch (e->op) {
+		case TVM_SET:
+			s->v[e->a] = (uint8_t)e->b;
+			break;
+		case TVM_INC:
+			s->v[e->a]++;
+			break;
+		case TVM_POST:
+			qi_push(s, e->a, e->b);
+			break;
+		case TVM_CALL:
+			if (chan_open(s))
+				s->v[e->a] = (uint8_t)e->b;
+			else
+				qi_push(s, m, e->c);
+			break;
+		case TVM_STOP_VM:
+			if (s->st[TVM_VM] == VM_ST_STOPPED)
+				qi_push(s, TVM_TASK, TASK_EV_VM_STOPPED);
+			else {
+				s->v[V(STOP_REQ)] = 1;
+				qi_push(s, TVM_VM, VM_EV_STOP);
+			}
+			break;
+		case TVM_KILL_VM:
+			/* vm_kill: SIGKILL first, then STOP. */
+			if (s->st[TVM_VM] != VM_ST_STOPPED) {
+				s->v[V(STOP_REQ)] = 1;
+				if (qemu_runs(s))
+					s->v[V(KILLED)] = 1;
+				qi_push(s, TVM_VM, VM_EV_STOP);
+			}
+			break;
+		case TVM_DEFER:
+			q_push(s->qt, &s->nqt, e->b, s);
+			break;
+		case TVM_DEFER_STOPPED:
+			q_push(s->qt, &s->nqt, s->v[V(STOP_REQ)] ?
+			    TASK_EV_VM_STOPPED : TASK_EV_VM_DIED, s);
+			break;
+		case TVM_DEFER_FREE:
+			q_push(s->qt, &s->nqt, TVM_Q_FREE, s);
+			break;
+		}
+	}
+}
+
+/* The variable a guard reads, or TVM_V_NONE: a free choice. */
+static int
+tvm_guard_var(int m, const struct fsm_row *r)
+{
+	size_t i;
+
+	if (r->guard == NULL)
+		return TVM_V_NONE;
+	for (i = 0; i < tvm_nguards; i++)
+		if ((int)tvm_guards[i].m == m &&
+		    strcmp(tvm_guards[i].guard, r->guard_name) == 0)
+			return tvm_guards[i].var;
+	return TVM_V_NONE;
 }
 
 /* One step's context while the choices of a dispatch are enumerated. */
@@ -226,36 +409,23 @@ struct step {
 	struct model	*m;
 	int		 parent;
 	struct ms	 base;		/* state before, event dequeued */
-	bool		 is_task;
-	bool		 internal;	/* the event came from the other machine */
+	int		 mach;
+	bool		 internal;	/* from another machine */
 	int		 event;
 	bool		 any;
+	bool		 decided;	/* a guard the model reads held */
 	int		 failing_from;
 };
-
-static const struct fsm_def *
-step_def(const struct step *st)
-{
-	return st->is_task ? st->m->d->task : st->m->d->vm;
-}
-
-static void
-step_label(const struct step *st, int from, int to, const char *res,
-    char *out, size_t len)
-{
-	const struct fsm_def *d = step_def(st);
-
-	snprintf(out, len, "%s %s --%s--> %s %s", d->name,
-	    fsm_state_name(d, from), fsm_event_name(d, st->event),
-	    fsm_state_name(d, to), res);
-}
 
 static void
 step_emit(struct step *st, struct ms *s, int from, int to, const char *res)
 {
+	const struct fsm_def *d = tvm_def(st->m->d, st->mach);
 	char label[96];
 
-	step_label(st, from, to, res, label, sizeof label);
+	snprintf(label, sizeof label, "%s %s --%s--> %s %s", d->name,
+	    fsm_state_name(d, from), fsm_event_name(d, st->event),
+	    fsm_state_name(d, to), res);
 	st->m->transitions++;
 	(void)model_add(st->m, s, st->parent, label);
 }
@@ -266,15 +436,12 @@ step_fail_row(const struct fsm_row *r, int row, void *arg)
 {
 	struct step *st = arg;
 	struct ms s = st->base;
-	uint8_t *state = st->is_task ? &s.task : &s.vm;
 
 	(void)row;
-	*state = (uint8_t)fsm_row_target(r, st->failing_from);
-	if (st->is_task)
-		task_effects(r, &s);
-	else
-		vm_effects(r, &s);
-	step_emit(st, &s, st->failing_from, *state, "failed, then FAIL");
+	s.st[st->mach] = (uint8_t)fsm_row_target(r, st->failing_from);
+	tvm_apply(st->mach, r, &s);
+	step_emit(st, &s, st->failing_from, s.st[st->mach],
+	    "failed, then FAIL");
 }
 
 /* A row fires: its target and effects; or its action fails. */
@@ -282,21 +449,24 @@ static void
 step_row(const struct fsm_row *r, int row, void *arg)
 {
 	struct step *st = arg;
-	const struct fsm_def *d = step_def(st);
-	uint8_t *state = NULL;
+	const struct fsm_def *d = tvm_def(st->m->d, st->mach);
 	struct ms s = st->base;
-	int from;
+	int from, gv;
 
 	(void)row;
+	/* fsm_select: the first row whose guard holds wins. */
+	if (st->decided)
+		return;
+	if ((gv = tvm_guard_var(st->mach, r)) != TVM_V_NONE) {
+		if (st->base.v[gv] == 0)
+			return;
+		st->decided = true;
+	}
 	st->any = true;
-	state = st->is_task ? &s.task : &s.vm;
-	from = *state;
-	*state = (uint8_t)fsm_row_target(r, from);
-	if (st->is_task)
-		task_effects(r, &s);
-	else
-		vm_effects(r, &s);
-	step_emit(st, &s, from, *state, "ok");
+	from = s.st[st->mach];
+	s.st[st->mach] = (uint8_t)fsm_row_target(r, from);
+	tvm_apply(st->mach, r, &s);
+	step_emit(st, &s, from, s.st[st->mach], "ok");
 	if (!task_vm_model_fallible(r) || d->fail_event == FSM_NONE ||
 	    r->event == d->fail_event)
 		return;
@@ -309,14 +479,14 @@ step_row(const struct fsm_row *r, int row, void *arg)
 }
 
 static void
-step_dispatch(struct model *m, int parent, const struct ms *base,
-    bool is_task, int event, bool internal)
+step_dispatch(struct model *m, int parent, const struct ms *base, int mach,
+    int event, bool internal)
 {
-	struct step st = { m, parent, *base, is_task, internal, event, false,
-	    0 };
-	const struct fsm_def *d = is_task ? m->d->task : m->d->vm;
+	struct step st = { .m = m, .parent = parent, .base = *base,
+	    .mach = mach, .internal = internal, .event = event };
+	const struct fsm_def *d = tvm_def(m->d, mach);
 	struct ms s;
-	int state = is_task ? base->task : base->vm;
+	int state = base->st[mach];
 
 	fsm_each_choice(d, state, event, step_row, &st);
 	if (st.any)
@@ -329,88 +499,33 @@ step_dispatch(struct model *m, int parent, const struct ms *base,
 	    "rejected");
 }
 
-/* Which outside events the world can send in s. */
-/*
- * Which outside events the world can send in s. The agent answers only
- * what was asked, while its channel is open; a call pending when the
- * channel closes fails (AGENT_FAILED).
- */
+/* Does the world's rule r allow its event in s? */
 static bool
-world_sends_task(const struct ms *s, int ev)
+tvm_rule_holds(const struct tvm_rule *r, const struct ms *s)
 {
-	bool open = s->vm == VM_ST_READY || s->vm == VM_ST_STOPPING;
-
-	switch ((enum task_event)ev) {
-	case TASK_EV_CREATE:
-	case TASK_EV_START:
-	case TASK_EV_KILL:
-	case TASK_EV_DELETE:
-		return true;	/* containerd may call anything */
-	case TASK_EV_AGENT_CREATED:
-		return s->pend_create && open;
-	case TASK_EV_AGENT_STARTED:
-	case TASK_EV_AGENT_PAUSED:
-	case TASK_EV_AGENT_RESUMED:
-		return s->pend_start && open;
-	case TASK_EV_PAUSE:
-	case TASK_EV_RESUME:
-		return true;
-	case TASK_EV_AGENT_FAILED:
-		return s->pend_create || s->pend_start;
-	case TASK_EV_EXITED:
-		return s->pend_wait && open;
-	case TASK_EV_NET_READY:
-	case TASK_EV_NET_FAILED:
-		return s->pend_net;
-	case TASK_EV_HOOKS_DONE:
-	case TASK_EV_HOOKS_FAILED:
-		return s->pend_hooks;
-	case TASK_EV_ROOTFS_READY:
-	case TASK_EV_ROOTFS_FAILED:
-		return s->pend_rootfs;
-	case TASK_EV_IO_DRAINED:
-		return s->task == TASK_ST_EXITING;
-	case TASK_EV_TIMEOUT:
-		/* Timers run only in waiting states. */
-		return (task_fsm_def.waiting & FSM_BIT(s->task)) != 0;
-	case TASK_EV_VM_READY:
-	case TASK_EV_VM_DIED:
-	case TASK_EV_VM_STOPPED:
-	case TASK_EV_FAIL:
-	case TASK_EV__COUNT:
-		return false;	/* only from the VM or the engine */
-	}
-	return false;
+	if (r->var != TVM_V_NONE && (r->val == 0 ? s->v[r->var] == 0 :
+	    s->v[r->var] != r->val))
+		return false;
+	if (r->unless != TVM_V_NONE && s->v[r->unless] != 0)
+		return false;
+	if (r->chan && !chan_open(s))
+		return false;
+	if (r->qemu && !qemu_runs(s))
+		return false;
+	return r->mask == 0 || (r->mask & FSM_BIT(s->st[r->in])) != 0;
 }
 
+/* Is machine mach's timer armed (exactly in its waiting states)? */
 static bool
-world_sends_vm(const struct ms *s, int ev)
+timer_armed(const struct model_defs *d, const struct ms *s, int mach)
 {
-	bool qemu_runs = s->vm != VM_ST_NEW && s->vm != VM_ST_STOPPED;
-
-	switch ((enum vm_event)ev) {
-	case VM_EV_QMP_READY:
-	case VM_EV_AGENT_READY:
-	case VM_EV_AGENT_LOST:
-	case VM_EV_QEMU_EXITED:
-	case VM_EV_MIGRATED:
-	case VM_EV_MIGRATE_FAILED:
-	case VM_EV_CLOCK_SET:
-	case VM_EV_CLOCK_FAILED:
-		return qemu_runs;
-	case VM_EV_TIMEOUT:
-		return (vm_fsm_def.waiting & FSM_BIT(s->vm)) != 0;
-	case VM_EV_SPAWN:
-	case VM_EV_STOP:
-	case VM_EV_FAIL:
-	case VM_EV__COUNT:
-		return false;	/* only from the task or the engine */
-	}
-	return false;
+	if (mach == TVM_EXEC && s->v[V(EXEC)] != 1)
+		return false;
+	return (tvm_def(d, mach)->waiting & FSM_BIT(s->st[mach])) != 0;
 }
 
 static const char *
-model_violation(const struct model *m, const struct ms *s)
+model_violation(const struct ms *s)
 {
 	bool news = false;
 	int i;
@@ -419,96 +534,115 @@ model_violation(const struct model *m, const struct ms *s)
 		if (s->qt[i] == TASK_EV_VM_DIED ||
 		    s->qt[i] == TASK_EV_VM_STOPPED)
 			news = true;
-	if (s->exits > 1)
+	if (s->v[V(EXITS)] > 1)
 		return "ExitPublishedOnce";
-	if (s->vm == VM_ST_STOPPED && !news && (s->task == TASK_ST_CREATING ||
-	    s->task == TASK_ST_CREATED || s->task == TASK_ST_STARTING ||
-	    s->task == TASK_ST_RUNNING || s->task == TASK_ST_PAUSING ||
-	    s->task == TASK_ST_PAUSED || s->task == TASK_ST_RESUMING))
+	if (s->st[TVM_VM] == VM_ST_STOPPED && !news &&
+	    (tvm_task_live & FSM_BIT(s->st[TVM_TASK])) != 0)
 		return "NoRunningTaskWithStoppedVM";
 	/* A VM still NEW was never spawned: there is nothing to stop. */
-	if (s->task == TASK_ST_DELETED && s->vm != VM_ST_STOPPED &&
-	    s->vm != VM_ST_NEW && !s->stop_requested)
+	if (s->st[TVM_TASK] == TASK_ST_DELETED &&
+	    s->st[TVM_VM] != VM_ST_STOPPED && s->st[TVM_VM] != VM_ST_NEW &&
+	    !s->v[V(STOP_REQ)])
 		return "DeleteStopsVM";
 	if (s->lost)
 		return "NoLostMessage";
-	(void)m;
+	if (s->v[V(EXEC_EXITS)] > 1)
+		return "ExecExitPublishedOnce";
+	if (s->st[TVM_VM] == VM_ST_STOPPED && !news && s->v[V(EXEC)] == 1 &&
+	    (tvm_exec_live & FSM_BIT(s->st[TVM_EXEC])) != 0)
+		return "NoLiveExecWithStoppedVM";
 	return NULL;
 }
 
-/* An agent reply is delivered: that call is no longer pending. */
+/*
+ * The head of the deferred FIFO runs: exec_free_cb, on_stopped (which
+ * posts VM_DIED to every exec of the task, then tells the task; both
+ * drain before anything else), or on_ready.
+ */
 static void
-model_answered(struct ms *s, int ev)
+model_deferred(struct model *m, int i, const struct ms *s)
 {
-	if (ev == TASK_EV_NET_READY || ev == TASK_EV_NET_FAILED)
-		s->pend_net = 0;
-	if (ev == TASK_EV_HOOKS_DONE || ev == TASK_EV_HOOKS_FAILED)
-		s->pend_hooks = 0;
-	if (ev == TASK_EV_ROOTFS_READY || ev == TASK_EV_ROOTFS_FAILED)
-		s->pend_rootfs = 0;
-	if (ev == TASK_EV_AGENT_CREATED ||
-	    (ev == TASK_EV_AGENT_FAILED && s->pend_create))
-		s->pend_create = 0;
-	else if (ev == TASK_EV_AGENT_STARTED || ev == TASK_EV_AGENT_FAILED ||
-	    ev == TASK_EV_AGENT_PAUSED || ev == TASK_EV_AGENT_RESUMED)
-		s->pend_start = 0;
-	else if (ev == TASK_EV_EXITED)
-		s->pend_wait = 0;
+	struct ms base = *s;
+	int ev = s->qt[0];
+
+	memmove(base.qt, base.qt + 1, --base.nqt);
+	if (ev == TVM_Q_FREE) {
+		/* exec_free cancels the agent calls still on the way. */
+		base.v[V(EXEC)] = 2;
+		base.v[V(EXEC_OP)] = base.v[V(EXEC_WAIT)] = 0;
+		m->transitions++;
+		(void)model_add(m, &base, i, "reactor exec_free_cb");
+	} else if (ev == TASK_EV_VM_DIED || ev == TASK_EV_VM_STOPPED) {
+		if (base.v[V(EXEC)] == 1 && (!m->d->broken_exec_news ||
+		    (tvm_task_live & FSM_BIT(base.st[TVM_TASK])) != 0))
+			qi_push(&base, TVM_EXEC, EXEC_EV_VM_DIED);
+		qi_push(&base, TVM_TASK, ev);
+		m->transitions++;
+		(void)model_add(m, &base, i, "reactor task_vm_stopped_cb");
+	} else
+		step_dispatch(m, i, &base, TVM_TASK, ev, true);
 }
 
 /*
  * Expand node i: events posted inside the last dispatch first and alone;
- * otherwise the head of each deferred queue, or any event from outside.
+ * otherwise the head of the deferred queue, any event the world may send,
+ * or a timer.
  */
 static void
 model_expand(struct model *m, int i)
 {
 	struct ms s = m->nodes[i].s, base;
-	int e;
+	const struct tvm_rule *r;
+	size_t k;
+	int mach;
 
 	if (s.nqi > 0) {
 		base = s;
 		memmove(base.qi, base.qi + 1, --base.nqi);
-		step_dispatch(m, i, &base, (s.qi[0] & QI_VM) == 0,
-		    s.qi[0] & ~QI_VM, true);
+		step_dispatch(m, i, &base, s.qi[0] >> 6, s.qi[0] & QI_EV,
+		    true);
 		return;
 	}
-	if (s.nqt > 0) {
+	if (s.nqt > 0)
+		model_deferred(m, i, &s);
+	for (k = 0; k < tvm_nrules; k++) {
+		r = &tvm_rules[k];
+		if (!tvm_rule_holds(r, &s))
+			continue;
 		base = s;
-		memmove(base.qt, base.qt + 1, --base.nqt);
-		step_dispatch(m, i, &base, true, s.qt[0], true);
+		if (r->clear != TVM_V_NONE)
+			base.v[r->clear] = 0;
+		if (r->set != TVM_V_NONE)
+			base.v[r->set] = (uint8_t)r->setval;
+		step_dispatch(m, i, &base, r->m, r->event, false);
 	}
-	if (s.nqv > 0) {
-		base = s;
-		memmove(base.qv, base.qv + 1, --base.nqv);
-		step_dispatch(m, i, &base, false, s.qv[0], true);
-	}
-	for (e = 0; e < m->d->task->nevents; e++)
-		if (world_sends_task(&s, e)) {
-			base = s;
-			model_answered(&base, e);
-			step_dispatch(m, i, &base, true, e, false);
-		}
-	for (e = 0; e < m->d->vm->nevents; e++)
-		if (world_sends_vm(&s, e))
-			step_dispatch(m, i, &s, false, e, false);
+	for (mach = 0; mach < TVM__COUNT; mach++)
+		if (timer_armed(m->d, &s, mach))
+			step_dispatch(m, i, &s, mach,
+			    tvm_def(m->d, mach)->timeout_event, false);
 }
 
 /* The path from the initial state to node i, as trace JSON lines. */
 static void
 model_print_path(const struct model *m, int i, FILE *out)
 {
+	const struct ms *s;
 	int path[256], n = 0, k;
 
 	for (; i >= 0 && n < 256; i = m->nodes[i].parent)
 		path[n++] = i;
-	for (k = n - 2; k >= 0; k--)
-		fprintf(out, "{\"seq\":%d,\"model\":\"task_x_vm\",\"step\":"
-		    "\"%s\",\"task\":\"%s\",\"vm\":\"%s\",\"exits\":%u}\n",
+	for (k = n - 2; k >= 0; k--) {
+		s = &m->nodes[path[k]].s;
+		fprintf(out, "{\"seq\":%d,\"model\":\"task_x_vm_x_exec\","
+		    "\"step\":\"%s\",\"task\":\"%s\",\"vm\":\"%s\","
+		    "\"exec\":\"%s\",\"exits\":%u,\"exec_exits\":%u}\n",
 		    n - 1 - k, m->nodes[path[k]].step,
-		    m->d->task->state_names[m->nodes[path[k]].s.task],
-		    m->d->vm->state_names[m->nodes[path[k]].s.vm],
-		    m->nodes[path[k]].s.exits);
+		    fsm_state_name(m->d->task, s->st[TVM_TASK]),
+		    fsm_state_name(m->d->vm, s->st[TVM_VM]),
+		    s->v[V(EXEC)] == 0 ? "none" : s->v[V(EXEC)] == 2 ?
+		    "freed" : fsm_state_name(m->d->exec, s->st[TVM_EXEC]),
+		    s->v[V(EXITS)], s->v[V(EXEC_EXITS)]);
+	}
 }
 
 int
@@ -516,11 +650,18 @@ task_vm_model_check(const struct model_defs *d, int max_depth,
     struct model_stats *st, FILE *counterexample, struct err *err)
 {
 	struct model m = { .d = d, .max_depth = max_depth, .bad = -1 };
-	struct ms init = { .task = (uint8_t)d->task->initial,
-	    .vm = (uint8_t)d->vm->initial };
+	struct ms init = { 0 };
 	const char *v;
 	size_t i;
+	int k;
 
+	for (k = 0; k < TVM__COUNT; k++) {
+		/* qi packs machine << 6 | event. */
+		if (tvm_def(d, k)->nevents > QI_EV)
+			return err_set(err, EINVAL, "%s: too many events",
+			    tvm_def(d, k)->name);
+		init.st[k] = (uint8_t)tvm_def(d, k)->initial;
+	}
 	m.hcap = 1024;
 	m.hash = xcalloc(m.hcap, sizeof *m.hash);
 	for (i = 0; i < m.hcap; i++)
@@ -529,7 +670,7 @@ task_vm_model_check(const struct model_defs *d, int max_depth,
 	for (i = 0; i < m.n && m.bad < 0; i++) {
 		/* Invariants hold between dispatches, not inside one. */
 		if (m.nodes[i].s.nqi == 0 &&
-		    (v = model_violation(&m, &m.nodes[i].s)) != NULL) {
+		    (v = model_violation(&m.nodes[i].s)) != NULL) {
 			m.bad = (int)i;
 			m.violated = v;
 			break;
@@ -542,8 +683,8 @@ task_vm_model_check(const struct model_defs *d, int max_depth,
 	if (m.bad >= 0) {
 		if (counterexample != NULL)
 			model_print_path(&m, m.bad, counterexample);
-		err_set(err, EINVAL, "task_x_vm: %s violated after %d steps",
-		    m.violated, m.nodes[m.bad].depth);
+		err_set(err, EINVAL, "task_x_vm_x_exec: %s violated after %d "
+		    "steps", m.violated, m.nodes[m.bad].depth);
 	}
 	free(m.nodes);
 	free(m.hash);

@@ -243,15 +243,23 @@ int		 fsm_explore(const struct fsm_def *, struct fsm_explore_stats *,
  * left"; the fsm_explore checks become assertions. The parts are public
  * for compositions of several machines: each machine's ids, state and
  * P_dispatch(e)/P_drain() inlines under the name prefix P. opts may say
- * which actions can fail (NULL: every one) and add Promela after a row
- * fires (its effects on the rest of a composition). Every dispatch prints
+ * which actions can fail (NULL: every one), add Promela after a row
+ * fires (its effects on the rest of a composition) and turn guards into
+ * conditions. Every dispatch prints
  * "KILN <machine> from event to result row" for fsm_promela_trail.
  */
 struct fsm_promela_opts {
 	bool	(*fallible)(const struct fsm_row *, void *arg);
 	void	(*effects)(const struct fsm_def *, const struct fsm_row *,
 		    FILE *, void *arg);
-	void	 *arg;		/* borrowed, for both */
+	/*
+	 * A guarded row's guard as a Promela condition over the
+	 * composition's variables, or NULL: a free choice (as is every
+	 * guard without this hook). The string need only last the call.
+	 */
+	const char *(*guard)(const struct fsm_def *, const struct fsm_row *,
+		    void *arg);
+	void	 *arg;		/* borrowed, for all three */
 };
 void		 fsm_promela(const struct fsm_def *, FILE *);
 void		 fsm_promela_prelude(FILE *);

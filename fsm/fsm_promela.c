@@ -109,11 +109,14 @@ promela_row_comment(const struct fsm_def *def, int i, FILE *f)
 /*
  * fsm_select: rows in table order, skipping those whose event or state
  * does not match; the first whose guard holds wins. A guard reads live
- * data, so here it is a free choice, and "no" is remembered as GUARDED.
+ * data, so here it is a free choice, unless the composition says what it
+ * reads (opts->guard); "no" is remembered as GUARDED.
  */
 static void
-promela_select(const struct fsm_def *def, const char *p, FILE *f)
+promela_select(const struct fsm_def *def, const char *p,
+    const struct fsm_promela_opts *o, FILE *f)
 {
+	const char *cond;
 	int i;
 
 	fprintf(f, "inline %sselect(e) {\n\t%sres = R_REJECTED;\n", p, p);
@@ -124,8 +127,14 @@ promela_select(const struct fsm_def *def, const char *p, FILE *f)
 		fprintf(f, "\tif\n\t:: %srow == NOROW && e == %sE_%s && ", p,
 		    p, def->event_names[r->event]);
 		promela_from(def, p, r, f);
+		cond = r->guard != NULL && o->guard != NULL ?
+		    o->guard(def, r, o->arg) : NULL;
 		if (r->guard == NULL)
 			fprintf(f, " -> %srow = %d\n", p, i);
+		else if (cond != NULL)
+			fprintf(f, " ->\n\t\tif\n\t\t:: %s -> %srow = %d\n"
+			    "\t\t:: else -> %sres = R_GUARDED\n\t\tfi\n",
+			    cond, p, i, p);
 		else
 			fprintf(f, " ->\n\t\tif\n\t\t:: %srow = %d\n"
 			    "\t\t:: %sres = R_GUARDED\n\t\tfi\n", p, i, p);
@@ -263,7 +272,7 @@ void
 fsm_promela_machine(const struct fsm_def *def, const char *p,
     const struct fsm_promela_opts *o, FILE *f)
 {
-	promela_select(def, p, f);
+	promela_select(def, p, o, f);
 	promela_fire(def, p, o, f);
 	promela_probe(def, p, f);
 	promela_dispatch(def, p, f);
@@ -300,7 +309,7 @@ fsm_promela_ltl_left(const struct fsm_def *def, const char *p,
 void
 fsm_promela(const struct fsm_def *def, FILE *f)
 {
-	struct fsm_promela_opts o = { NULL, NULL, NULL };
+	struct fsm_promela_opts o = { NULL, NULL, NULL, NULL };
 	char p[64];
 	int e;
 

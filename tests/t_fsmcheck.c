@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kiln-fsmcheck's checks in make check: every table in the tree explored
- * (fsm_explore), the task x VM product on the real tables with zero
- * violations, and a deliberately broken task table (built only here) caught
- * with a counter-example.
+ * (fsm_explore), the task x VM x exec product on the real tables with zero
+ * violations, and a deliberately broken task table (built only here) and
+ * a broken exec coupling caught with a counter-example.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,13 +59,43 @@ test_thaw_failure(void)
 	reactor_free(a.r);
 }
 
+/*
+ * The exec is in the product: reached RUNNING and published its exit, and
+ * a broken coupling (on_stopped telling the exec only while the task is
+ * CREATING..RESUMING, as before tla/Exec.tla) is caught with the path.
+ */
+static void
+test_exec_coupling(const struct model_defs *real)
+{
+	struct model_defs d = *real;
+	struct model_stats st;
+	struct err err = { 0 };
+	char *cex = NULL;
+	size_t len = 0;
+	FILE *f;
+	int k;
+
+	d.broken_exec_news = true;
+	f = open_memstream(&cex, &len);
+	k = task_vm_model_check(&d, 40, &st, f, &err);
+	fclose(f);
+	ok(k < 0 && strstr(err.msg, "NoLiveExecWithStoppedVM") != NULL,
+	    "fsmcheck catches the broken exec coupling: %s", err.msg);
+	ok(cex != NULL && strstr(cex, "\"step\":\"reactor "
+	    "task_vm_stopped_cb\"") != NULL && strstr(cex, "\"exec\":"
+	    "\"ADDING\"") != NULL, "with a path through on_stopped");
+	diag("counter-example:\n%s", cex != NULL ? cex : "");
+	free(cex);
+}
+
 int
 main(void)
 {
 	const struct fsm_def *const *defs;
 	struct fsm_def broken = task_fsm_def;
 	struct fsm_explore_stats es;
-	struct model_defs d = { &task_fsm_def, &vm_fsm_def };
+	struct model_defs d = { &task_fsm_def, &vm_fsm_def, &exec_fsm_def,
+	    false };
 	struct fsm_row rows[128];
 	struct model_stats st;
 	struct err err = { 0 };
@@ -87,9 +117,10 @@ main(void)
 	}
 	test_thaw_failure();
 	k = task_vm_model_check(&d, 40, &st, NULL, &err);
-	ok(k == 0, "task x vm: zero violations (%llu states, %llu "
+	ok(k == 0, "task x vm x exec: zero violations (%llu states, %llu "
 	    "transitions) %s", (unsigned long long)st.states,
 	    (unsigned long long)st.transitions, err.msg);
+	test_exec_coupling(&d);
 
 	/* Broken: a VM dying under a STOPPED task publishes TaskExit again. */
 	memcpy(rows, task_fsm_def.rows, sizeof rows[0] *

@@ -3,23 +3,28 @@
 #
 # Usage: KILN_BUILD=$PWD/build/debug tests/e2e/t_spin.sh   (needs spin, cc)
 #
-# Each table that `kiln-fsm list` names, and the task x VM composition
+# Each table that `kiln-fsm list` names, and the task x VM x exec composition
 # (`kiln-fsmcheck --promela`), is generated as Promela from the linked
 # fsm_defs into $KILN_BUILD/spin/<model>/ (never the source tree), turned into
 # a verifier (`spin -a`, cc), and run twice:
 #   safety    pan (compiled -DNOCLAIM): the assertions (fsm_explore's
 #             TerminalIsFinal, NoDeadEnd, WaitingStatesTimeout per table; the
 #             composition's ExitPublishedOnce, NoRunningTaskWithStoppedVM,
-#             DeleteStopsVM, NoLostMessage) and invalid end states
+#             DeleteStopsVM, NoLostMessage, ExecExitPublishedOnce,
+#             NoLiveExecWithStoppedVM) and invalid end states
 #   liveness  pan -a -f: acceptance cycles under weak fairness, for each
 #             ltl claim of the model (per table: every waiting state is left;
-#             composition: a started task's exit is published, Delete
-#             stops the VM)
-# Each must report "errors: 0" with a complete search. tla/gen/*Rows.tla must
-# equal a fresh `kiln-fsm tla`. Then two broken tables
-# built only into tests/kiln-fsm-broken must each be caught, the trail
-# replayed (`spin -T -t`) and translated by `kiln-fsm promela-trail` into
-# trace JSON lines (docs/trace-format.md), which are printed.
+#             composition: a started task's and exec's exit is published
+#             once reported or the VM is gone, Delete stops the VM)
+# Each must report "errors: 0" with a complete search, except the
+# composition's reach_* claims, which must be violated: they show that the
+# states the other claims are about are reached (no vacuous pass).
+# tla/gen/*Rows.tla must equal a fresh `kiln-fsm tla`. Then two broken tables
+# built only into tests/kiln-fsm-broken, and the composition with a broken
+# exec coupling (`kiln-fsmcheck --promela --broken-exec-news`), must each be
+# caught, the trail replayed (`spin -T -t`) and translated by `kiln-fsm
+# promela-trail` into trace JSON lines (docs/trace-format.md), which are
+# printed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
@@ -46,7 +51,9 @@ for b in "$FSM" "$BROKEN" "$FSMCHECK"; do
 	fi
 done
 
-# gen DIR NAME CMD...: write DIR/NAME.pml with CMD and build both verifiers.
+# gen DIR NAME CMD...: write DIR/NAME.pml with CMD and build both verifiers
+# (GEN_SAFETY_ONLY=1: the safety one only). NFAIR=3: weak fairness for up
+# to 7 processes (the composition has 6 and the claim).
 gen() {
 	local dir=$1 name=$2
 	shift 2
@@ -54,7 +61,8 @@ gen() {
 	"$@" >"$dir/$name.pml" &&
 	    (cd "$dir" && spin -a "$name.pml" >spin-a.log 2>&1 &&
 	    cc -O0 -w -DNOCLAIM -o pan-safety pan.c &&
-	    cc -O0 -w -o pan-live pan.c)
+	    { [[ ${GEN_SAFETY_ONLY:-0} == 1 ]] ||
+	    cc -O0 -w -DNFAIR=3 -o pan-live pan.c; })
 }
 
 # verdict LOG: "errors: N, S states" from a pan report; fails unless the
@@ -83,6 +91,10 @@ check() {
 	fi
 	for claim in $(ltl_names "$dir/$name.pml"); do
 		t=$SECONDS
+		if [[ $claim == reach_* ]]; then
+			reach "$dir" "$name" "$claim"
+			continue
+		fi
 		(cd "$dir" && ./pan-live -a -f -N "$claim" "${PAN_OPTS[@]}" \
 		    >"live-$claim.log" 2>&1) || true
 		if v=$(verdict "$dir/live-$claim.log"); then
@@ -93,6 +105,19 @@ check() {
 			    "$dir/live-$claim.log" | head -5)"
 		fi
 	done
+}
+
+# reach DIR NAME CLAIM: the safety claim [] !(X) must be violated: X is
+# reachable (pan stops at the first X).
+reach() {
+	local dir=$1 name=$2 claim=$3 log=$1/$3.log
+	(cd "$dir" && ./pan-live -N "$claim" "${PAN_OPTS[@]}" >"$log" 2>&1) || true
+	if grep -q 'errors: [1-9]' "$log"; then
+		ok 0 "spin $name: $claim, reached at depth $(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' "$log" | head -1)"
+	else
+		ok 1 "spin $name: $claim, not reached: the liveness claims are vacuous"
+		diag "$(grep -E 'error|pan:' "$log" | head -5)"
+	fi
 }
 
 # ---- every table ---------------------------------------------------------
@@ -107,12 +132,13 @@ for m in $machines; do
 	fi
 done
 
-# ---- the task x VM composition ---------------------------------------------
-if gen "$OUT/task_x_vm" task_x_vm "$FSMCHECK" --promela; then
-	check "$OUT/task_x_vm" task_x_vm
+# ---- the task x VM x exec composition ----------------------------------------
+comp=task_x_vm_x_exec
+if gen "$OUT/$comp" "$comp" "$FSMCHECK" --promela; then
+	check "$OUT/$comp" "$comp"
 else
-	ok 1 "spin task_x_vm: model generated and compiled"
-	diag "$(cat "$OUT/task_x_vm/spin-a.log" 2>/dev/null)"
+	ok 1 "spin $comp: model generated and compiled"
+	diag "$(cat "$OUT/$comp/spin-a.log" 2>/dev/null)"
 fi
 
 # ---- the TLA+ row modules are the tables, regenerated -------------------------
@@ -174,6 +200,36 @@ caught() {
 	diag "counter-example of $name ($mode), kiln trace format:"
 	diag "$(cat "$trace")"
 }
+# The composition whose VM death reaches the exec only while the task is
+# CREATING..RESUMING (the coupling tla/Exec.tla found wanting): a live
+# exec outlives its VM. Safety only; the trail names the real tables.
+dir=$OUT/broken-exec-news
+if GEN_SAFETY_ONLY=1 gen "$dir" "$comp" "$FSMCHECK" --promela --broken-exec-news; then
+	(cd "$dir" && ./pan-safety -i "${PAN_OPTS[@]}" >safety.log 2>&1) || true
+	if grep -q 'NoLiveExecWithStoppedVM' "$dir/$comp.pml" &&
+	    grep -q '^pan:1: assertion violated.*exec_st' "$dir/safety.log" &&
+	    [[ -f $dir/$comp.pml.trail ]]; then
+		ok 0 "broken exec coupling: pan reports NoLiveExecWithStoppedVM"
+		(cd "$dir" && spin -T -t "$comp.pml") 2>&1 |
+		    "$FSM" promela-trail >"$dir/trace.jsonl" || true
+		want='"event":"QEMU_EXITED","to":"STOPPED"'
+		if grep -qF '"machine":"exec"' "$dir/trace.jsonl" &&
+		    grep -qF "$want" "$dir/trace.jsonl"; then
+			ok 0 "broken exec coupling: trail translated to $(wc -l <"$dir/trace.jsonl") trace records, an exec made, then $want"
+		else
+			ok 1 "broken exec coupling: trail translated, an exec made, then $want"
+		fi
+		diag "counter-example of the broken exec coupling, kiln trace format:"
+		diag "$(cat "$dir/trace.jsonl")"
+	else
+		ok 1 "broken exec coupling: pan reports NoLiveExecWithStoppedVM"
+		diag "$(grep -E 'assert|error|pan:' "$dir/safety.log" | head -5)"
+	fi
+else
+	ok 1 "broken exec coupling: model generated and compiled"
+	diag "$(cat "$dir/spin-a.log" 2>/dev/null)"
+fi
+
 caught spin_leaves_terminal safety \
     '"from":"DONE","event":"GO","to":"WAITING","result":"ok"'
 caught spin_guarded_timeout live \
