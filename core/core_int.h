@@ -498,6 +498,11 @@ void		 core_resize_update(struct core_resize *, struct proto_call *,
 void		 core_resize_queue(struct core_resize *, const struct core_size *,
 		    const char *cid, struct proto_call *, core_resize_done_fn,
 		    void *);
+/*
+ * Requests whose done_arg is arg (queued or running) no longer call their
+ * done hook: its owner gave up waiting. NULL rz is a no-op.
+ */
+void		 core_resize_forget(struct core_resize *, void *arg);
 /* Queue a resize of the VM alone (the container's cgroup limits stay). */
 void		 core_resize_scale(struct core_resize *, unsigned vcpus,
 		    unsigned mem_mib, core_resize_done_fn, void *);

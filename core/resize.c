@@ -259,6 +259,20 @@ core_resize_free(struct core_resize *rz)
 }
 
 void
+core_resize_forget(struct core_resize *rz, void *arg)
+{
+	struct resize_req *q;
+
+	if (rz == NULL)
+		return;
+	if (rz->cur != NULL && rz->cur->done_arg == arg)
+		rz->cur->done = NULL;
+	TAILQ_FOREACH(q, &rz->queue, entry)
+		if (q->done_arg == arg)
+			q->done = NULL;
+}
+
+void
 core_resize_vm_gone(struct core_resize *rz)
 {
 	if (rz == NULL)

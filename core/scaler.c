@@ -206,7 +206,14 @@ scaler_task_runs(const struct core_scaler *s)
 int
 scaler_arm(struct core_scaler *s, struct err *err)
 {
+	int no_qmp = 0;
+
 	(void)err;
+	/*
+	 * A sample past its deadline is not answered later: a late reply
+	 * would be taken for the next sample's.
+	 */
+	vm_calls_cancel(s->t->vm, &no_qmp, &s->agent_id);
 	reactor_timer_stop(s->deadline);
 	reactor_timer_start(s->tick, s->t->shim->cfg.scaler_interval_ms,
 	    false);
@@ -222,6 +229,7 @@ scaler_stop(struct core_scaler *s, struct err *err)
 	reactor_timer_stop(s->tick);
 	reactor_timer_stop(s->deadline);
 	vm_calls_cancel(s->t->vm, &no_qmp, &s->agent_id);
+	core_resize_forget(s->t->resize, s);
 	s->have_prev = false;
 	return 0;
 }
@@ -384,6 +392,13 @@ scaler_apply(struct core_scaler *s, const struct scaler_decision *d,
 int
 scaler_resized(struct core_scaler *s, bool ok, struct err *err)
 {
+	/*
+	 * Past the deadline the step may still be queued or running in
+	 * resize.c: its end is no news of ours any more (it would be taken
+	 * for the next step's). Once it ended, this finds nothing.
+	 */
+	if (!ok)
+		core_resize_forget(s->t->resize, s);
 	if (!ok)
 		s->failures++;
 	/* The VM changed size: rates start again from a new sample. */

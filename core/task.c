@@ -560,6 +560,13 @@ task_stop_vm(struct task *t)
 void
 task_do_fail_create(struct task *t)
 {
+	/*
+	 * createRuntime/prestart hooks still running are killed: their
+	 * HOOKS_DONE would reach DELETING's rows, which are the poststop
+	 * hooks' (the task would end before its VM, without CNI DEL or
+	 * poststop hooks).
+	 */
+	core_hooks_free(TAKE_PTR(t->hooks));
 	if (t->error[0] == '\0')
 		snprintf(t->error, sizeof t->error, "%s", t->vm != NULL &&
 		    t->vm->why[0] != '\0' ? t->vm->why : "create timed out");

@@ -195,6 +195,9 @@ TaskFire ==
         /\ wiring' = (wiring \/ a = "task_act_wire")
         /\ hooks' = CASE a = "task_act_create_hooks" -> "create"
                       [] a = "task_act_poststop" -> "poststop"
+                      \* task_do_fail_create stops a create run
+                      [] a \in {"task_act_create_failed",
+                               "task_act_net_failed_create"} -> "none"
                       [] OTHER -> hooks
         /\ poststopRan' = (poststopRan \/ a = "task_act_poststop")
         /\ calls' = IF chanUp THEN calls \union CallsOf(a) ELSE calls
@@ -465,9 +468,10 @@ PauseAnswered == pauseCall => (taskState \in {"PAUSING", "RESUMING"})
 
 (* A task deleted after its VM stopped ran task_act_poststop (CNI DEL and  *)
 (* the poststop hooks) first, unless the DELETING timer gave up on them.  *)
-(* Not in TaskVM.cfg: a known violation found by reading (tla/README.md): *)
-(* a createRuntime/prestart run still going when CREATING fails ends in   *)
-(* DELETING, and its HOOKS_DONE is taken as the poststop hooks' end.      *)
+(* Found violated by reading (tla/README.md): a createRuntime/prestart    *)
+(* run still going when CREATING failed ended in DELETING, and its        *)
+(* HOOKS_DONE was taken as the poststop hooks' end. task_do_fail_create   *)
+(* now stops that run (hooks' = "none" above).                            *)
 PoststopBeforeDeleted ==
   [][(/\ taskState = "DELETING" /\ taskState' = "DELETED"
        /\ TEv \in {"HOOKS_DONE", "HOOKS_FAILED"}) => poststopRan]_vars

@@ -154,6 +154,30 @@ ok $? "a createRuntime hook runs on the host with the OCI state on stdin"
 [[ -s $dir/vmns && -s $dir/hookns && $(cat "$dir/vmns") != "$(cat "$dir/hookns")" ]]
 ok $? "the hook runs in the runtime namespace and sees the VM's own namespace by pid"
 
+# Create fails while its createRuntime hook still runs (the hook kills
+# QEMU, then lingers): the hook is stopped, and the poststop hook runs once
+# the VM is gone (CNI DEL and poststop are not skipped; tla/README.md,
+# PoststopBeforeDeleted).
+python3 - "$dir" <<'EOP'
+import json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/spec.json"))
+kill = ('s=$(cat); p=$(echo "$s" | sed "s/.*\\"pid\\":\\([0-9]*\\).*/\\1/"); '
+        'kill -9 $p; sleep 5.0417; touch %s/create-hook-finished') % d
+s["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", kill]}],
+              "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "touch %s/poststop-ran" % d]}]}
+json.dump(s, open(d + "/spec-fail.json", "w"))
+EOP
+rm -f "$dir/poststop-ran" "$dir/create-hook-finished"
+! kiln_ctr run --rm --config "$dir/spec-fail.json" --runtime "$RT" hookfail >/dev/null 2>&1
+rc=$?
+kiln_ctr container rm hookfail >/dev/null 2>&1
+wait_for 30 test -e "$dir/poststop-ran"
+# The hook's shell was killed: when its sleep is over, nothing follows.
+wait_for 30 sh -c '! pgrep -f "sleep 5[.]0417" >/dev/null'
+[[ $rc == 0 && -e $dir/poststop-ran && ! -e $dir/create-hook-finished ]]
+ok $? "Create failing under a running createRuntime hook: the hook is stopped, poststop still runs"
+
 # ---- kill -9 of a networked container's shim -------------------------------
 kiln_ctr_cni run --rm --cni --runtime "$RT" "$IMAGE" victim sleep 600 >/dev/null 2>&1 &
 victim_ctr=$!
