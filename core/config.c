@@ -97,6 +97,12 @@ config_defaults(struct core_config *c)
 	c->jail_pids_max = 256;
 	c->scaler = true;
 	c->scaler_interval_ms = 5000;
+	/*
+	 * An idle container is sampled ever less often, up to every 40 s:
+	 * each sample costs the emulated guest a GetMetrics (issue 15's
+	 * idle CPU).
+	 */
+	c->scaler_idle_ms = 40000;
 	c->scaler_up_samples = 2;
 	c->scaler_down_samples = 6;
 	/*
@@ -205,6 +211,9 @@ config_jail_field(struct core_config *c, const char *key, json_t *v,
 	if (strcmp(key, "scaler_interval_ms") == 0)
 		return config_uint(v, key, 100, 600000,
 		    &c->scaler_interval_ms, origin, err);
+	if (strcmp(key, "scaler_idle_ms") == 0)
+		return config_uint(v, key, 100, 600000,
+		    &c->scaler_idle_ms, origin, err);
 	if (strcmp(key, "jail_namespaces") == 0)
 		return config_bool(v, key, &c->jail_namespaces, origin, err);
 	if (strcmp(key, "jail_user") == 0)

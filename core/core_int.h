@@ -62,6 +62,7 @@ struct core_config {
 	unsigned	 jail_pids_max;
 	bool		 scaler;		/* the vertical scaler */
 	uint64_t	 scaler_interval_ms;	/* between samples */
+	uint64_t	 scaler_idle_ms;	/* the longest, while idle */
 	unsigned	 scaler_up_samples;	/* hot in a row to grow */
 	unsigned	 scaler_down_samples;	/* cold in a row to shrink */
 	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
@@ -958,6 +959,7 @@ struct core_scaler {
 	struct fsm		 fsm;
 	struct reactor_timer	*tick, *deadline;
 	uint32_t		 agent_id;
+	uint64_t		 interval_ms;	/* to the next sample */
 	bool			 have_prev;
 	struct scaler_sample	 prev;
 	struct scaler_streaks	 streaks;

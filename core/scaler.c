@@ -203,6 +203,32 @@ scaler_task_runs(const struct core_scaler *s)
 	    !vm_is_stopped(s->t->vm);
 }
 
+/*
+ * Nothing to do and nothing waiting: a sample that would move nothing
+ * even if the next one looked the same (the idle back-off).
+ */
+static bool
+scaler_quiet(const struct scaler_decision *d)
+{
+	return d->util < 0.05 && d->cpu_psi < 0.01 && d->mem_psi < 0.01 &&
+	    d->avail > 0.25;
+}
+
+/* The next interval: doubled while quiet, up to scaler_idle_ms. */
+static void
+scaler_pace(struct core_scaler *s, bool quiet)
+{
+	const struct core_config *c = &s->t->shim->cfg;
+	uint64_t next = s->interval_ms * 2;
+
+	if (!quiet || s->interval_ms == 0 || c->scaler_idle_ms <=
+	    c->scaler_interval_ms)
+		s->interval_ms = c->scaler_interval_ms;
+	else
+		s->interval_ms = next < c->scaler_idle_ms ? next :
+		    c->scaler_idle_ms;
+}
+
 int
 scaler_arm(struct core_scaler *s, struct err *err)
 {
@@ -215,8 +241,9 @@ scaler_arm(struct core_scaler *s, struct err *err)
 	 */
 	vm_calls_cancel(s->t->vm, &no_qmp, &s->agent_id);
 	reactor_timer_stop(s->deadline);
-	reactor_timer_start(s->tick, s->t->shim->cfg.scaler_interval_ms,
-	    false);
+	if (s->interval_ms == 0)
+		s->interval_ms = s->t->shim->cfg.scaler_interval_ms;
+	reactor_timer_start(s->tick, s->interval_ms, false);
 	return 0;
 }
 
@@ -231,6 +258,7 @@ scaler_stop(struct core_scaler *s, struct err *err)
 	vm_calls_cancel(s->t->vm, &no_qmp, &s->agent_id);
 	core_resize_forget(s->t->resize, s);
 	s->have_prev = false;
+	s->interval_ms = 0;
 	return 0;
 }
 
@@ -343,15 +371,17 @@ static void
 scaler_detail(struct core_scaler *s, const struct scaler_decision *d)
 {
 	fsm_detail(&s->fsm, "%s: util=%.2f cpu_psi=%.2f runq_ms=%.2f "
-	    "mem_psi=%.2f avail=%.2f vcpus %u->%u mem %u->%u MiB", d->why,
-	    d->util, d->cpu_psi, d->runq_ms, d->mem_psi, d->avail, d->vcpus,
-	    d->to_vcpus, d->mem_mib, d->to_mem);
+	    "mem_psi=%.2f avail=%.2f vcpus %u->%u mem %u->%u MiB next=%llums",
+	    d->why, d->util, d->cpu_psi, d->runq_ms, d->mem_psi, d->avail,
+	    d->vcpus, d->to_vcpus, d->mem_mib, d->to_mem,
+	    (unsigned long long)s->interval_ms);
 }
 
 int
 scaler_note(struct core_scaler *s, const struct scaler_decision *d,
     struct err *err)
 {
+	scaler_pace(s, scaler_quiet(d));
 	scaler_detail(s, d);
 	if (d->refused) {
 		s->refused++;
@@ -403,6 +433,7 @@ scaler_resized(struct core_scaler *s, bool ok, struct err *err)
 		s->failures++;
 	/* The VM changed size: rates start again from a new sample. */
 	s->have_prev = false;
+	scaler_pace(s, false);
 	return scaler_arm(s, err);
 }
 

@@ -125,8 +125,13 @@ ok $? "shim socket: 500 connect/close pairs all connect, then State is answered"
 ok $? "shim socket: 50 half-frame stallers, a normal client's 20 State calls answered"
 rss0=$(awk '$1 == "rss_before_kb" {print $2}' <<<"$burst")
 rss1=$(awk '$1 == "rss_with_stallers_kb" {print $2}' <<<"$burst")
-[[ -n $rss0 && -n $rss1 ]] && (( rss1 - rss0 < 8192 ))
-ok $? "shim socket: the stallers cost bounded memory (VmRSS $rss0 -> $rss1 kB)"
+# 50 stallers hold a 4 KiB frame buffer each. An ASan shim keeps what is
+# freed in its quarantine (and the burst freed 500 connections' worth), so
+# its RSS only grows: a looser bound there.
+bound=8192
+ldd "$BUILD/containerd-shim-kiln-v1" 2>/dev/null | grep -q libasan && bound=65536
+[[ -n $rss0 && -n $rss1 ]] && (( rss1 - rss0 < bound ))
+ok $? "shim socket: the stallers cost bounded memory (VmRSS $rss0 -> $rss1 kB, bound $bound kB)"
 
 ctr_ task kill -s KILL jailed >/dev/null
 wait_for 60 bash -c "! kill -0 $pid 2>/dev/null"

@@ -120,13 +120,13 @@ kiln_ctr container delete grow >/dev/null 2>&1
 ok $? "no QEMU left"
 
 # ---- the vertical scaler ----------------------------------------------------------
-# Samples every second here (5 s by default), 2 hot in a row to grow, 3
-# cold to shrink. Two busy loops on one vCPU: busy and waiting (PSI), so
+# Samples every second here (5 s by default; idle, up to every 8 s here,
+# 40 s by default), 2 hot in a row to grow, 3 cold to shrink. Two busy loops on one vCPU: busy and waiting (PSI), so
 # it adds one; once they stop, what is used would fit in one, so it goes.
 # agent_timeout_ms 120 s: room for a slow exec under ASan on 2 TCG cores
 # (a timed-out call ends the VM). The exec that once took "over 30 s" here
 # was the hot-added vCPU that answered no IPI (docs/resources.md, "Fixed").
-printf '{"scaler_interval_ms": 1000, "scaler_up_samples": 2, "scaler_down_samples": 3, "agent_timeout_ms": 120000, "trace_file": "%s"}\n' \
+printf '{"scaler_interval_ms": 1000, "scaler_idle_ms": 8000, "scaler_up_samples": 2, "scaler_down_samples": 3, "agent_timeout_ms": 120000, "trace_file": "%s"}\n' \
 	"$dir/scaler.jsonl" >"$KILN_CONFIG"
 nproc_is() { [[ $(nproc_of "$1") == "$2" ]]; }
 scale_detail() {
@@ -170,6 +170,11 @@ ok $? "scaler: idle again, back to 1 vCPU (after $((SECONDS - t0)) s)"
 down=$(scale_detail | tail -1)
 [[ $down == "cpu cold: "*"vcpus 2->1"* ]]
 ok $? "scaler: traced ($down)"
+# Idle: each quiet sample doubles the interval, up to scaler_idle_ms.
+backed_off() { grep '"machine":"scaler".*"event":"STEADY"' "$dir/scaler.jsonl" |
+	tail -1 | grep -q 'next=8000ms'; }
+wait_for 120 backed_off
+ok $? "scaler: an idle container is sampled ever less often (every 8 s here)"
 kiln_ctr task kill -s KILL scaled >/dev/null 2>&1
 wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^scaled .*STOPPED'"
 # Stopped: the next tick turns the scaler off and arms nothing more (an
