@@ -481,6 +481,14 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 	_cleanup_free_ char *console = xasprintf("%s/console.log",
 	    vm->run_dir);
 	_cleanup_free_ char *qlog = xasprintf("%s/qemu.log", vm->run_dir);
+	const char *extra = vm_cmdline_extra(cfg);
+	/*
+	 * A template's guest greets only once settled (its eBPF programs
+	 * loaded): the saved guest has them, and no VM restored from it
+	 * loads them again (agent.c, kiln.settle).
+	 */
+	_cleanup_free_ char *settle = xasprintf("%s%skiln.settle",
+	    extra != NULL ? extra : "", extra != NULL ? " " : "");
 	struct core_vm_opts o = {
 		.qemu = cfg->qemu, .kernel = cfg->kernel, .initrd = cfg->initrd,
 		.mem_mib = vm->opts.mem_mib, .vcpus = vm->opts.vcpus,
@@ -490,7 +498,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 		.shares = { { vm->share_dir, "rootfs" } },
 		.nshares = vm->rootfs_image == NULL ? 1 : 0,
 		.rootfs_image = vm->rootfs_image, .name = vm->bundle,
-		.cmdline_extra = vm_cmdline_extra(cfg),
+		.cmdline_extra = mode == VM_MODE_BUILD ? settle : extra,
 		.hotplug_ports = vm_hotplug_ports(&vm->opts),
 	};
 	_cleanup_free_ char *qemu_path = vm_which(cfg->qemu);

@@ -248,6 +248,12 @@ struct agent {
 	int			 off_polls;
 	struct agent_bpf	*bpf;		/* NULL until loaded, or failed */
 	char			 bpf_missing[256]; /* why not, once known */
+	/*
+	 * kiln.settle (a snapshot template being built): no greeting until
+	 * the late modules and the eBPF programs are in, so that the saved
+	 * guest has them and every VM restored from it starts settled.
+	 */
+	bool			 settling;
 };
 
 /* agent.c */

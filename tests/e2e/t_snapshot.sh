@@ -84,6 +84,20 @@ st=$(start_of s-big)
 [[ $st == start=template-restore && $got == "$want" ]]
 ok $? "a restored VM reads its own, larger rootfs image ($st, md5 $got)"
 
+# The template was saved settled (kiln.settle: its guest greeted once its
+# eBPF programs were in): a restored guest has them and loads none again.
+ctr_ run -d --runtime "$RT" "$IMAGE" s-bpf sleep 600 >/dev/null 2>&1
+st=$(start_of s-bpf)
+m=$("$BUILD/kiln" metrics s-bpf 2>&1)
+con=$(ls -t /run/kiln/*/console.log 2>/dev/null | head -1)
+[[ $st == start=template-restore && $m == *kiln_guest_bpf_program_runs_total* ]] &&
+	[[ -s $con ]] && ! grep -aq "bpf metrics attached" "$con"
+ok $? "a restored guest has the template's eBPF programs and loads none ($st)"
+ctr_ task kill -s KILL s-bpf >/dev/null 2>&1
+wait_for 60 sh -c "ctr -a $KILN_CTR_SOCK task ls | grep -q '^s-bpf .*STOPPED'"
+ctr_ task delete s-bpf >/dev/null 2>&1
+ctr_ container rm s-bpf >/dev/null 2>&1
+
 out3=$(run s-r2 sh -c "$PROBE" 2>&1)
 mapfile -t l3 <<<"$out3"
 st=$(start_of s-r2)
