@@ -119,6 +119,7 @@ config_defaults(struct core_config *c)
 	 * tcg_region_initial_alloc__locked): a scaler step killed the VM.
 	 */
 	c->tcg_tb_mib = 0;
+	c->tcg_thread = xstrdup("multi");
 	/*
 	 * On: a restore answers in ~0.4 s instead of a cold boot's 2-3.5 s
 	 * and its RAM stays shared (docs/benchmarks.md); any failure is a
@@ -135,6 +136,7 @@ config_start_field(struct core_config *c, const char *key, json_t *v,
     const char *origin, struct err *err)
 {
 	static const char *const rootfs_modes[] = { "erofs", "9p", NULL };
+	static const char *const tcg_threads[] = { "multi", "single", NULL };
 	uint64_t n;
 
 	if (strcmp(key, "qemu_thp") == 0)
@@ -158,6 +160,9 @@ config_start_field(struct core_config *c, const char *key, json_t *v,
 			    "an absolute path", origin);
 		return config_string(v, key, &c->mkfs_erofs, origin, err);
 	}
+	if (strcmp(key, "tcg_thread") == 0)
+		return config_choice(v, key, tcg_threads, &c->tcg_thread,
+		    origin, err);
 	if (strcmp(key, "tcg_tb_mib") == 0) {
 		if (config_uint(v, key, 0, 4096, &n, origin, err) < 0)
 			return -1;
@@ -443,6 +448,7 @@ core_config_fini(struct core_config *c)
 	free(c->cni_cache_dir);
 	free(c->share_model);
 	free(c->rootfs);
+	free(c->tcg_thread);
 	free(c->mkfs_erofs);
 	free(c->template_dir);
 	memset(c, 0, sizeof *c);

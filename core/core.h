@@ -42,6 +42,7 @@ struct core_vm_opts {
 	const char		*share_model;	/* NULL: "passthrough" */
 	bool			 sandbox;	/* QEMU's seccomp -sandbox */
 	unsigned		 tb_mib;	/* TCG tb-size; 0: QEMU's */
+	bool			 tcg_single;	/* -accel tcg,thread=single */
 	/*
 	 * Guest RAM in a file (a snapshot template, tmpl.c): shared (the
 	 * template being built) or private, copy on write (a restore).

@@ -67,6 +67,7 @@ struct core_config {
 	unsigned	 scaler_down_samples;	/* cold in a row to shrink */
 	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
 	unsigned	 tcg_tb_mib;	/* TCG code buffer; 0: QEMU's */
+	char		*tcg_thread;	/* "multi" (a host thread a vCPU) or "single" */
 	bool		 snapshot;	/* start from a template (tmpl.c) */
 	bool		 guest_bpf;	/* the agent's eBPF metrics */
 	char		*template_dir;

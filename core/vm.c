@@ -515,6 +515,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 	o.share_model = cfg->share_model;
 	o.sandbox = cfg->jail_seccomp;
 	o.tb_mib = cfg->tcg_tb_mib;
+	o.tcg_single = strcmp(cfg->tcg_thread, "single") == 0;
 	if (vm_snap_files(vm, mode, &o, &jp, err) < 0)
 		return -1;
 	vm->t_spawn_ns = time_mono_ns();

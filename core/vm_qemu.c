@@ -231,6 +231,23 @@ core_qemu_size(struct argv_builder *b, const struct core_vm_opts *o)
 	    "memdev=kiln-vmem,block-size=2M,requested-size=0"));
 }
 
+/*
+ * TCG's options: the translation buffer's size (0: QEMU's) and one host
+ * thread for all vCPUs (thread=single). One thread has one region of the
+ * buffer, so a small buffer is safe with CPU hotplug there: with a thread
+ * per vCPU, QEMU 7.2 cuts it into regions the running vCPUs use up, and a
+ * hot-added vCPU's thread that finds none asserts.
+ */
+static char *
+core_qemu_tcg(const struct core_vm_opts *o)
+{
+	char tb[32] = "";
+
+	if (o->tb_mib > 0)
+		snprintf(tb, sizeof tb, ",tb-size=%u", o->tb_mib);
+	return xasprintf("tcg%s%s", o->tcg_single ? ",thread=single" : "", tb);
+}
+
 char **
 core_qemu_argv(const struct core_vm_opts *o)
 {
@@ -244,10 +261,10 @@ core_qemu_argv(const struct core_vm_opts *o)
 		argv_pair(&b, "-name", core_qemu_opt_escape(o->name));
 	argv_pair(&b, "-machine", xstrdup(o->ram_path != NULL ?
 	    "q35,memory-backend=kiln-ram" : "q35"));
-	if (!kvm && o->tb_mib > 0)
-		argv_pair(&b, "-accel", xasprintf("tcg,tb-size=%u", o->tb_mib));
+	if (kvm)
+		argv_pair(&b, "-accel", xstrdup("kvm"));
 	else
-		argv_pair(&b, "-accel", xstrdup(kvm ? "kvm" : "tcg"));
+		argv_pair(&b, "-accel", core_qemu_tcg(o));
 	argv_pair(&b, "-cpu", xstrdup(kvm ? "host" : "max"));
 	core_qemu_size(&b, o);
 	argv_add(&b, xstrdup("-nodefaults"));

@@ -74,9 +74,9 @@ vm_snap_key(const struct vm *vm, const char *qemu_path)
 	    vm->accel, vm->opts.vcpus, c->max_vcpus, vm->opts.mem_mib,
 	    c->max_mem_mib);
 	vm_key_add(key, "ports=%d rootfs=%s share_model=%s sandbox=%d tb=%u "
-	    "jail=%d cmdline=%s\n", vm_hotplug_ports(&vm->opts),
+	    "tcg_thread=%s jail=%d cmdline=%s\n", vm_hotplug_ports(&vm->opts),
 	    vm->rootfs_image != NULL ? "erofs" : "9p", c->share_model,
-	    c->jail_seccomp, c->tcg_tb_mib, c->jail_namespaces,
+	    c->jail_seccomp, c->tcg_tb_mib, c->tcg_thread, c->jail_namespaces,
 	    vm_cmdline_extra(c) != NULL ? vm_cmdline_extra(c) : "");
 	return xstrdup(key);
 }

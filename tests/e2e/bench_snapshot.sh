@@ -31,9 +31,11 @@ cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 export KILN_CONFIG=$work/kiln.json
 trace=$work/trace.jsonl
-# mode JSON-FIELDS: the configuration the next shims start with.
+# mode JSON-FIELDS: the configuration the next shims start with, plus
+# BENCH_SNAP_CONFIG (more fields, for an experiment: e.g. the density
+# settings '"tcg_thread": "single", "tcg_tb_mib": 16').
 mode() {
-	echo "{\"template_dir\": \"$work/templates\", \"trace_file\": \"$trace\"${1:+, $1}}" \
+	echo "{\"template_dir\": \"$work/templates\", \"trace_file\": \"$trace\"${1:+, $1}${BENCH_SNAP_CONFIG:+, $BENCH_SNAP_CONFIG}}" \
 	    >"$KILN_CONFIG"
 }
 mode '"snapshot": false'
