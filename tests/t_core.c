@@ -186,6 +186,12 @@ test_qemu_snapshot(void)
 
 	ok(argv_has(argv, "-accel", "tcg,tb-size=64"), "qemu: tcg_tb_mib "
 	    "is -accel tcg,tb-size");
+	core_argv_free(argv);
+	o.tcg_single = true;
+	argv = core_qemu_argv(&o);
+	ok(argv_has(argv, "-accel", "tcg,thread=single,tb-size=64"), "qemu: "
+	    "tcg_thread single is -accel tcg,thread=single");
+	o.tcg_single = false;
 	ok(argv_has(argv, "-machine", "q35,memory-backend=kiln-ram") &&
 	    argv_has(argv, "-object", "memory-backend-file,id=kiln-ram,"
 	    "size=256M,mem-path=/t/a,,b/ram,share=off") &&
