@@ -18,6 +18,8 @@ static int	config_uint(json_t *, const char *, uint64_t, uint64_t,
 		    uint64_t *, const char *, struct err *);
 static int	config_string(json_t *, const char *, char **, const char *,
 		    struct err *);
+static int	config_cpu(json_t *, const char *, char **, const char *,
+		    struct err *);
 static int	config_bool(json_t *, const char *, bool *, const char *,
 		    struct err *);
 static int	config_jail_field(struct core_config *, const char *,
@@ -121,6 +123,13 @@ config_defaults(struct core_config *c)
 	c->tcg_tb_mib = 0;
 	c->tcg_thread = xstrdup("multi");
 	/*
+	 * Every feature TCG has but ERMS and FSRM: with them the guest's
+	 * kernel and libc copy with "rep movsb", which TCG runs a byte at a
+	 * time (stdout through an exec: 27-28 MiB/s with "max", 59-83
+	 * without them; docs/benchmarks.md).
+	 */
+	c->tcg_cpu = xstrdup("max,-erms,-fsrm");
+	/*
 	 * On: a restore answers in ~0.4 s instead of a cold boot's 2-3.5 s
 	 * and its RAM stays shared (docs/benchmarks.md); any failure is a
 	 * cold boot. The cost: the jail's read-write template RAM
@@ -160,6 +169,8 @@ config_start_field(struct core_config *c, const char *key, json_t *v,
 			    "an absolute path", origin);
 		return config_string(v, key, &c->mkfs_erofs, origin, err);
 	}
+	if (strcmp(key, "tcg_cpu") == 0)
+		return config_cpu(v, key, &c->tcg_cpu, origin, err);
 	if (strcmp(key, "tcg_thread") == 0)
 		return config_choice(v, key, tcg_threads, &c->tcg_thread,
 		    origin, err);
@@ -251,6 +262,24 @@ config_string(json_t *v, const char *key, char **out, const char *origin,
 	return 0;
 }
 
+/*
+ * A QEMU CPU model with its feature switches ("Westmere,+rdrand"): one
+ * argv word, so only what such a word is made of.
+ */
+static int
+config_cpu(json_t *v, const char *key, char **out, const char *origin,
+    struct err *err)
+{
+	const char *s = json_string_value(v);
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 256 ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789,+-_.=") != strlen(s))
+		return err_set(err, EINVAL, "%s: %s: must be a QEMU CPU model "
+		    "and features (letters, digits and ,+-_.=)", origin, key);
+	return config_string(v, key, out, origin, err);
+}
+
 static int
 config_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi,
     uint64_t *out, const char *origin, struct err *err)
@@ -268,14 +297,18 @@ static int
 config_choice(json_t *v, const char *key, const char *const *choices,
     char **out, const char *origin, struct err *err)
 {
-	size_t i;
+	char list[256] = "";
+	size_t i, n = 0;
 
-	for (i = 0; choices[i] != NULL; i++)
+	for (i = 0; choices[i] != NULL; i++) {
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), choices[i]) == 0)
 			return config_string(v, key, out, origin, err);
-	return err_set(err, EINVAL, "%s: %s: must be one of %s, %s, %s",
-	    origin, key, choices[0], choices[1], choices[2]);
+		n += (size_t)snprintf(list + n, n < sizeof list ?
+		    sizeof list - n : 0, "%s%s", i > 0 ? ", " : "", choices[i]);
+	}
+	return err_set(err, EINVAL, "%s: %s: must be one of %s", origin, key,
+	    list);
 }
 
 /* One field; unknown names are errors, so typos do not pass silently. */
@@ -449,6 +482,7 @@ core_config_fini(struct core_config *c)
 	free(c->share_model);
 	free(c->rootfs);
 	free(c->tcg_thread);
+	free(c->tcg_cpu);
 	free(c->mkfs_erofs);
 	free(c->template_dir);
 	memset(c, 0, sizeof *c);

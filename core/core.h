@@ -43,6 +43,7 @@ struct core_vm_opts {
 	bool			 sandbox;	/* QEMU's seccomp -sandbox */
 	unsigned		 tb_mib;	/* TCG tb-size; 0: QEMU's */
 	bool			 tcg_single;	/* -accel tcg,thread=single */
+	const char		*tcg_cpu;	/* -cpu under TCG; NULL: max */
 	/*
 	 * Guest RAM in a file (a snapshot template, tmpl.c): shared (the
 	 * template being built) or private, copy on write (a restore).

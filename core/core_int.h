@@ -68,6 +68,7 @@ struct core_config {
 	bool		 qemu_thp;	/* THP for QEMU (guest RAM) */
 	unsigned	 tcg_tb_mib;	/* TCG code buffer; 0: QEMU's */
 	char		*tcg_thread;	/* "multi" (a host thread a vCPU) or "single" */
+	char		*tcg_cpu;	/* -cpu under TCG: a model and its +/-features */
 	bool		 snapshot;	/* start from a template (tmpl.c) */
 	bool		 guest_bpf;	/* the agent's eBPF metrics */
 	char		*template_dir;

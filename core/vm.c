@@ -516,6 +516,7 @@ vm_do_spawn(struct vm *vm, enum vm_mode mode, struct err *err)
 	o.sandbox = cfg->jail_seccomp;
 	o.tb_mib = cfg->tcg_tb_mib;
 	o.tcg_single = strcmp(cfg->tcg_thread, "single") == 0;
+	o.tcg_cpu = cfg->tcg_cpu;
 	if (vm_snap_files(vm, mode, &o, &jp, err) < 0)
 		return -1;
 	vm->t_spawn_ns = time_mono_ns();

@@ -265,7 +265,8 @@ core_qemu_argv(const struct core_vm_opts *o)
 		argv_pair(&b, "-accel", xstrdup("kvm"));
 	else
 		argv_pair(&b, "-accel", core_qemu_tcg(o));
-	argv_pair(&b, "-cpu", xstrdup(kvm ? "host" : "max"));
+	argv_pair(&b, "-cpu", xstrdup(kvm ? "host" : o->tcg_cpu != NULL ?
+	    o->tcg_cpu : "max"));
 	core_qemu_size(&b, o);
 	argv_add(&b, xstrdup("-nodefaults"));
 	argv_add(&b, xstrdup("-no-user-config"));

@@ -70,8 +70,9 @@ vm_snap_key(const struct vm *vm, const char *qemu_path)
 	vm_key_file(key, "qemu", qemu_path);
 	vm_key_file(key, "kernel", c->kernel);
 	vm_key_file(key, "initrd", c->initrd);
-	vm_key_add(key, "accel=%s vcpus=%u max_vcpus=%u mem=%u max_mem=%u\n",
-	    vm->accel, vm->opts.vcpus, c->max_vcpus, vm->opts.mem_mib,
+	vm_key_add(key, "accel=%s cpu=%s vcpus=%u max_vcpus=%u mem=%u "
+	    "max_mem=%u\n", vm->accel, strcmp(vm->accel, "kvm") == 0 ? "host" :
+	    c->tcg_cpu, vm->opts.vcpus, c->max_vcpus, vm->opts.mem_mib,
 	    c->max_mem_mib);
 	vm_key_add(key, "ports=%d rootfs=%s share_model=%s sandbox=%d tb=%u "
 	    "tcg_thread=%s jail=%d cmdline=%s\n", vm_hotplug_ports(&vm->opts),

@@ -99,6 +99,10 @@ test_config(void)
 	    "cfg.json: template_dir: must be an absolute path");
 	cfg_bad("{\"snapshot\": \"yes\"}",
 	    "cfg.json: snapshot: must be true or false");
+	cfg_bad("{\"tcg_cpu\": \"max -S\"}", "cfg.json: tcg_cpu: must be a "
+	    "QEMU CPU model and features (letters, digits and ,+-_.=)");
+	cfg_bad("{\"tcg_thread\": \"many\"}", "cfg.json: tcg_thread: must be "
+	    "one of multi, single");
 	cfg_bad("{\"vcpus\": 1, \"vcpus\": 2}",
 	    "cfg.json: line 1: duplicate object key near '\"vcpus\"'");
 	setenv("KILN_CONFIG", "/nonexistent/kiln.json", 1);
