@@ -122,13 +122,8 @@ config_defaults(struct core_config *c)
 	 */
 	c->tcg_tb_mib = 0;
 	c->tcg_thread = xstrdup("multi");
-	/*
-	 * Every feature TCG has but ERMS and FSRM: with them the guest's
-	 * kernel and libc copy with "rep movsb", which TCG runs a byte at a
-	 * time (stdout through an exec: 27-28 MiB/s with "max", 59-83
-	 * without them; docs/benchmarks.md).
-	 */
-	c->tcg_cpu = xstrdup("max,-erms,-fsrm");
+	/* Stdout through an exec: 27-28 MiB/s with "max", 59-83 with this. */
+	c->tcg_cpu = xstrdup(CORE_TCG_CPU);
 	/*
 	 * On: a restore answers in ~0.4 s instead of a cold boot's 2-3.5 s
 	 * and its RAM stays shared (docs/benchmarks.md); any failure is a

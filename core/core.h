@@ -67,6 +67,13 @@ struct core_vm_opts {
 };
 
 /*
+ * The guest's CPU under TCG unless configured (config tcg_cpu): all TCG
+ * emulates but ERMS and FSRM, whose "rep movsb" copies TCG runs a byte
+ * at a time.
+ */
+#define CORE_TCG_CPU		"max,-erms,-fsrm"
+
+/*
  * QEMU fd sets (-add-fd / QMP add-fd) of the files the shim opens for it:
  * the console, the rootfs, and from CORE_FDSET_DISK0 on a pod's disks.
  */

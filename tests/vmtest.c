@@ -115,6 +115,7 @@ vmt_spawn(struct vmt *v, const char *rootfs, struct err *err)
 		.qmp_sock = qmp,
 		.shares = { { rootfs, VMT_TAG } }, .nshares = 1,
 		.cmdline_extra = getenv("KILN_GUEST_CMDLINE"),
+		.tcg_cpu = CORE_TCG_CPU,
 	};
 	char **argv = core_qemu_argv(&o);
 

@@ -29,9 +29,11 @@ kiln_containerd_start "$dir" "$BUILD" >/dev/null || exit 1
 	kiln_ctr images import "$dir/bb.tar" >/dev/null || exit 1
 ctr_() { timeout -s KILL 120 ctr -a "$KILN_CTR_SOCK" "$@"; }
 
-# Time N runs of one runtime; prints "min median max" in ms.
+# Time N runs of one runtime after one untimed (kiln's builds its snapshot
+# template, runc's warms its caches); prints "min median max" in ms.
 time_runs() {
 	local rt=$1 i t0 t1 all=()
+	ctr_ run --rm --runtime "$rt" "$IMAGE" b-warm true >/dev/null 2>&1
 	for ((i = 0; i < N; i++)); do
 		t0=$(date +%s%N)
 		ctr_ run --rm --runtime "$rt" "$IMAGE" "b-$i" true >/dev/null 2>&1 || return 1
