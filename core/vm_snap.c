@@ -65,7 +65,7 @@ char *
 vm_snap_key(const struct vm *vm, const char *qemu_path)
 {
 	const struct core_config *c = vm->opts.cfg;
-	char key[VM_KEY_MAX] = "kiln-template 2\n";
+	char key[VM_KEY_MAX] = "kiln-template 3\n";
 
 	vm_key_file(key, "qemu", qemu_path);
 	vm_key_file(key, "kernel", c->kernel);

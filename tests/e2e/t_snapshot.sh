@@ -44,7 +44,7 @@ tmpl_went() {	# container $1's template machine reached state $2
 	    "$trace"
 }
 ready_dirs() { find "$TPL" -mindepth 2 -maxdepth 2 -name ok 2>/dev/null | wc -l; }
-PROBE='date +%s; cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d " "'
+PROBE='date +%s; cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d " "; cat /proc/sys/vm/compaction_proactiveness'
 
 kiln_containerd_start "$ctrdir" "$BUILD" >/dev/null &&
 	"$HERE/lib/mkbusybox-oci.sh" "$dir/bb.tar" >/dev/null &&
@@ -67,10 +67,12 @@ st=$(start_of s-r1)
 [[ $st == start=template-restore ]]
 ok $? "second container restored from the template ($st)"
 mapfile -t l2 <<<"$out2"
-[[ ${#l2[@]} == 3 && ${l2[0]} =~ ^[0-9]+$ && ${#l2[2]} == 32 ]]
+[[ ${#l2[@]} == 4 && ${l2[0]} =~ ^[0-9]+$ && ${#l2[2]} == 32 ]]
 ok $? "restored container's output is right ($(tr '\n' ' ' <<<"$out2"))"
 [[ ${l2[0]} =~ ^[0-9]+$ && ${l2[0]} -ge $((t0 - 3)) && ${l2[0]} -le $((t1 + 3)) ]]
 ok $? "restored guest's clock is the host's (guest ${l2[0]}, host $t0..$t1)"
+[[ ${l2[3]} == 0 ]]
+ok $? "the guest does not compact proactively (an idle wake-up every 500 ms; got '${l2[3]}')"
 
 # A restore serves its own rootfs image, not the template's: a rootfs 8 MiB
 # larger than the one the template was built with reads back whole (the
@@ -101,7 +103,7 @@ ctr_ container rm s-bpf >/dev/null 2>&1
 out3=$(run s-r2 sh -c "$PROBE" 2>&1)
 mapfile -t l3 <<<"$out3"
 st=$(start_of s-r2)
-[[ $st == start=template-restore && ${#l3[@]} == 3 &&
+[[ $st == start=template-restore && ${#l3[@]} == 4 &&
 	${l3[1]} != "${l2[1]}" && ${l3[2]} != "${l2[2]}" ]]
 ok $? "two restored guests draw different randomness (uuid ${l2[1]:-?} vs ${l3[1]:-?})"
 
