@@ -59,6 +59,8 @@ agent_exec_child(char *const argv[], const int stdio[3], const char *log)
 		if (lfd >= 0)
 			dup2(lfd, 2);
 	}
+	if (agent_crun_fd >= 0 && strcmp(argv[0], AGENT_CRUN) == 0)
+		fexecve(agent_crun_fd, argv, environ);
 	execv(argv[0], argv);
 	_exit(127);
 }

@@ -28,6 +28,8 @@
 
 #define AGENT_RUN_DIR		"/run/kiln"
 #define AGENT_CRUN		"/usr/bin/crun"
+/* A sealed copy of AGENT_CRUN that crun runs from (agent_init.c), or -1. */
+extern int	agent_crun_fd;
 #define AGENT_CGROUP_PARENT	"kiln"
 /* The serials of the disks a pod's app containers get hot-added. */
 #define AGENT_POD_DISK_PREFIX	"kiln-rootfs-"

@@ -48,6 +48,22 @@ test_ping(char *release, size_t len)
 
 #define ARGS(...)	((const char *const[]){ __VA_ARGS__, NULL })
 
+/* The guest's console (the agent logs there) has NEEDLE. */
+static bool
+console_has(const char *needle)
+{
+	_cleanup_free_ char *path = xasprintf("%s/console.log", V.dir);
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(path, "re");
+
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, needle) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
 static void
 test_basic(const char *release)
 {
@@ -63,6 +79,8 @@ test_basic(const char *release)
 	    &err) == 0 && st == 7, "crun: sh -c 'exit 7' reports 7");
 	ok(vmt_run(&V, "uname", ARGS("uname", "-r"), true, NULL, 0, &st,
 	    &err) == 0 && st == 0, "crun: uname -r runs");
+	ok(console_has("crun sealed"), "crun runs from PID 1's sealed copy "
+	    "(no copy of itself per run: CVE-2019-5736 guard)");
 	uname(&host);
 	ok(strncmp(out_str("uname", 1), release, strlen(release)) == 0,
 	    "guest kernel: container sees %s", release);
