@@ -5,12 +5,14 @@
 # between rounds by rewriting it. Prints figures, asserts nothing.
 #
 #   ctr run --rm true, N runs: snapshot off / on (template built first) / runc
+#   the first container of a template key (it builds the template: cold boot,
+#   eBPF loaded, saved, restored), 3 runs, next to a cold boot with no template
 #   QEMU spawn -> agent ready (the VM machine's boot_ms), off and on
 #   PSS of shim + QEMU per container, K sleeping containers, off / on / runc
 #   qemu_thp true / false: QEMU's PSS and AnonHugePages, one cold VM each
 #   tcg_tb_mib 0 / 64 / 32: cold spawn -> ready and QEMU RSS
 #   kernel kiln / debian: cold spawn -> ready, QEMU PSS, guest memory used
-# BENCH_SNAP_PARTS picks rows (default "start pss thp tb kernel").
+# BENCH_SNAP_PARTS picks rows (default "start first pss thp tb kernel").
 set -uo pipefail
 
 HERE=$(cd "$(dirname -- "$0")" && pwd)
@@ -24,7 +26,7 @@ KRT=io.containerd.kiln.v1
 RRT=io.containerd.runc.v2
 N=${BENCH_RUNS:-10}
 K=${BENCH_SLEEPERS:-10}	# the issue's row: 10 sequential starts
-PARTS=" ${BENCH_SNAP_PARTS:-start pss thp tb kernel} "	# which rows to measure
+PARTS=" ${BENCH_SNAP_PARTS:-start first pss thp tb kernel} "	# which rows to measure
 
 work=$(mktemp -d /tmp/kiln-bsnap-XXXXXX)
 cleanup() { kiln_containerd_stop >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -35,7 +37,7 @@ trace=$work/trace.jsonl
 # BENCH_SNAP_CONFIG (more fields, for an experiment: e.g. the density
 # settings '"tcg_thread": "single", "tcg_tb_mib": 16').
 mode() {
-	echo "{\"template_dir\": \"$work/templates\", \"trace_file\": \"$trace\"${1:+, $1}${BENCH_SNAP_CONFIG:+, $BENCH_SNAP_CONFIG}}" \
+	echo "{\"template_dir\": \"${TPL_DIR:-$work/templates}\", \"trace_file\": \"$trace\"${1:+, $1}${BENCH_SNAP_CONFIG:+, $BENCH_SNAP_CONFIG}}" \
 	    >"$KILN_CONFIG"
 }
 mode '"snapshot": false'
@@ -168,6 +170,21 @@ printf 'QEMU spawn -> agent ready, min / median / max: off %s ms, on %s ms\n' \
 bench_row "ctr run --rm true, median, snapshot on" "$smed ms" "$rmed ms" \
 	"$(awk -v a="$smed" -v b="$rmed" 'BEGIN {printf "%.1fx", a / b}')" "<= 5x runc"
 bench_row "QEMU spawn -> agent ready, median, snapshot" "$(boot_ms on | cut -d' ' -f2) ms" "-" "-" "<= 400 ms"
+fi
+if [[ $PARTS == *" first "* ]]; then
+for round in 1 2 3; do	# each round a template directory of its own: a new key
+	TPL_DIR=$work/first-$round mode '"snapshot": true'
+	read -r b _ < <(N=1 time_runs "$KRT" "first$round")
+	mode '"snapshot": false'
+	read -r c _ < <(N=1 time_runs "$KRT" "cold$round")
+	echo "$b $c"
+done > "$work/first"
+read -r bmin bmed bmax < <(cut -d' ' -f1 "$work/first" | stats)
+read -r cmin cmed cmax < <(cut -d' ' -f2 "$work/first" | stats)
+printf 'first container of a key (builds the template): min %5d / median %5d / max %5d ms
+' "$bmin" "$bmed" "$bmax"
+printf 'cold boot, snapshot off, same rounds:            min %5d / median %5d / max %5d ms
+' "$cmin" "$cmed" "$cmax"
 fi
 if [[ $PARTS == *" pss "* ]]; then
 mode '"snapshot": false'
