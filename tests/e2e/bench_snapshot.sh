@@ -181,10 +181,8 @@ for round in 1 2 3; do	# each round a template directory of its own: a new key
 done > "$work/first"
 read -r bmin bmed bmax < <(cut -d' ' -f1 "$work/first" | stats)
 read -r cmin cmed cmax < <(cut -d' ' -f2 "$work/first" | stats)
-printf 'first container of a key (builds the template): min %5d / median %5d / max %5d ms
-' "$bmin" "$bmed" "$bmax"
-printf 'cold boot, snapshot off, same rounds:            min %5d / median %5d / max %5d ms
-' "$cmin" "$cmed" "$cmax"
+printf 'first container of a key (builds the template): min %5d / median %5d / max %5d ms\n' "$bmin" "$bmed" "$bmax"
+printf 'cold boot, snapshot off, same rounds:            min %5d / median %5d / max %5d ms\n' "$cmin" "$cmed" "$cmax"
 fi
 if [[ $PARTS == *" pss "* ]]; then
 mode '"snapshot": false'
